@@ -1,0 +1,130 @@
+// The trainer's typed events. The trainer emits them and knows no subscriber;
+// the dashboard, the plain/json reporters, the run store and the MLflow tracker
+// each subscribe on their own and know nothing of one another.
+
+/** How a run ended. */
+export type RunStatus = 'finished' | 'failed' | 'interrupted';
+
+export interface RunStartEvent {
+  type: 'start';
+  time: number; // ms since epoch
+  runId: string;
+  runDir: string;
+  experiment: string; // experiment name
+  description: string;
+  config: Record<string, unknown>; // the resolved experiment, defaults filled in
+  params: number; // trainable parameters
+  backend: string; // backend in use, e.g. 'wasm'
+  backendNote: string; // why it was chosen / what fell back
+  device: string; // human-readable device, e.g. 'CPU (2 threads)'
+  dataset: { name: string; train: number; test: number; height: number; width: number; channels: number };
+  totalSteps: number;
+  stepsPerEpoch: number;
+  resumedFromStep: number; // 0 for a fresh run
+}
+
+export interface StepEvent {
+  type: 'step';
+  time: number;
+  step: number; // 1-based global step just completed
+  epoch: number; // 0-based epoch the step belongs to
+  epochStep: number; // 1-based step within the epoch
+  loss: number; // mean cross-entropy in nats per pixel
+  bitsPerDim: number; // loss / ln 2
+  imagesPerSecond: number; // smoothed training throughput
+  stepsPerSecond: number;
+}
+
+export interface EvalStartEvent {
+  type: 'eval-start';
+  time: number;
+  step: number;
+}
+
+export interface EvalEvent {
+  type: 'eval';
+  time: number;
+  step: number;
+  epoch: number;
+  testLoss: number; // nats per pixel, inference mode
+  testBitsPerDim: number;
+  bestTestBitsPerDim: number;
+  images: number; // test images evaluated
+  seconds: number;
+}
+
+export interface SampleStartEvent {
+  type: 'sample-start';
+  time: number;
+  step: number;
+  count: number;
+  method: string;
+}
+
+export interface SampleEvent {
+  type: 'sample';
+  time: number;
+  step: number;
+  path: string; // PNG grid written by the run store
+  method: string;
+  count: number;
+  columns: number;
+  height: number;
+  width: number;
+  /** Sampled images as 0..1 intensities, row-major [count, height, width]. */
+  pixels: Float32Array;
+  seconds: number;
+}
+
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  time: number;
+  step: number;
+  path: string;
+}
+
+export interface WarningEvent {
+  type: 'warning';
+  time: number;
+  message: string;
+}
+
+export interface EndEvent {
+  type: 'end';
+  time: number;
+  status: RunStatus;
+  message: string; // e.g. the reason for a failure
+  summary: RunSummary;
+}
+
+/** Contents of summary.json. */
+export interface RunSummary {
+  status: RunStatus | 'running';
+  run_id: string;
+  experiment: string;
+  steps: number;
+  epochs: number;
+  train_bits_per_dim: number | null;
+  test_bits_per_dim: number | null;
+  best_test_bits_per_dim: number | null;
+  params: number;
+  backend: string;
+  wall_seconds: number;
+  images_per_second: number | null;
+  started_at: string;
+  ended_at: string | null;
+  message: string;
+}
+
+export type RunEvent =
+  | RunStartEvent
+  | StepEvent
+  | EvalStartEvent
+  | EvalEvent
+  | SampleStartEvent
+  | SampleEvent
+  | CheckpointEvent
+  | WarningEvent
+  | EndEvent;
+
+export type RunListener = (event: RunEvent) => void | Promise<void>;
