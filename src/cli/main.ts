@@ -1,5 +1,48 @@
-// Entry point of the `pxl` command line.
-import { readFileSync } from 'node:fs';
+#!/usr/bin/env node
+// Entry point of the `pxl` command line: parses arguments and dispatches to one command module.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/diagnostics.js';
+import { registerConfigCommands } from './commands/config.js';
+import { EXIT, UsageError, version } from './common.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-console.log(`pxl ${pkg.version}`);
+export function buildProgram(): Command {
+  const program = new Command('pxl')
+    .description('Declarative PixelCNN experiments: one YAML file in; a trained model, metrics and samples out.')
+    .version(version(), '-V, --version', 'print the pxl version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`pxl: ${str.replace(/^error: /, '')}`) })
+    .showHelpAfterError('(run pxl --help to see the commands and options)');
+  registerConfigCommands(program);
+  program.commands.forEach((c) => c.exitOverride());
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Asked-for help and --version exit 0; everything else commander rejects is a usage error.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`pxl: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`pxl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.failure;
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,20 @@
+// Pieces shared by the command modules: exit codes, option helpers, the package version.
+import { readFileSync } from 'node:fs';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+/** A mistake in how pxl was called or in its input: printed without a stack, exit status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+let cachedVersion: string | undefined;
+export function version(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}
+
+/** commander accumulator for repeatable options such as --set. */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export const SET_HELP = 'override a setting, e.g. --set model.hidden=64 (repeatable; the value is read as YAML)';

@@ -1,0 +1,89 @@
+// Checks a schema cannot express: each would silently break the autoregressive
+// property, the shapes, or the meaning of a run.
+import type { Diagnostic } from './diagnostics.js';
+import { locate } from './compose.js';
+import type { SourceFile } from './source.js';
+import type { Experiment } from './types.js';
+
+interface Finding {
+  path: string[];
+  part?: 'key' | 'value';
+  message: string;
+}
+
+type Rule = (e: Experiment) => Finding[];
+
+const oddKernel =
+  (section: 'input' | 'blocks'): Rule =>
+  (e) => {
+    const k = e.model[section].kernel_size;
+    return k % 2 === 1
+      ? []
+      : [{ path: ['model', section, 'kernel_size'], message: `expected an odd kernel size, so the kernel has a centre pixel for the mask to split around; found ${k}` }];
+  };
+
+const RULES: Rule[] = [
+  oddKernel('input'),
+  oddKernel('blocks'),
+  (e) =>
+    e.model.input.mask === 'A'
+      ? []
+      : [{
+          path: ['model', 'input', 'mask'],
+          message: 'the first layer must use mask A: with mask B each pixel sees its own value, the model learns to copy its input (loss near 0) and its samples are meaningless',
+        }],
+  (e) =>
+    e.model.input.kernel_size === 1 && e.model.input.mask === 'A'
+      ? [{ path: ['model', 'input', 'kernel_size'], message: 'a 1x1 mask-A conv has no weights left (the mask hides its only tap), so the model would never see the image; use a kernel of 3 or more' }]
+      : [],
+  (e) =>
+    e.model.blocks.count > 0 && e.model.blocks.kernel_size === 1 && e.model.blocks.mask === 'A'
+      ? [{ path: ['model', 'blocks', 'mask'], message: 'a 1x1 mask-A conv has no weights left (the mask hides its only tap), so every block would output a constant; use mask B' }]
+      : [],
+  (e) =>
+    e.model.head.convs > 0 && e.model.head.mask === 'A'
+      ? [{ path: ['model', 'head', 'mask'], message: "the head's convs are 1x1: with mask A they have no weights left and the output would not depend on the image; use mask B" }]
+      : [],
+  (e) =>
+    e.sample.columns > e.sample.count
+      ? [{ path: ['sample', 'columns'], message: `expected at most sample.count (${e.sample.count}) columns; found ${e.sample.columns}` }]
+      : [],
+  (e) =>
+    e.dataset.name === 'idx' && !e.dataset.dir
+      ? [{ path: ['dataset', 'name'], message: 'dataset idx needs dataset.dir: the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte' }]
+      : [],
+  (e) =>
+    e.dataset.name !== 'idx' && e.dataset.dir
+      ? [{ path: ['dataset', 'dir'], part: 'key', message: `dataset.dir only applies to dataset idx; ${e.dataset.name} is found by pxl itself` }]
+      : [],
+];
+
+/** Warnings: legal but almost certainly unintended. */
+const WARNINGS: Rule[] = [
+  (e) =>
+    e.model.blocks.count > 0 && e.model.blocks.mask === 'A' && e.model.blocks.kernel_size > 1
+      ? [{ path: ['model', 'blocks', 'mask'], message: 'mask A inside the blocks drops each position\'s own features at every block; the model stays autoregressive but loses information (PixelCNN uses B here)' }]
+      : [],
+];
+
+/** A rule that meets a value of the wrong type (already reported by the schema) finds nothing. */
+const safely = (r: Rule, e: Experiment): Finding[] => {
+  try {
+    return r(e);
+  } catch {
+    return [];
+  }
+};
+
+const toDiagnostics = (rules: Rule[], e: Experiment, sources: readonly SourceFile[]): Diagnostic[] =>
+  rules.flatMap((r) => safely(r, e)).map((f) => ({ location: locate(sources, f.path, f.part ?? 'value'), path: f.path.join('.'), message: f.message }));
+
+export const checkRules = (e: Experiment, sources: readonly SourceFile[]): Diagnostic[] => toDiagnostics(RULES, e, sources);
+export const checkWarnings = (e: Experiment, sources: readonly SourceFile[]): Diagnostic[] => toDiagnostics(WARNINGS, e, sources);
+
+/** Parses an interval setting into steps, given the steps per epoch; 0 means only at the end. */
+export function intervalSteps(interval: number | string, stepsPerEpoch: number): number {
+  if (typeof interval === 'number') return interval;
+  const [n, unit] = interval.split(' ');
+  return unit.startsWith('epoch') ? Number(n) * stepsPerEpoch : Number(n);
+}

@@ -1,0 +1,252 @@
+// Every kind of bad experiment input yields a located, readable error: FILE:LINE:COL, key path, expectation.
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/diagnostics.js';
+import { loadExperiment } from '../../src/config/load.js';
+import { tempDir, writeFiles } from '../helpers/tmp.js';
+
+interface Expected {
+  at: string; // "file.yaml:LINE:COL" (file by base name) or "--set:COL"
+  path?: string;
+  says: (string | RegExp)[];
+}
+
+interface Case {
+  name: string;
+  files: Record<string, string>;
+  sets?: string[];
+  errors: Expected[];
+}
+
+const CASES: Case[] = [
+  {
+    name: 'YAML syntax error: unclosed flow list',
+    files: { 'x.yaml': 'model:\n  hidden: [1, 2\nseed: 1\n' },
+    errors: [{ at: 'x.yaml:3:1', says: ['YAML syntax error'] }],
+  },
+  {
+    name: 'YAML syntax error: a tab in the indentation',
+    files: { 'x.yaml': 'model:\n\thidden: 4\n' },
+    errors: [{ at: 'x.yaml:2:1', says: ['YAML syntax error', /tab/i] }],
+  },
+  {
+    name: 'duplicate key',
+    files: { 'x.yaml': 'seed: 1\nseed: 2\n' },
+    errors: [{ at: 'x.yaml:2:1', says: ['YAML syntax error', /unique/i] }],
+  },
+  {
+    name: 'top level is not a map',
+    files: { 'x.yaml': '- 1\n- 2\n' },
+    errors: [{ at: 'x.yaml:1:1', says: ['expected a map of settings at the top level', 'found a list of 2'] }],
+  },
+  {
+    name: 'typo in a top-level key',
+    files: { 'x.yaml': 'seeed: 3\n' },
+    errors: [{ at: 'x.yaml:1:1', path: 'seeed', says: ['unknown key "seeed"', 'did you mean "seed"?'] }],
+  },
+  {
+    name: 'typo in a nested key',
+    files: { 'x.yaml': 'model:\n  hiden: 64\n' },
+    errors: [{ at: 'x.yaml:2:3', path: 'model.hiden', says: ['unknown key "hiden"', 'did you mean "hidden"?'] }],
+  },
+  {
+    name: 'key in the wrong section',
+    files: { 'x.yaml': 'train:\n  hidden: 64\n' },
+    errors: [{ at: 'x.yaml:2:3', path: 'train.hidden', says: ['did you mean model.hidden?'] }],
+  },
+  {
+    name: 'unknown key with no close match lists the allowed keys',
+    files: { 'x.yaml': 'sample:\n  zzzzzzzz: 1\n' },
+    errors: [{ at: 'x.yaml:2:3', path: 'sample.zzzzzzzz', says: ['allowed under sample: count, columns, method, temperature, seed'] }],
+  },
+  {
+    name: 'wrong type: string for an integer',
+    files: { 'x.yaml': 'model:\n  hidden: wide\n' },
+    errors: [{ at: 'x.yaml:2:11', path: 'model.hidden', says: ['expected an integer from 1 to 4096', 'found the string "wide"'] }],
+  },
+  {
+    name: 'wrong type: a float for an integer',
+    files: { 'x.yaml': 'train:\n  batch_size: 12.5\n' },
+    errors: [{ at: 'x.yaml:2:15', path: 'train.batch_size', says: ['expected an integer from 1 to 65536', 'found 12.5'] }],
+  },
+  {
+    name: 'wrong type: "yes" is not a boolean',
+    files: { 'x.yaml': 'model:\n  batch_norm: yes\n' },
+    errors: [{ at: 'x.yaml:2:15', path: 'model.batch_norm', says: ['expected true or false', 'found the string "yes"'] }],
+  },
+  {
+    name: 'a section that is not a map',
+    files: { 'x.yaml': 'model: 5\n' },
+    errors: [{ at: 'x.yaml:1:8', path: 'model', says: ['expected a map of settings', 'found 5'] }],
+  },
+  {
+    name: 'out of range: colour levels',
+    files: { 'x.yaml': 'model:\n  color_levels: 300\n' },
+    errors: [{ at: 'x.yaml:2:17', path: 'model.color_levels', says: ['expected an integer from 2 to 256', 'found 300'] }],
+  },
+  {
+    name: 'out of range: a zero learning rate',
+    files: { 'x.yaml': 'train:\n  optimizer:\n    learning_rate: 0\n' },
+    errors: [{ at: 'x.yaml:3:20', path: 'train.optimizer.learning_rate', says: ['greater than 0', 'found 0'] }],
+  },
+  {
+    name: 'not one of the choices: backend',
+    files: { 'x.yaml': 'backend: gpu\n' },
+    errors: [{ at: 'x.yaml:1:10', path: 'backend', says: ['expected one of "auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"', 'found the string "gpu"'] }],
+  },
+  {
+    name: 'not one of the choices: mask type',
+    files: { 'x.yaml': 'model:\n  blocks:\n    mask: C\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'model.blocks.mask', says: ['expected one of "A", "B"', 'found the string "C"'] }],
+  },
+  {
+    name: 'malformed interval',
+    files: { 'x.yaml': 'train:\n  eval_every: 3 epocs\n' },
+    errors: [{ at: 'x.yaml:2:15', path: 'train.eval_every', says: ['"500 steps" or "2 epochs"', 'found the string "3 epocs"'] }],
+  },
+  {
+    name: 'name with a space',
+    files: { 'x.yaml': 'name: my run\n' },
+    errors: [{ at: 'x.yaml:1:7', path: 'name', says: ["letters, digits, '.', '_' and '-'", 'found the string "my run"'] }],
+  },
+  {
+    name: 'even kernel in the input conv',
+    files: { 'x.yaml': 'model:\n  input:\n    kernel_size: 6\n' },
+    errors: [{ at: 'x.yaml:3:18', path: 'model.input.kernel_size', says: ['expected an odd kernel size', 'found 6'] }],
+  },
+  {
+    name: 'even kernel in the blocks',
+    files: { 'x.yaml': 'model:\n  blocks: {kernel_size: 4}\n' },
+    errors: [{ at: 'x.yaml:2:25', path: 'model.blocks.kernel_size', says: ['expected an odd kernel size', 'found 4'] }],
+  },
+  {
+    name: 'mask B in the first layer',
+    files: { 'x.yaml': 'model:\n  input:\n    mask: B\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'model.input.mask', says: ['the first layer must use mask A', 'each pixel sees its own value'] }],
+  },
+  {
+    name: 'a 1x1 mask-A input conv sees nothing',
+    files: { 'x.yaml': 'model:\n  input:\n    kernel_size: 1\n' },
+    errors: [{ at: 'x.yaml:3:18', path: 'model.input.kernel_size', says: ['no weights left'] }],
+  },
+  {
+    name: 'mask A in the 1x1 head convs',
+    files: { 'x.yaml': 'model:\n  head:\n    mask: A\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'model.head.mask', says: ['no weights left', 'use mask B'] }],
+  },
+  {
+    name: '1x1 mask-A block convs',
+    files: { 'x.yaml': 'model:\n  blocks:\n    kernel_size: 1\n    mask: A\n' },
+    errors: [{ at: 'x.yaml:4:11', path: 'model.blocks.mask', says: ['no weights left'] }],
+  },
+  {
+    name: 'more grid columns than samples',
+    files: { 'x.yaml': 'sample:\n  count: 4\n  columns: 8\n' },
+    errors: [{ at: 'x.yaml:3:12', path: 'sample.columns', says: ['at most sample.count (4)', 'found 8'] }],
+  },
+  {
+    name: 'idx dataset without a directory',
+    files: { 'x.yaml': 'dataset:\n  name: idx\n' },
+    errors: [{ at: 'x.yaml:2:9', path: 'dataset.name', says: ['needs dataset.dir'] }],
+  },
+  {
+    name: 'a directory for a built-in dataset',
+    files: { 'x.yaml': 'dataset:\n  name: mnist\n  dir: ./data\n' },
+    errors: [{ at: 'x.yaml:3:3', path: 'dataset.dir', says: ['only applies to dataset idx'] }],
+  },
+  {
+    name: 'extends a missing parent',
+    files: { 'x.yaml': 'seed: 1\nextends: ./missing.yaml\n' },
+    errors: [{ at: 'x.yaml:2:10', path: 'extends', says: ['parent file "./missing.yaml" not found'] }],
+  },
+  {
+    name: 'extends that is not a path',
+    files: { 'x.yaml': 'extends: 42\n' },
+    errors: [{ at: 'x.yaml:1:10', path: 'extends', says: ['expected a relative path', 'found 42'] }],
+  },
+  {
+    name: 'extends cycle',
+    files: { 'x.yaml': 'extends: ./y.yaml\n', 'y.yaml': 'seed: 2\nextends: ./x.yaml\n' },
+    errors: [{ at: 'y.yaml:2:10', path: 'extends', says: ['cycle', 'x.yaml -> y.yaml -> x.yaml'] }],
+  },
+  {
+    name: 'an error inside the parent is reported in the parent',
+    files: { 'x.yaml': 'extends: ./base.yaml\nseed: 1\n', 'base.yaml': 'model:\n  hidden: 8\n  colour_levels: 4\n' },
+    errors: [{ at: 'base.yaml:3:3', path: 'model.colour_levels', says: ['did you mean "color_levels"?'] }],
+  },
+  {
+    name: 'a syntax error inside the parent',
+    files: { 'x.yaml': 'extends: ./base.yaml\n', 'base.yaml': 'model: {hidden: 8\n' },
+    errors: [{ at: 'base.yaml:2:1', says: ['YAML syntax error'] }],
+  },
+  {
+    name: '--set without "="',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['model.hidden'],
+    errors: [{ at: "--set 'model.hidden':1:1", says: ['expected key.path=value'] }],
+  },
+  {
+    name: '--set of an unknown key gets a suggestion and the column of the bad segment',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['model.hiden=64'],
+    errors: [{ at: "--set 'model.hiden=64':1:7", path: 'model.hiden', says: ['did you mean "hidden"?'] }],
+  },
+  {
+    name: '--set of a value of the wrong type',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['model.batch_norm=maybe'],
+    errors: [{ at: "--set 'model.batch_norm=maybe':1:18", path: 'model.batch_norm', says: ['expected true or false', 'found the string "maybe"'] }],
+  },
+  {
+    name: '--set of a rule violation',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['model.input.mask=B'],
+    errors: [{ at: "--set 'model.input.mask=B':1:18", path: 'model.input.mask', says: ['must use mask A'] }],
+  },
+  {
+    name: 'every error at once, in file order',
+    files: { 'x.yaml': 'seed: -1\nmodel:\n  hidden: 0\n  input: {mask: B}\nsample: {method: fast}\n' },
+    errors: [
+      { at: 'x.yaml:1:7', path: 'seed', says: ['from 0 to 4294967295', 'found -1'] },
+      { at: 'x.yaml:3:11', path: 'model.hidden', says: ['from 1 to 4096', 'found 0'] },
+      { at: 'x.yaml:4:17', path: 'model.input.mask', says: ['must use mask A'] },
+      { at: 'x.yaml:5:18', path: 'sample.method', says: ['"naive", "cached"'] },
+    ],
+  },
+];
+
+function load(c: Case): ConfigError {
+  const dir = tempDir();
+  writeFiles(dir, c.files);
+  try {
+    loadExperiment(join(dir, 'x.yaml'), c.sets ?? []);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but the experiment loaded');
+}
+
+describe('bad experiment input', () => {
+  it('has at least 20 distinct cases', () => expect(CASES.length).toBeGreaterThanOrEqual(20));
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const err = load(c);
+    const got = err.diagnostics.map((d) => ({
+      at: `${d.location.file.startsWith('--set') ? d.location.file : basename(d.location.file)}:${d.location.line}:${d.location.col}`,
+      path: d.path,
+      message: d.message,
+    }));
+    expect(got.map((g) => g.at)).toEqual(c.errors.map((e) => e.at));
+    c.errors.forEach((e, i) => {
+      if (e.path !== undefined) expect(got[i].path).toBe(e.path);
+      for (const s of e.says) {
+        if (typeof s === 'string') expect(got[i].message).toContain(s);
+        else expect(got[i].message).toMatch(s);
+      }
+    });
+    // The printed form is FILE:LINE:COL: path: message, one problem per line.
+    expect(err.message.split('\n')).toHaveLength(c.errors.length);
+    expect(err.message).toMatch(/^\S.*:\d+:\d+: /);
+  });
+});
