@@ -1,0 +1,23 @@
+// The data layer's public surface.
+export {
+  loadDataset,
+  datasetStatus,
+  DatasetError,
+  type Dataset,
+  type DatasetName,
+  type DatasetSpec,
+  type DatasetStatus,
+  type ImageSet,
+} from './datasets.js';
+export {
+  makeBatch,
+  quantize,
+  quantizeTables,
+  dequantize,
+  batchesPerEpoch,
+  orderForEpoch,
+  EpochOrder,
+  type Batch,
+} from './batches.js';
+export { IdxError, readIdx, parseIdx, type IdxArray } from './idx.js';
+export { cacheDir } from './verify.js';
