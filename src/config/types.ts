@@ -38,6 +38,7 @@ export interface TrainConfig {
   optimizer: OptimizerConfig;
   eval_every: Interval;
   checkpoint_every: Interval;
+  keep_checkpoints: number;
   sample_every: Interval;
   log_every: number;
 }

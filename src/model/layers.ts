@@ -1,0 +1,130 @@
+// The layers a PixelCNN is made of. Each owns its variables and knows its parameter count;
+// a mask, when present, is a constant inside the graph, so masked weights get zero gradient.
+import * as tf from '@tensorflow/tfjs';
+import type { MaskType } from '../config/types.js';
+import type { Rng } from '../util/random.js';
+import { kernelMask } from './masks.js';
+
+/** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default conv init, so results compare with the reference. */
+function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) values[i] = (rng.next() * 2 - 1) * bound;
+  return tf.tensor(values, shape);
+}
+
+/** tfjs variable names are global: each model instance gets its own prefix. */
+let instances = 0;
+export const newScope = (): string => `pxl${++instances}`;
+
+export interface ConvSpec {
+  name: string;
+  kernel: number;
+  in: number;
+  out: number;
+  mask: MaskType | null;
+}
+
+export class Conv2D {
+  readonly spec: ConvSpec;
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  /** The 0/1 mask tensor, or null for an unmasked conv (or a 1x1 mask-B conv, which masks nothing). */
+  readonly mask: tf.Tensor4D | null;
+
+  constructor(spec: ConvSpec, rng: Rng, scope: string) {
+    this.spec = spec;
+    const { kernel: k, in: cin, out: cout } = spec;
+    const fanIn = cin * k * k;
+    this.weight = tf.variable(uniformInit([k, k, cin, cout], fanIn, rng), true, `${scope}/${spec.name}/weight`);
+    this.bias = tf.variable(uniformInit([cout], fanIn, rng), true, `${scope}/${spec.name}/bias`);
+    const masked = spec.mask !== null && !(k === 1 && spec.mask === 'B');
+    this.mask = masked ? tf.keep(tf.tensor4d(kernelMask(k, spec.mask!, cin, cout), [k, k, cin, cout])) : null;
+  }
+
+  /** The kernel as the graph uses it: weight × mask. */
+  kernel(): tf.Tensor4D {
+    return (this.mask ? tf.mul(this.weight, this.mask) : this.weight) as tf.Tensor4D;
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.add(tf.conv2d(x, this.kernel(), 1, 'same'), this.bias);
+  }
+
+  variables(): tf.Variable[] {
+    return [this.weight, this.bias];
+  }
+
+  params(): number {
+    return this.weight.size + this.bias.size;
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+    this.bias.dispose();
+    this.mask?.dispose();
+  }
+}
+
+/**
+ * Batch norm over batch and space, per channel, as PyTorch's BatchNorm2d (momentum 0.1,
+ * eps 1e-5, unbiased running variance). Written with tf.moments rather than tf.batchNorm:
+ * tf.batchNorm's gradient needs scale and offset passed, and this form keeps the
+ * running-statistics update in one place.
+ */
+export class BatchNorm {
+  static readonly momentum = 0.1;
+  static readonly epsilon = 1e-5;
+  readonly name: string;
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+
+  constructor(name: string, channels: number, scope: string) {
+    this.name = name;
+    this.gamma = tf.variable(tf.ones([channels]), true, `${scope}/${name}/gamma`);
+    this.beta = tf.variable(tf.zeros([channels]), true, `${scope}/${name}/beta`);
+    this.runningMean = tf.variable(tf.zeros([channels]), false, `${scope}/${name}/running_mean`);
+    this.runningVar = tf.variable(tf.ones([channels]), false, `${scope}/${name}/running_var`);
+  }
+
+  /** Training mode normalises with the batch's statistics and updates the running ones. */
+  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    if (!training) return this.normalise(x, this.runningMean, this.runningVar);
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    this.updateRunning(mean, variance, x.size / x.shape[3]);
+    return this.normalise(x, mean, variance);
+  }
+
+  private normalise(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor4D {
+    const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, BatchNorm.epsilon)));
+    return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta);
+  }
+
+  private updateRunning(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    const m = BatchNorm.momentum;
+    const unbiased = n > 1 ? n / (n - 1) : 1;
+    tf.tidy(() => {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbiased)));
+    });
+  }
+
+  variables(): tf.Variable[] {
+    return [this.gamma, this.beta];
+  }
+
+  buffers(): tf.Variable[] {
+    return [this.runningMean, this.runningVar];
+  }
+
+  params(): number {
+    return this.gamma.size + this.beta.size;
+  }
+
+  dispose(): void {
+    for (const v of [...this.variables(), ...this.buffers()]) v.dispose();
+  }
+}

@@ -1,0 +1,19 @@
+// Cross-entropy of the per-pixel softmax over colour levels, in nats.
+import * as tf from '@tensorflow/tfjs';
+
+/** Sum over all sub-pixels of -log p(target); logits [B,H,W,C*L], targets int32 [B*H*W*C]. */
+export function crossEntropySum(logits: tf.Tensor4D, targets: tf.Tensor1D, levels: number): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(tf.reshape(logits, [-1, levels]));
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(targets, levels)));
+    return tf.neg(picked) as tf.Scalar;
+  });
+}
+
+/** Mean over sub-pixels: the training loss. */
+export function crossEntropyMean(logits: tf.Tensor4D, targets: tf.Tensor1D, levels: number): tf.Scalar {
+  return tf.tidy(() => tf.div(crossEntropySum(logits, targets, levels), targets.size) as tf.Scalar);
+}
+
+export const NATS_PER_BIT = Math.LN2;
+export const bitsPerDim = (nats: number): number => nats / NATS_PER_BIT;

@@ -1,0 +1,39 @@
+// Sample grids as PNG files, through pngjs.
+import { PNG } from 'pngjs';
+import { dequantize } from '../data/batches.js';
+
+export interface GridOptions {
+  count: number;
+  columns: number;
+  height: number;
+  width: number;
+  channels: number;
+  levels: number;
+  /** Pixels between images; the gap is mid-grey so black-background digits stay apart. */
+  padding?: number;
+}
+
+/** Encodes sampled classes [count, H, W, C] as one PNG grid (greyscale for C=1, RGB for C=3). */
+export function gridPng(classes: ArrayLike<number>, o: GridOptions): Buffer {
+  const pad = o.padding ?? 2;
+  const rows = Math.ceil(o.count / o.columns);
+  const gw = o.columns * o.width + (o.columns + 1) * pad;
+  const gh = rows * o.height + (rows + 1) * pad;
+  const png = new PNG({ width: gw, height: gh, colorType: 6 });
+  png.data.fill(128);
+  const bytes = dequantize(classes, o.levels);
+  for (let n = 0; n < o.count; n++) {
+    const x0 = pad + (n % o.columns) * (o.width + pad);
+    const y0 = pad + Math.floor(n / o.columns) * (o.height + pad);
+    for (let y = 0; y < o.height; y++) {
+      for (let x = 0; x < o.width; x++) {
+        const src = ((n * o.height + y) * o.width + x) * o.channels;
+        const dst = ((y0 + y) * gw + x0 + x) * 4;
+        for (let c = 0; c < 3; c++) png.data[dst + c] = bytes[src + (o.channels === 1 ? 0 : c)];
+        png.data[dst + 3] = 255;
+      }
+    }
+  }
+  for (let i = 3; i < png.data.length; i += 4) png.data[i] = 255; // opaque gaps too
+  return PNG.sync.write(png, { colorType: o.channels === 1 ? 0 : 2 });
+}

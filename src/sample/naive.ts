@@ -1,0 +1,49 @@
+// Naive sampling: the whole network runs once per pixel position; only that position's
+// logits are used. Simple and obviously correct: the reference for faster methods.
+import * as tf from '@tensorflow/tfjs';
+import type { PixelCNN } from '../model/pixelcnn.js';
+import { createRng } from '../util/random.js';
+import { drawClasses } from './draw.js';
+import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
+
+export const naiveSampler: Sampler = {
+  method: 'naive',
+  async sample(model: PixelCNN, opts: SampleOptions): Promise<SampleResult> {
+    const start = performance.now();
+    const { height: H, width: W, channels: C } = model.image;
+    const L = model.config.color_levels;
+    const N = opts.count;
+    const rng = createRng(opts.seed);
+    const pixels = new Float32Array(N * H * W * C); // model input, 0..1
+    const classes = new Int32Array(N * H * W * C);
+    const drawn = new Int32Array(N * C);
+    for (let p = 0; p < H * W; p++) {
+      const logits = await pixelLogits(model, pixels, N, p);
+      opts.onLogits?.(p, logits);
+      drawClasses(logits, L, opts.temperature, rng, drawn);
+      for (let n = 0; n < N; n++) {
+        for (let c = 0; c < C; c++) {
+          const at = (n * H * W + p) * C + c;
+          classes[at] = drawn[n * C + c];
+          pixels[at] = drawn[n * C + c] / (L - 1); // the same float32 the data layer feeds in training
+        }
+      }
+      opts.onProgress?.(p + 1, H * W);
+      if (p % 16 === 15) await new Promise(setImmediate); // let signals and the UI through
+    }
+    return { classes, count: N, seconds: (performance.now() - start) / 1000 };
+  },
+};
+
+/** Logits [N * C, L] at pixel p from a full forward pass in inference mode. */
+async function pixelLogits(model: PixelCNN, pixels: Float32Array, n: number, p: number): Promise<Float32Array> {
+  const { height: H, width: W, channels: C } = model.image;
+  const L = model.config.color_levels;
+  const out = tf.tidy(() => {
+    const logits = model.forward(tf.tensor4d(pixels, [n, H, W, C]), false);
+    return tf.reshape(tf.slice(tf.reshape(logits, [n, H * W, C * L]), [0, p, 0], [n, 1, C * L]), [n * C, L]);
+  });
+  const values = (await out.data()) as Float32Array;
+  out.dispose();
+  return values;
+}
