@@ -1,0 +1,117 @@
+// The optional native TensorFlow packages: found without loading them, loaded
+// lazily by path (so the project builds and type-checks without them), probed
+// in a child process (a broken native addon can take its process down).
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const NATIVE_PACKAGES = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+} as const;
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  /** The package's resolved entry file. */
+  entry: string;
+}
+
+/** Resolves a package from `from` (a file URL or path) without loading it. */
+export function findPackage(name: string, from: string = import.meta.url): InstalledPackage | null {
+  let entry: string;
+  try {
+    entry = createRequire(from).resolve(name);
+  } catch {
+    return null;
+  }
+  return { name, entry, version: packageVersionNear(entry, name) ?? 'unknown' };
+}
+
+function packageVersionNear(entry: string, name: string): string | null {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === name) return pkg.version ?? null;
+  }
+  return null;
+}
+
+export function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/** Imports a package's entry in this process; null on success, else the error's first line. */
+export async function importEntry(entry: string): Promise<string | null> {
+  try {
+    await import(pathToFileURL(entry).href);
+    return null;
+  } catch (err) {
+    return firstLine(err);
+  }
+}
+
+export interface CudaVisibility {
+  visible: boolean;
+  /** The GPU models, or why none is visible. */
+  detail: string;
+}
+
+/** Whether the NVIDIA driver exposes a device to this process (checked before loading tfjs-node-gpu). */
+export function cudaVisibility(env: NodeJS.ProcessEnv = process.env, procDir = '/proc/driver/nvidia/gpus'): CudaVisibility {
+  const mask = env.CUDA_VISIBLE_DEVICES?.trim();
+  if (mask === '' || mask === '-1') return { visible: false, detail: `CUDA_VISIBLE_DEVICES='${mask}' hides every device` };
+  const gpus = existsSync(procDir) ? readdirSync(procDir) : [];
+  if (gpus.length === 0) return { visible: false, detail: `no NVIDIA driver or GPU (${procDir} is empty or absent)` };
+  const models = gpus.map((bus) => gpuModel(join(procDir, bus, 'information')) ?? `GPU ${bus}`);
+  return { visible: true, detail: models.join(', ') };
+}
+
+function gpuModel(informationFile: string): string | null {
+  try {
+    const line = readFileSync(informationFile, 'utf8').split('\n').find((l) => l.startsWith('Model:'));
+    return line ? line.slice('Model:'.length).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface NativeProbe {
+  ok: boolean;
+  /** The failure's first line when not ok. */
+  error?: string;
+  /** Whether TensorFlow placed ops on a GPU. */
+  gpu?: boolean;
+  tensorflowVersion?: string;
+}
+
+// Runs in a child: load the package, switch to its backend, report on one line.
+const PROBE_SCRIPT = `
+const say = (o) => console.log('PXL_PROBE ' + JSON.stringify(o));
+const first = (e) => String((e && e.message) || e).split('\\n').find((l) => l.trim()) || 'unknown error';
+try {
+  const mod = await import(process.argv[1]);
+  const tf = mod.default ?? mod;
+  if (!(await tf.setBackend('tensorflow'))) throw new Error("its 'tensorflow' backend did not initialize");
+  tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync());
+  const b = tf.backend();
+  say({ ok: true, gpu: b.isUsingGpuDevice === true, tensorflowVersion: b.binding?.TF_Version });
+} catch (e) { say({ ok: false, error: first(e) }); }
+`;
+
+/** Loads a native package in a throwaway node process and reports whether it works. */
+export function probeInChild(entry: string, timeoutMs = 120_000): Promise<NativeProbe> {
+  const args = ['--input-type=module', '-e', PROBE_SCRIPT, pathToFileURL(entry).href];
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const line = stdout.split('\n').reverse().find((l) => l.startsWith('PXL_PROBE '));
+      if (line) return resolve(JSON.parse(line.slice('PXL_PROBE '.length)) as NativeProbe);
+      const why = err?.signal ? `the process died (${err.signal})` : firstLine(stderr || err || 'no output');
+      resolve({ ok: false, error: why });
+    });
+  });
+}

@@ -1,0 +1,179 @@
+// Picks and starts the compute backend, and reports on all of them (`pxl doctor`).
+import * as tf from '@tensorflow/tfjs';
+import { installKernels } from './kernels.js';
+import { NATIVE_PACKAGES, cudaVisibility, findPackage, firstLine, importEntry, probeInChild } from './native.js';
+import {
+  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendProbe, type BackendRequest,
+  BackendUnavailableError,
+} from './types.js';
+import { WASM_PACKAGE, describeWasm, loadWasmPackage, wasmFeatures } from './wasm.js';
+
+type NativeName = keyof typeof NATIVE_PACKAGES;
+
+const FIX: Record<BackendName, string> = {
+  'tensorflow-gpu':
+    'It needs @tensorflow/tfjs-node-gpu installed on a machine with an NVIDIA GPU and CUDA; otherwise use backend auto, tensorflow or wasm.',
+  tensorflow: 'Run `pxl setup native` to build @tensorflow/tfjs-node against a local TensorFlow, or use backend auto or wasm.',
+  wasm: 'Reinstall the dependencies (`npm ci`), or use backend cpu (very slow).',
+  cpu: 'Reinstall the dependencies (`npm ci`).',
+};
+
+// Both native packages register the same 'tensorflow' backend: only one may load per process.
+let nativeLoaded: string | null = null;
+
+/**
+ * Starts a backend and registers the project's kernels for it. 'auto' takes the
+ * first that works of tensorflow-gpu, tensorflow, wasm, cpu and records why it
+ * skipped the others; an explicit request that cannot run throws a
+ * BackendUnavailableError saying why and how to fix it.
+ */
+export async function initBackend(request: BackendRequest): Promise<BackendInfo> {
+  if (request !== 'auto' && !BACKEND_ORDER.includes(request)) {
+    throw new Error(`unknown backend '${String(request)}': expected auto, ${BACKEND_ORDER.join(', ')}`);
+  }
+  if (request !== 'auto') return info(request, await activate(request), `${request}, as requested`, []);
+  const fallbacks: BackendFallback[] = [];
+  for (const name of BACKEND_ORDER) {
+    try {
+      return info(name, await activate(name), autoNote(name, fallbacks), fallbacks);
+    } catch (err) {
+      if (!(err instanceof BackendUnavailableError)) throw err;
+      fallbacks.push({ name, reason: err.reason });
+    }
+  }
+  throw new Error(`no backend could start: ${fallbacks.map((f) => `${f.name}: ${f.reason}`).join('; ')}`);
+}
+
+function info(name: BackendName, device: string, note: string, fallbacks: BackendFallback[]): BackendInfo {
+  return { name, tfBackend: tf.getBackend(), device, note, fallbacks };
+}
+
+function autoNote(name: BackendName, fallbacks: BackendFallback[]): string {
+  const skipped = fallbacks.map((f) => `${f.name} (${f.reason})`).join('; ');
+  const slow = name === 'cpu' ? '; cpu is far too slow to train anything but toy models' : '';
+  return fallbacks.length === 0 ? `auto picked ${name}, the best backend${slow}` : `auto picked ${name}; skipped ${skipped}${slow}`;
+}
+
+/** Makes `name` the active backend; returns its device description. */
+async function activate(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'tensorflow-gpu':
+    case 'tensorflow':
+      return activateNative(name);
+    case 'wasm':
+      return activateWasm();
+    case 'cpu':
+      return activateCpu();
+  }
+}
+
+async function activateNative(name: NativeName): Promise<string> {
+  const packageName = NATIVE_PACKAGES[name];
+  const unavailable = (reason: string) => new BackendUnavailableError(name, reason, FIX[name]);
+  const pkg = findPackage(packageName);
+  if (pkg == null) throw unavailable(`package ${packageName} is not installed`);
+  const cuda = cudaVisibility();
+  if (name === 'tensorflow-gpu' && !cuda.visible) throw unavailable(`no CUDA device visible: ${cuda.detail}`);
+  if (name === 'tensorflow-gpu' && nativeLoaded != null && nativeLoaded !== packageName) {
+    throw unavailable(`${nativeLoaded} is already loaded in this process; start a new one`);
+  }
+  if (nativeLoaded == null) {
+    const error = await importEntry(pkg.entry);
+    if (error != null) throw unavailable(`its native addon failed to load: ${error}`);
+    nativeLoaded = packageName;
+  }
+  if (tf.findBackendFactory('tensorflow') == null) {
+    throw unavailable(`${nativeLoaded} ${pkg.version} registered no 'tensorflow' backend on @tensorflow/tfjs ${tf.version.tfjs}`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw unavailable(`its 'tensorflow' backend failed to initialize`);
+  const backend = tf.backend() as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
+  const tensorflow = `TensorFlow ${backend.binding?.TF_Version ?? '(version unknown)'}`;
+  if (name === 'tensorflow-gpu') {
+    if (backend.isUsingGpuDevice !== true) throw unavailable('TensorFlow found no usable GPU (CUDA or cuDNN libraries missing or mismatched?)');
+    return `GPU (${cuda.detail}), ${tensorflow}`;
+  }
+  return `CPU, ${tensorflow} native${nativeLoaded === packageName ? '' : ` (via ${nativeLoaded})`}`;
+}
+
+async function activateWasm(): Promise<string> {
+  try {
+    await loadWasmPackage();
+  } catch (err) {
+    throw new BackendUnavailableError('wasm', `package ${WASM_PACKAGE} failed to load: ${firstLine(err)}`, FIX.wasm);
+  }
+  if (!(await tf.setBackend('wasm'))) {
+    throw new BackendUnavailableError('wasm', 'its WebAssembly module failed to initialize (see the warning above)', FIX.wasm);
+  }
+  installKernels('wasm');
+  return describeWasm(await wasmFeatures());
+}
+
+async function activateCpu(): Promise<string> {
+  if (!(await tf.setBackend('cpu'))) throw new BackendUnavailableError('cpu', 'the pure-JavaScript backend failed to initialize', FIX.cpu);
+  installKernels('cpu');
+  return 'CPU, pure JavaScript';
+}
+
+/** Every backend, best first: can it run here, why not, which version; loads nothing native into this process. */
+export async function probeBackends(): Promise<BackendProbe[]> {
+  return [await probeNative('tensorflow-gpu'), await probeNative('tensorflow'), await probeWasm(), probeCpu()];
+}
+
+async function probeNative(name: NativeName): Promise<BackendProbe> {
+  const packageName = NATIVE_PACKAGES[name];
+  const pkg = findPackage(packageName);
+  const base = { name, packageName, packageVersion: pkg?.version ?? null };
+  const no = (reason: string): BackendProbe => ({ ...base, available: false, reason });
+  if (pkg == null) return no(`package ${packageName} is not installed`);
+  const cuda = cudaVisibility();
+  if (name === 'tensorflow-gpu' && !cuda.visible) return no(`no CUDA device visible: ${cuda.detail}`);
+  const probe = await probeInChild(pkg.entry);
+  if (!probe.ok) return no(`its native addon failed to load: ${probe.error}`);
+  if (name === 'tensorflow-gpu' && !probe.gpu) return no('TensorFlow found no usable GPU (CUDA or cuDNN libraries missing or mismatched?)');
+  const device = probe.gpu ? `GPU (${cuda.detail})` : 'CPU';
+  return { ...base, available: true, reason: `${device}, TensorFlow ${probe.tensorflowVersion ?? '(version unknown)'}` };
+}
+
+async function probeWasm(): Promise<BackendProbe> {
+  const base = { name: 'wasm' as const, packageName: WASM_PACKAGE, packageVersion: null };
+  let pkg;
+  try {
+    pkg = await loadWasmPackage();
+  } catch (err) {
+    return { ...base, available: false, reason: `package ${WASM_PACKAGE} failed to load: ${firstLine(err)}` };
+  }
+  const previous = tf.engine().backendName;
+  const started = await tf.setBackend('wasm');
+  const features = await wasmFeatures();
+  if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
+  const threads = features.threads ? '' : '; multithreading is off in Node (tfjs issue 3830)';
+  return {
+    ...base,
+    packageVersion: pkg.version_wasm,
+    available: started,
+    reason: started ? `${describeWasm(features)}${threads}` : 'its WebAssembly module failed to initialize',
+    wasm: features,
+  };
+}
+
+function probeCpu(): BackendProbe {
+  return {
+    name: 'cpu',
+    available: true,
+    reason: 'pure JavaScript: fine for tests, far too slow to train',
+    packageName: '@tensorflow/tfjs-backend-cpu',
+    packageVersion: tf.version['tfjs-backend-cpu'] ?? null,
+  };
+}
+
+/** The probes as aligned text lines, for `pxl doctor`. */
+export function formatProbes(probes: BackendProbe[]): string {
+  const rows = probes.map((p) => [
+    p.name,
+    p.available ? 'yes' : 'no',
+    `${p.packageName} ${p.packageVersion ?? '(not installed)'}`,
+    p.reason,
+  ]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ')).join('\n');
+}

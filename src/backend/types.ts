@@ -1,0 +1,48 @@
+// Public types of the compute-backend layer.
+
+/** The project's names for the compute backends, best first. */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendRequest = BackendName | 'auto';
+
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendFallback {
+  name: BackendName;
+  reason: string;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** tf.getBackend() after selection, e.g. 'tensorflow' for both native packages. */
+  tfBackend: string;
+  /** Human readable, e.g. 'CPU, wasm SIMD, 1 thread'. */
+  device: string;
+  /** One line: why this one, what fell back. */
+  note: string;
+  /** The better backends that 'auto' skipped, in order, with why. */
+  fallbacks: BackendFallback[];
+}
+
+export interface BackendProbe {
+  name: BackendName;
+  available: boolean;
+  /** Why it is unavailable, or what it would run on. */
+  reason: string;
+  packageName: string;
+  /** Installed version of packageName; null when not installed. */
+  packageVersion: string | null;
+  /** Only for wasm. */
+  wasm?: { simd: boolean; threads: boolean; threadCount: number | null };
+}
+
+/** An explicitly requested backend that cannot run here: says why and how to fix it. */
+export class BackendUnavailableError extends Error {
+  constructor(
+    readonly backend: BackendName,
+    readonly reason: string,
+    readonly fix: string,
+  ) {
+    super(`backend '${backend}' is not available: ${reason}. ${fix}`);
+    this.name = 'BackendUnavailableError';
+  }
+}
