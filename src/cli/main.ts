@@ -3,6 +3,10 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/diagnostics.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerInspectCommand } from './commands/inspect.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerSampleCommand } from './commands/sample.js';
 import { EXIT, UsageError, version } from './common.js';
 
 export function buildProgram(): Command {
@@ -15,9 +19,17 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`pxl: ${str.replace(/^error: /, '')}`) })
     .showHelpAfterError('(run pxl --help to see the commands and options)');
   registerConfigCommands(program);
+  registerRunCommand(program);
+  registerSampleCommand(program);
+  registerInspectCommand(program);
+  registerDoctorCommand(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }
+
+const EXPECTED_ERRORS = new Set([
+  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'CheckpointError', 'RunStoreError',
+]);
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -41,8 +53,18 @@ function reportError(err: unknown): number {
     process.stderr.write(`pxl: ${err.message}\n`);
     return EXIT.usage;
   }
+  if (err instanceof Error && EXPECTED_ERRORS.has(err.name)) {
+    // Problems with the input or the environment: the message says it all, no stack.
+    process.stderr.write(`pxl: ${err.message}\n`);
+    return EXIT.failure;
+  }
   process.stderr.write(`pxl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.failure;
 }
 
+// `pxl … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
 process.exitCode = await main(process.argv);

@@ -197,3 +197,17 @@ async function statusOf(known: KnownDataset): Promise<DatasetStatus> {
 export async function datasetStatus(): Promise<DatasetStatus[]> {
   return Promise.all(Object.values(KNOWN_DATASETS).map(statusOf));
 }
+
+/** Image height, width and channels from the training images' header alone (for `pxl inspect`). */
+export async function datasetShape(spec: DatasetSpec): Promise<Shape> {
+  let files: DatasetFiles;
+  if (spec.name === 'idx') {
+    if (!spec.dir) throw new DatasetError("dataset 'idx' needs a dir: the directory holding its IDX files");
+    files = await findDatasetFiles(spec.dir);
+  } else {
+    files = await knownFiles(KNOWN_DATASETS[spec.name], spec.dir);
+  }
+  const dims = await readIdxDims(files.train.images);
+  const { height, width, channels } = imageShape({ file: files.train.images, dims, data: new Uint8Array(0) });
+  return { height, width, channels };
+}

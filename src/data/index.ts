@@ -1,6 +1,7 @@
 // The data layer's public surface.
 export {
   loadDataset,
+  datasetShape,
   datasetStatus,
   DatasetError,
   type Dataset,

@@ -1,0 +1,136 @@
+// Puts a run together: experiment -> backend -> data -> model -> run folder -> trainer,
+// with the subscribers attached. Everything that can be wrong with the input is checked
+// before the run folder is created, so a bad input leaves nothing behind.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initBackend, type BackendInfo } from '../backend/index.js';
+import { formatDiagnostic } from '../config/diagnostics.js';
+import { loadExperiment } from '../config/load.js';
+import type { Experiment } from '../config/types.js';
+import { loadDataset, type Dataset } from '../data/index.js';
+import { PixelCNN } from '../model/pixelcnn.js';
+import { samplerFor } from '../sample/index.js';
+import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
+import { latestCheckpoint } from './checkpoint.js';
+import type { RunEvent, RunListener, RunSummary } from './events.js';
+import { schedule, train } from './trainer.js';
+
+export interface RunRequest {
+  /** A new run from an experiment file with overrides... */
+  file?: string;
+  sets?: string[];
+  /** ...or an existing run folder to continue. */
+  resume?: string;
+  runsDir: string;
+  listeners: RunListener[];
+  stop: { requested: boolean };
+  /** Called once the run folder exists and before training starts. */
+  onPrepared?: (prepared: PreparedRun) => void;
+}
+
+export interface PreparedRun {
+  experiment: Experiment;
+  warnings: string[];
+  backend: BackendInfo;
+  data: Dataset;
+  model: PixelCNN;
+  paths: RunPaths;
+  resumeFrom: string | null;
+}
+
+/** A problem with the run's input or environment, found before anything was written. */
+export class RunSetupError extends Error {
+  override name = 'RunSetupError';
+}
+
+export async function prepareExperiment(experiment: Experiment): Promise<{ backend: BackendInfo; data: Dataset; model: PixelCNN }> {
+  const backend = await initBackend(experiment.backend);
+  const data = await loadDataset(experiment.dataset);
+  try {
+    schedule(experiment, data.train.count);
+  } catch (err) {
+    throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'})`);
+  }
+  const model = new PixelCNN(experiment.model, { height: data.height, width: data.width, channels: data.channels }, experiment.seed);
+  return { backend, data, model };
+}
+
+export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
+  if (req.resume) return prepareResume(req.resume);
+  const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
+  const { backend, data, model } = await prepareExperiment(experiment);
+  const paths = createRun(req.runsDir, experiment);
+  return { experiment, warnings: warnings.map(formatDiagnostic), backend, data, model, paths, resumeFrom: null };
+}
+
+async function prepareResume(dir: string): Promise<PreparedRun> {
+  const { paths, summary } = readRunOrFail(dir);
+  if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
+  const checkpoint = latestCheckpoint(paths.checkpoints);
+  if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
+  const { experiment } = loadExperiment(paths.config);
+  const { backend, data, model } = await prepareExperiment(experiment);
+  const step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
+  truncateEvents(paths, step);
+  return { experiment, warnings: [], backend, data, model, paths, resumeFrom: checkpoint };
+}
+
+function readRunOrFail(dir: string) {
+  if (!existsSync(dir)) throw new RunSetupError(`run folder ${dir} does not exist`);
+  try {
+    return readRun(dir);
+  } catch (err) {
+    throw new RunSetupError((err as Error).message);
+  }
+}
+
+/** Runs to the end (or a stop) and returns the summary; every listener sees every event. */
+export async function runExperiment(req: RunRequest): Promise<RunSummary> {
+  const prepared = await prepareRun(req);
+  req.onPrepared?.(prepared);
+  const { experiment, backend, data, model, paths, resumeFrom } = prepared;
+  const bus = eventBus([runStoreListener(paths), ...req.listeners]);
+  const warnings = [...prepared.warnings, ...(backend.fallbacks.length > 0 && experiment.backend === 'auto' ? [backend.note] : [])];
+  try {
+    return await train({
+      experiment, data, model, paths, resumeFrom,
+      sampler: samplerFor(experiment.sample.method),
+      start: { backend: backend.name, backendNote: backend.note, device: backend.device },
+      emit: bus.emit,
+      warnings,
+      stop: req.stop,
+    });
+  } finally {
+    await bus.drain();
+    model.dispose();
+  }
+}
+
+/**
+ * Delivers each event to every listener. A failing listener is reported once and never
+ * stops training; asynchronous listeners are awaited only at the end (drain).
+ */
+export function eventBus(listeners: RunListener[]): { emit: (e: RunEvent) => void; drain: () => Promise<void> } {
+  const tails: Promise<unknown>[] = listeners.map(() => Promise.resolve());
+  const failed = new Set<number>();
+  const report = (i: number, err: unknown) => {
+    if (failed.has(i)) return;
+    failed.add(i);
+    process.stderr.write(`pxl: a run subscriber failed and is skipped from now on: ${err instanceof Error ? err.message : String(err)}\n`);
+  };
+  return {
+    emit: (e) =>
+      listeners.forEach((l, i) => {
+        if (failed.has(i)) return;
+        try {
+          const r = l(e);
+          if (r instanceof Promise) tails[i] = Promise.all([tails[i], r.catch((err) => report(i, err))]);
+        } catch (err) {
+          report(i, err);
+        }
+      }),
+    drain: async () => {
+      await Promise.all(tails);
+    },
+  };
+}
