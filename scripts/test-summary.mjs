@@ -13,8 +13,10 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-// Suites that crash before their tests run count as failures too.
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// A test file that crashes before its tests run reports no tests: count it as one failure.
+const crashedFiles = (report.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0);
+for (const f of crashedFiles) console.error(`test-summary: ${f.name} failed to run: ${(f.message ?? '').split('\n')[0]}`);
+const failed = (report.numFailedTests ?? 0) + crashedFiles.length;
 console.log(`${passed} passed, ${failed} failed`);
 if (passed + failed === 0) {
   console.error('test-summary: no test ran');

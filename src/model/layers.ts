@@ -48,8 +48,9 @@ export class Conv2D {
     return (this.mask ? tf.mul(this.weight, this.mask) : this.weight) as tf.Tensor4D;
   }
 
+  /** Conv and bias in one fused op: one output tensor kept for the backward pass instead of two. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.add(tf.conv2d(x, this.kernel(), 1, 'same'), this.bias);
+    return tf.fused.conv2d({ x, filter: this.kernel(), strides: 1, pad: 'same', bias: this.bias });
   }
 
   variables(): tf.Variable[] {
@@ -69,9 +70,12 @@ export class Conv2D {
 
 /**
  * Batch norm over batch and space, per channel, as PyTorch's BatchNorm2d (momentum 0.1,
- * eps 1e-5, unbiased running variance). Written with tf.moments rather than tf.batchNorm:
- * tf.batchNorm's gradient needs scale and offset passed, and this form keeps the
- * running-statistics update in one place.
+ * eps 1e-5, unbiased running variance).
+ *
+ * Training mode has a hand-written gradient: tfjs's generic one for tf.batchNorm tiles
+ * the statistics to full size several times (most of a small model's step time on wasm),
+ * and composing it from elementwise ops keeps four full-size tensors per layer alive for
+ * the backward pass. This one keeps only the normalised input.
  */
 export class BatchNorm {
   static readonly momentum = 0.1;
@@ -92,16 +96,36 @@ export class BatchNorm {
 
   /** Training mode normalises with the batch's statistics and updates the running ones. */
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    if (!training) return this.normalise(x, this.runningMean, this.runningVar);
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    this.updateRunning(mean, variance, x.size / x.shape[3]);
-    return this.normalise(x, mean, variance);
+    if (!training) return this.inference(x);
+    return this.trainingNorm(x, this.gamma, this.beta);
   }
 
-  private normalise(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor4D {
-    const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, BatchNorm.epsilon)));
-    return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta);
+  /** Running statistics fold into one per-channel scale and shift. */
+  private inference(x: tf.Tensor4D): tf.Tensor4D {
+    const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, BatchNorm.epsilon)));
+    return tf.add(tf.mul(x, scale), tf.sub(this.beta, tf.mul(this.runningMean, scale)));
   }
+
+  private readonly trainingNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const n = x.size / x.shape[3];
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const rstd = tf.rsqrt(tf.add(variance, BatchNorm.epsilon));
+    const xhat = tf.mul(tf.sub(x, mean), rstd);
+    this.updateRunning(mean, variance, n);
+    save([xhat, rstd]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, [savedXhat, savedRstd]: tf.Tensor[]) => {
+        // dx = gamma * rstd / n * (n * dy - sum(dy) - xhat * sum(dy * xhat))
+        const dbeta = tf.sum(dy, [0, 1, 2]);
+        const dgamma = tf.sum(tf.mul(dy, savedXhat), [0, 1, 2]);
+        const inner = tf.sub(tf.sub(tf.mul(dy, n), dbeta), tf.mul(savedXhat, dgamma));
+        const dx = tf.mul(inner, tf.div(tf.mul(gamma, savedRstd), n));
+        return [dx, dgamma, dbeta];
+      },
+    };
+  }) as (x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor4D;
 
   private updateRunning(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
     const m = BatchNorm.momentum;

@@ -152,7 +152,7 @@ function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds
 }
 
 /** One optimiser step on one batch; returns the batch's mean loss in nats (caller disposes). */
-function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number): tf.Scalar {
+export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number): tf.Scalar {
   const batch = makeBatch(set, indices, levels);
   const { height, width, channels } = model.image;
   return tf.tidy(() => {

@@ -1,0 +1,56 @@
+// Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for the
+// quick config, a medium one and the reference model, on the backend `auto` picks (or
+// --backend). Medians over timed steps after warm-up. Run: npm run bench:train [-- --backend wasm --steps 5]
+import * as tf from '@tensorflow/tfjs';
+import { cpus } from 'node:os';
+import { initBackend, type BackendRequest } from '../src/backend/index.js';
+import { loadExperiment } from '../src/config/load.js';
+import { EpochOrder, loadDataset } from '../src/data/index.js';
+import { PixelCNN } from '../src/model/pixelcnn.js';
+import { makeOptimizer } from '../src/train/optimizer.js';
+import { trainStep } from '../src/train/trainer.js';
+
+const args = new Map<string, string>();
+process.argv.slice(2).forEach((a, i, all) => a.startsWith('--') && args.set(a.slice(2), all[i + 1] ?? ''));
+const backendRequest = (args.get('backend') ?? 'auto') as BackendRequest;
+const batch = Number(args.get('batch') ?? 32);
+
+const CONFIGS = [
+  { label: 'quick (4 blocks, h=16)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 20 },
+  { label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'], steps: 10 },
+  { label: 'reference (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [], steps: 3 },
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  tf.env().set('PROD', true);
+  const backend = await initBackend(backendRequest);
+  const data = await loadDataset({ name: 'mnist' });
+  console.log(`backend ${backend.name}: ${backend.device}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); batch ${batch}`);
+  console.log('config                          params  ms/step (median)  images/s  GFLOP/s');
+  for (const c of CONFIGS) {
+    const steps = Number(args.get('steps') ?? c.steps);
+    const { experiment: e } = loadExperiment(c.file, [...c.sets, `train.batch_size=${batch}`]);
+    const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
+    const optimizer = makeOptimizer(e.train.optimizer);
+    const order = new EpochOrder(0, data.train.count, batch);
+    const times: number[] = [];
+    for (let s = 0; s < steps + 2; s++) {
+      const t0 = performance.now();
+      const loss = trainStep(model, optimizer, data.train, order.forStep(s), e.model.color_levels);
+      await loss.data();
+      loss.dispose();
+      if (s >= 2) times.push(performance.now() - t0); // the first two steps warm up kernels and caches
+    }
+    const ms = median(times);
+    const imagesPerSecond = (batch * 1000) / ms;
+    // Forward and backward: about 3 forward passes of multiply-adds, 2 FLOP each.
+    const gflops = (imagesPerSecond * model.macsPerImage() * 3 * 2) / 1e9;
+    console.log(`${c.label.padEnd(30)} ${String(model.paramCount()).padStart(8)}  ${ms.toFixed(0).padStart(16)}  ${imagesPerSecond.toFixed(1).padStart(8)}  ${gflops.toFixed(1).padStart(7)}`);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+await main();
