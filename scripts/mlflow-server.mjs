@@ -11,7 +11,7 @@
 // line; the server keeps running in the background (its own process group)
 // until `stop`. Port 0 picks a free port. State lives in <data>/server.json.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,18 +25,29 @@ const VENV = process.env.PXL_MLFLOW_VENV ? resolve(process.env.PXL_MLFLOW_VENV) 
 const PYTHON = join(VENV, 'bin', 'python');
 const DEFAULT_DATA = join(ROOT, '.cache', 'mlflow');
 
+// What to undo when we are told to stop halfway (a test run ending while we install or boot).
+const cleanups = [];
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    for (const undo of cleanups.reverse()) undo();
+    process.exit(1);
+  });
+}
+
 function log(message) {
   // Progress goes to stderr so stdout carries only the URI.
   process.stderr.write(`mlflow-server: ${message}\n`);
 }
 
+// Written only after pip succeeded, so an install that was cut short is redone.
+const MARKER = join(VENV, 'pxl-mlflow-version');
+
 function installedVersion() {
   if (!existsSync(PYTHON)) return null;
   try {
-    const code = 'import importlib.metadata as m; print(m.version("mlflow"))';
-    return execFileSync(PYTHON, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return readFileSync(MARKER, 'utf8').trim();
   } catch {
-    return null;
+    return '(incomplete)';
   }
 }
 
@@ -56,6 +67,14 @@ function sleep(ms) {
   return new Promise((done) => setTimeout(done, ms));
 }
 
+function lockOwner(lock) {
+  try {
+    return Number(readFileSync(join(lock, 'pid'), 'utf8')) || 0;
+  } catch {
+    return 0; // being created or removed right now
+  }
+}
+
 // A mkdir lock, so two test runs started together do not pip into one venv at once.
 async function withInstallLock(fn) {
   const lock = `${VENV}.lock`;
@@ -63,24 +82,32 @@ async function withInstallLock(fn) {
   for (let waited = 0; ; waited += 1000) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
     } catch {
-      const age = Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs;
-      if (age > 20 * 60_000) rmSync(lock, { recursive: true, force: true }); // left by a killed install
-      if (waited % 30_000 === 0) log(`waiting for another install to finish (${lock})`);
+      const owner = lockOwner(lock);
+      // An owner that died without cleaning up (killed hard) leaves the lock behind.
+      if (owner > 0 && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+      else if (waited % 30_000 === 0) log(`waiting for another install to finish (${lock})`);
       await sleep(1000);
     }
   }
+  const unlock = () => rmSync(lock, { recursive: true, force: true });
+  cleanups.push(unlock);
   try {
     return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    unlock();
   }
 }
 
 function run(cmd, args) {
   return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    // pip's stdout would pollute ours (the URI): send it to stderr.
+    const child = spawn(cmd, args, { stdio: ['ignore', 2, 'inherit'] });
+    const undo = () => child.kill('SIGTERM');
+    cleanups.push(undo);
+    child.on('exit', () => cleanups.splice(cleanups.indexOf(undo), 1));
     child.on('error', fail);
     child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });
@@ -97,9 +124,9 @@ export async function ensureVenv() {
       rmSync(VENV, { recursive: true, force: true });
       await run(findPython(), ['-m', 'venv', VENV]);
     }
-    log(`installing mlflow==${MLFLOW_VERSION}${found ? ` (replacing ${found})` : ''}; the first install takes a minute or more`);
-    // stdout of pip would pollute ours: send it to stderr.
+    log(`installing mlflow==${MLFLOW_VERSION}${found ? ` over ${found}` : ''}; the first install takes a minute or more`);
     await run(PYTHON, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `mlflow==${MLFLOW_VERSION}`]);
+    writeFileSync(MARKER, `${MLFLOW_VERSION}\n`);
     log(`installed mlflow ${MLFLOW_VERSION} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 }
@@ -177,6 +204,7 @@ export async function start({ host = '127.0.0.1', port = 5000, data = DEFAULT_DA
   // Detached: its own process group, so `stop` can end uvicorn and MLflow's job runner with it.
   const child = spawn(PYTHON, args, { detached: true, stdio: ['ignore', out, out], cwd: data });
   child.unref();
+  cleanups.push(() => killGroup(child.pid, 'SIGKILL'));
   writeFileSync(join(data, 'server.json'), JSON.stringify({ pid: child.pid, uri, port: chosen, version: MLFLOW_VERSION }, null, 2));
   while (!(await healthy(uri))) {
     if (!alive(child.pid) || child.exitCode !== null) {
