@@ -4,7 +4,7 @@
 //
 //   node scripts/mlflow-server.mjs install
 //   node scripts/mlflow-server.mjs start [--port 5000|0] [--host 127.0.0.1] [--data .cache/mlflow] [--timeout 180]
-//   node scripts/mlflow-server.mjs stop  [--data .cache/mlflow]
+//   node scripts/mlflow-server.mjs stop  [--data .cache/mlflow] [--force]
 //   node scripts/mlflow-server.mjs status [--data .cache/mlflow]
 //
 // `start` returns once /health answers and prints the URI as its last stdout
@@ -202,7 +202,9 @@ export async function start({ host = '127.0.0.1', port = 5000, data = DEFAULT_DA
   ];
   const started = Date.now();
   // Detached: its own process group, so `stop` can end uvicorn and MLflow's job runner with it.
-  const child = spawn(PYTHON, args, { detached: true, stdio: ['ignore', out, out], cwd: data });
+  // MLflow's job runner (GenAI judges, trace rollups) is a third Python process pxl has no use for.
+  const env = { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', ...process.env };
+  const child = spawn(PYTHON, args, { detached: true, stdio: ['ignore', out, out], cwd: data, env });
   child.unref();
   cleanups.push(() => killGroup(child.pid, 'SIGKILL'));
   writeFileSync(join(data, 'server.json'), JSON.stringify({ pid: child.pid, uri, port: chosen, version: MLFLOW_VERSION }, null, 2));
@@ -228,14 +230,15 @@ function killGroup(pid, signal) {
   }
 }
 
-export async function stop({ data = DEFAULT_DATA } = {}) {
+// `force` kills at once, as a crash would; tests use it to simulate an outage.
+export async function stop({ data = DEFAULT_DATA, force = false } = {}) {
   data = resolve(data);
   const state = readState(data);
   if (!state) {
     log(`no server recorded in ${data}`);
     return false;
   }
-  killGroup(state.pid, 'SIGTERM');
+  killGroup(state.pid, force ? 'SIGKILL' : 'SIGTERM');
   // MLflow's job runner takes a few seconds to wind down; do not wait forever.
   for (let i = 0; i < 40 && alive(state.pid); i++) await sleep(250);
   if (alive(state.pid)) killGroup(state.pid, 'SIGKILL');
@@ -251,6 +254,10 @@ function parseArgs(argv) {
   const opts = {};
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '');
+    if (name === 'force') {
+      opts.force = true;
+      continue;
+    }
     if (!['host', 'port', 'data', 'timeout'].includes(name)) throw new Error(`unknown option ${argv[i]}`);
     opts[name] = argv[++i];
   }

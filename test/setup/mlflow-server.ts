@@ -46,8 +46,9 @@ export async function startMlflowServer(data: string, port = 0): Promise<string>
   return stdout.trim().split('\n').pop()!;
 }
 
-export async function stopMlflowServer(data: string): Promise<void> {
-  const { code, stderr } = await runScript(['stop', '--data', data]).done;
+/** Stops the server on `data`; `force` kills it at once, like a crash. */
+export async function stopMlflowServer(data: string, force = false): Promise<void> {
+  const { code, stderr } = await runScript(['stop', '--data', data, ...(force ? ['--force'] : [])]).done;
   if (code !== 0) throw new Error(`mlflow-server stop failed (${code}):\n${stderr}`);
 }
 
