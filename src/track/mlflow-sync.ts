@@ -121,11 +121,11 @@ export class RunSync {
   }
 
   /** Starts over: a different pxl run is using this dir. */
-  reset(pxlRunId: string, uri: string): void {
+  reset(pxlRunId: string): void {
     if (this.pending > 0) this.log(`dropping ${this.pending} unsent MLflow operations of an earlier run in ${this.runDir}`);
     rmSync(this.spoolPath, { force: true });
     this.lines = 0;
-    this.saveState({ ...EMPTY_STATE, pxlRunId, uri });
+    this.saveState({ ...EMPTY_STATE, pxlRunId });
   }
 
   append(ops: SyncOp[]): void {

@@ -75,13 +75,20 @@ function gitCommit(): string | null {
   }
 }
 
+function userName(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return null; // a uid without a passwd entry, as in some containers
+  }
+}
+
 function runTags(event: RunStartEvent, options: MlflowTrackerOptions, runName: string): RunTag[] {
   const tags: Record<string, string> = {
     'mlflow.runName': runName,
     'mlflow.note.content': event.description.slice(0, MAX_TAG_VALUE),
     'mlflow.source.name': 'pxl',
     'mlflow.source.type': 'LOCAL',
-    'mlflow.user': userInfo().username,
     'pxl.version': PXL_VERSION,
     'pxl.run_id': event.runId,
     'pxl.run_dir': event.runDir,
@@ -91,6 +98,8 @@ function runTags(event: RunStartEvent, options: MlflowTrackerOptions, runName: s
     'pxl.backend_note': event.backendNote.slice(0, MAX_TAG_VALUE),
     'pxl.dataset': event.dataset.name,
   };
+  const user = userName();
+  if (user) tags['mlflow.user'] = user;
   const commit = gitCommit();
   if (commit) tags['mlflow.source.git.commit'] = commit;
   if (options.parentRunId) tags['mlflow.parentRunId'] = options.parentRunId;
@@ -191,7 +200,7 @@ class Tracker {
     this.sync = new RunSync(this.runDir, client, this.log);
     // A URI with credentials in it is not written down; `pxl sync` then needs it given again.
     const uri = client.uri.includes('***@') ? null : client.uri;
-    if (this.sync.state.pxlRunId !== event.runId) this.sync.reset(event.runId, uri ?? '');
+    if (this.sync.state.pxlRunId !== event.runId) this.sync.reset(event.runId);
     this.sync.saveState({ uri, experimentName: this.options.experimentName ?? event.experiment });
     this.lastFlush = Date.now();
     for (const op of startOps(event, this.options)) this.queue.push(op);

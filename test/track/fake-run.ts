@@ -41,6 +41,8 @@ function png(seed: number): Buffer {
   return PNG.sync.write(image);
 }
 
+// Step 1 reports NaN images/s (no throughput yet): it also checks how non-finite values travel.
+
 /** Loss falls smoothly and deterministically, so two runs of the same events log identical metrics. */
 function loss(step: number): number {
   return 0.55 + 4.9 / Math.sqrt(step);
@@ -77,7 +79,7 @@ export function fakeRun(runDir: string, options: FakeRunOptions = {}): FakeRun {
   for (let step = 1; step <= steps; step++) {
     const time = T0 + step * STEP_MS;
     const l = loss(step);
-    events.push({ type: 'step', time, step, epoch: Math.floor((step - 1) / 100), epochStep: ((step - 1) % 100) + 1, loss: l, bitsPerDim: l / Math.LN2, imagesPerSecond: 180 + (step % 7), stepsPerSecond: 5.6 });
+    events.push({ type: 'step', time, step, epoch: Math.floor((step - 1) / 100), epochStep: ((step - 1) % 100) + 1, loss: l, bitsPerDim: l / Math.LN2, imagesPerSecond: step === 1 ? Number.NaN : 180 + (step % 7), stepsPerSecond: 5.6 });
     lines.push(JSON.stringify({ step, loss: l }));
     if (step % evalEvery === 0) {
       const test = (l + 0.02) / Math.LN2;

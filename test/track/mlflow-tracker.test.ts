@@ -10,6 +10,7 @@ import { createMlflowTracker } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, readState } from '../../src/track/mlflow-sync.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
 import { CONFIG, STEP_MS, T0, fakeRun, feed } from './fake-run.js';
+import type { EndEvent, RunStartEvent } from '../../src/train/events.js';
 
 const server = inject('mlflow');
 let client: MlflowClient;
@@ -129,5 +130,30 @@ describe('MLflow tracker', () => {
       keys.push(Object.keys((await trackedRun(run.runDir)).data.params).sort());
     }
     expect(keys[0]).toEqual(keys[1]);
+  });
+
+  it('continues the same MLflow run when a pxl run resumes', async () => {
+    const experimentName = unique('resume');
+    const run = fakeRun(tempDir(), { steps: 60, evalEvery: 30, sampleEvery: 1000 });
+    const cut = run.events.findIndex((e) => e.type === 'step' && e.step === 31);
+    const start = run.events[0] as RunStartEvent;
+    const end = run.events.at(-1) as EndEvent;
+    // First session: interrupted after step 30.
+    const interrupted: EndEvent = { ...end, status: 'interrupted', time: T0 + 30 * STEP_MS + 10, summary: { ...end.summary, status: 'interrupted', steps: 30 } };
+    await feed(createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, log: () => {} }), [...run.events.slice(0, cut), interrupted]);
+    const first = await trackedRun(run.runDir);
+    expect(first.info.status).toBe('KILLED');
+
+    // Second session: the same pxl run resumed from step 30.
+    const resumed: RunStartEvent = { ...start, time: T0 + 100_000, resumedFromStep: 30 };
+    const messages: string[] = [];
+    await feed(createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, log: (m) => messages.push(m) }), [resumed, ...run.events.slice(cut)]);
+    expect(messages).toEqual([]);
+    const second = await trackedRun(run.runDir);
+    expect(second.info).toMatchObject({ runId: first.info.runId, status: 'FINISHED' });
+    const steps = (await client.getMetricHistory(second.info.runId, 'train/loss')).map((m) => m.step);
+    expect(steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const ips = await client.getMetricHistory(second.info.runId, 'train/images_per_second');
+    expect(ips[0].value).toBeNaN();
   });
 });
