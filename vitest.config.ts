@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     // tfjs backends are process-global: isolate files in their own processes.
     pool: 'forks',
+    // One real MLflow server for the run; it boots in the background (see the file).
+    globalSetup: ['test/setup/mlflow-server.ts'],
   },
 });
