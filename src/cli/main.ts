@@ -7,6 +7,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSampleCommand } from './commands/sample.js';
+import { registerSyncCommand } from './commands/sync.js';
 import { EXIT, UsageError, version } from './common.js';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerRunCommand(program);
   registerSampleCommand(program);
+  registerSyncCommand(program);
   registerInspectCommand(program);
   registerDoctorCommand(program);
   program.commands.forEach((c) => c.exitOverride());

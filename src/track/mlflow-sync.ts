@@ -97,6 +97,8 @@ export class RunSync {
     readonly runDir: string,
     readonly client: MlflowClient,
     private readonly log: Log,
+    /** Told once the MLflow run exists (found or created). */
+    private readonly onRun?: (experimentId: string, runId: string) => void,
   ) {
     this.state = readState(runDir);
     this.lines = countLines(this.spoolPath);
@@ -213,6 +215,7 @@ export class RunSync {
       artifactUri: info.artifactUri,
       pxlRunId: op.pxlRunId,
     });
+    this.onRun?.(experimentId, info.runId);
   }
 
   private async uploadArtifact(op: Extract<SyncOp, { op: 'artifact' }>): Promise<void> {

@@ -45,6 +45,8 @@ export interface MlflowTrackerOptions {
   timeoutMs?: number;
   /** Where the tracker's few messages go (default stderr). */
   log?: Log;
+  /** Told the run's page in the MLflow UI once the run exists. */
+  onRunLink?: (link: string) => void;
 }
 
 export type MlflowTracker = RunListener & {
@@ -197,7 +199,9 @@ class Tracker {
       backoffMs: 250,
       timeoutMs: this.options.timeoutMs ?? 10_000,
     });
-    this.sync = new RunSync(this.runDir, client, this.log);
+    this.sync = new RunSync(this.runDir, client, this.log, (experimentId, runId) =>
+      this.options.onRunLink?.(`${client.uri.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs/${runId}`),
+    );
     // A URI with credentials in it is not written down; `pxl sync` then needs it given again.
     const uri = client.uri.includes('***@') ? null : client.uri;
     if (this.sync.state.pxlRunId !== event.runId) this.sync.reset(event.runId);

@@ -89,6 +89,18 @@ export interface WarningEvent {
   message: string;
 }
 
+/** MLflow tracking: off (with how to turn it on), on, or the run's page once it exists. */
+export interface TrackingEvent {
+  type: 'tracking';
+  time: number;
+  enabled: boolean;
+  /** The tracking server, credentials removed; null when off. */
+  uri: string | null;
+  /** The run's page in the MLflow UI, once the run was created. */
+  link: string | null;
+  message: string;
+}
+
 export interface EndEvent {
   type: 'end';
   time: number;
@@ -125,6 +137,7 @@ export type RunEvent =
   | SampleEvent
   | CheckpointEvent
   | WarningEvent
+  | TrackingEvent
   | EndEvent;
 
 export type RunListener = (event: RunEvent) => void | Promise<void>;

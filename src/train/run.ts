@@ -12,7 +12,9 @@ import { PixelCNN } from '../model/pixelcnn.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from './checkpoint.js';
-import type { RunEvent, RunListener, RunSummary } from './events.js';
+import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
+import { redactUri } from '../track/mlflow-client.js';
+import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
 import { schedule, train } from './trainer.js';
 
 export interface RunRequest {
@@ -26,6 +28,9 @@ export interface RunRequest {
   stop: { requested: boolean };
   /** Called once the run folder exists and before training starts. */
   onPrepared?: (prepared: PreparedRun) => void;
+  /** For sweeps: the MLflow parent run and extra tags of this member. */
+  parentRunId?: string;
+  trackingTags?: Record<string, string>;
 }
 
 export interface PreparedRun {
@@ -58,6 +63,7 @@ export async function prepareExperiment(experiment: Experiment): Promise<{ backe
 export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
   if (req.resume) return prepareResume(req.resume);
   const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
+  checkTracking(experiment);
   const { backend, data, model } = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
   return { experiment, warnings: warnings.map(formatDiagnostic), backend, data, model, paths, resumeFrom: null };
@@ -75,6 +81,15 @@ async function prepareResume(dir: string): Promise<PreparedRun> {
   return { experiment, warnings: [], backend, data, model, paths, resumeFrom: checkpoint };
 }
 
+/** A malformed MLFLOW_TRACKING_URI is an error before anything is created. */
+function checkTracking(experiment: Experiment): void {
+  try {
+    resolveTracking(experiment.tracking);
+  } catch (err) {
+    throw new RunSetupError((err as Error).message);
+  }
+}
+
 function readRunOrFail(dir: string) {
   if (!existsSync(dir)) throw new RunSetupError(`run folder ${dir} does not exist`);
   try {
@@ -89,21 +104,51 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   const prepared = await prepareRun(req);
   req.onPrepared?.(prepared);
   const { experiment, backend, data, model, paths, resumeFrom } = prepared;
-  const bus = eventBus([runStoreListener(paths), ...req.listeners]);
+  const listeners: RunListener[] = [runStoreListener(paths), ...req.listeners];
+  const bus = eventBus(listeners);
   const warnings = [...prepared.warnings, ...(backend.fallbacks.length > 0 && experiment.backend === 'auto' ? [backend.note] : [])];
+  const notices: RunEvent[] = warnings.map((message) => ({ type: 'warning', time: Date.now(), message }));
+  notices.push(attachTracking(prepared, req, listeners, bus.emit));
   try {
     return await train({
       experiment, data, model, paths, resumeFrom,
       sampler: samplerFor(experiment.sample.method),
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
       emit: bus.emit,
-      warnings,
+      notices,
       stop: req.stop,
     });
   } finally {
     await bus.drain();
     model.dispose();
   }
+}
+
+/**
+ * Adds the MLflow tracker to the listeners when a tracking URI is configured, and returns
+ * the notice that says so (or how to turn tracking on).
+ */
+function attachTracking(p: PreparedRun, req: RunRequest, listeners: RunListener[], emit: (e: RunEvent) => void): TrackingEvent {
+  const settings = resolveTracking(p.experiment.tracking);
+  const notice = (enabled: boolean, uri: string | null, link: string | null, message: string): TrackingEvent => ({
+    type: 'tracking', time: Date.now(), enabled, uri, link, message,
+  });
+  if (!settings) return notice(false, null, null, TRACKING_OFF_HINT);
+  const uri = redactUri(settings.uri);
+  const experimentName = settings.experimentName ?? p.experiment.name;
+  listeners.push(
+    createMlflowTracker({
+      uri: settings.uri,
+      experimentName,
+      runName: `${p.experiment.name} ${p.paths.id}`,
+      logModel: settings.logModel,
+      parentRunId: req.parentRunId,
+      tags: req.trackingTags,
+      log: (message) => emit({ type: 'warning', time: Date.now(), message: `MLflow: ${message}` }),
+      onRunLink: (link) => emit(notice(true, uri, link, `MLflow run: ${link}`)),
+    }),
+  );
+  return notice(true, uri, null, `tracking to MLflow at ${uri}, experiment ${experimentName}`);
 }
 
 /**

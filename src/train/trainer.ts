@@ -23,8 +23,8 @@ export interface TrainOptions {
   /** Fields of the start event the trainer cannot know (backend, device). */
   start: Pick<RunStartEvent, 'backend' | 'backendNote' | 'device'>;
   emit: (e: RunEvent) => void;
-  /** Shown right after the start event (config warnings, backend fallbacks). */
-  warnings?: string[];
+  /** Emitted right after the start event: config warnings, backend fallbacks, tracking status. */
+  notices?: RunEvent[];
   /** Set `requested` to stop after the current step with a checkpoint (SIGINT, `q`). */
   stop: { requested: boolean };
   /** Checkpoint folder to continue from. */
@@ -73,7 +73,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
     dataset: { name: data.name, train: data.train.count, test: data.test.count, height: data.height, width: data.width, channels: data.channels },
     totalSteps: sched.total, stepsPerEpoch: sched.perEpoch, resumedFromStep: pos.step,
   });
-  for (const message of o.warnings ?? []) emit({ type: 'warning', time: Date.now(), message });
+  for (const notice of o.notices ?? []) emit(notice);
 
   let status: RunStatus = 'finished';
   let message = '';

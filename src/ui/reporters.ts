@@ -49,6 +49,9 @@ export function plainReporter(out: Writable): RunListener {
       case 'warning':
         line(`warning: ${e.message}`);
         break;
+      case 'tracking':
+        line(e.message);
+        break;
       case 'end': {
         const s = e.summary;
         line(
