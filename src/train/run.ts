@@ -8,7 +8,10 @@ import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import type { Experiment } from '../config/types.js';
 import { loadDataset, type Dataset } from '../data/index.js';
-import { PixelCNN } from '../model/pixelcnn.js';
+import { totalmem } from 'node:os';
+import { installFrugalBackprop } from '../backend/frugal-backprop.js';
+import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
+import { gb, largestBatch, measureStepMemory, memoryBudget } from './memory.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from './checkpoint.js';
@@ -56,8 +59,28 @@ export async function prepareExperiment(experiment: Experiment): Promise<{ backe
   } catch (err) {
     throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'})`);
   }
-  const model = new PixelCNN(experiment.model, { height: data.height, width: data.width, channels: data.channels }, experiment.seed);
+  installFrugalBackprop();
+  const image = { height: data.height, width: data.width, channels: data.channels };
+  await checkStepFits(experiment, image, backend);
+  const model = new PixelCNN(experiment.model, image, experiment.seed);
   return { backend, data, model };
+}
+
+/** Refuses a batch whose training step cannot fit the backend's memory, with the batch that would. */
+async function checkStepFits(experiment: Experiment, image: ImageShape, backend: BackendInfo): Promise<void> {
+  const budget = memoryBudget(backend.name);
+  if (!Number.isFinite(budget)) return;
+  const m = await measureStepMemory(experiment.model, image);
+  const need = m.fixedBytes + experiment.train.batch_size * m.perImageBytes;
+  if (need <= budget) return;
+  const fits = largestBatch(m, budget);
+  const where = backend.name === 'wasm' ? 'the wasm backend addresses at most 4 GB' : `this machine has ${gb(totalmem())}`;
+  throw new RunSetupError(
+    `${experiment.name}: one training step at train.batch_size ${experiment.train.batch_size} needs about ${gb(need)} ` +
+      `(${(m.perImageBytes / 2 ** 20).toFixed(0)} MB per image) and ${where}. ` +
+      (fits > 0 ? `Use train.batch_size ${fits} or less` : 'Use a smaller model') +
+      (backend.name === 'wasm' ? ', or the tensorflow backend (pxl setup native).' : '.'),
+  );
 }
 
 export async function prepareRun(req: RunRequest): Promise<PreparedRun> {

@@ -1,0 +1,53 @@
+// Releases each intermediate gradient of a backward pass as soon as it has been used.
+//
+// tfjs's backward pass (tape.ts, backpropagateGradients) keeps every node's output
+// gradient until the whole pass ends, so a training step holds a second copy of the
+// network's activations at its peak. Each output gradient is consumed by exactly one
+// tape node, and the pass visits nodes one at a time in reverse order: when a node's
+// gradient function is called, the gradients handed to the previous one are no longer
+// needed. tfjs has no hook for this, so the engine's addTapeNode is wrapped to wrap each
+// node's gradient function; tfjs is pinned exactly, and a test compares gradients and
+// peak memory with and without this.
+import * as tf from '@tensorflow/tfjs';
+
+interface TapeNode {
+  gradient?: (dys: (tf.Tensor | null)[]) => unknown;
+}
+
+interface EngineInternals {
+  addTapeNode: (...args: unknown[]) => void;
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  pxlFrugalBackprop?: { original: (...args: unknown[]) => void };
+}
+
+const engine = () => tf.engine() as unknown as EngineInternals;
+
+export function installFrugalBackprop(): void {
+  const e = engine();
+  if (e.pxlFrugalBackprop) return;
+  const original = e.addTapeNode;
+  let used: tf.Tensor[] = [];
+  e.pxlFrugalBackprop = { original };
+  e.addTapeNode = function (this: EngineInternals, ...args: unknown[]) {
+    original.apply(this, args);
+    const tape = this.state.activeTape;
+    const node = tape?.[tape.length - 1];
+    const gradient = node?.gradient;
+    if (!node || !gradient) return;
+    node.gradient = (dys) => {
+      for (const t of used) t.dispose(); // the previous node is done with them
+      used = [];
+      const result = gradient(dys);
+      // Only in a plain (first-order) backward pass is the visiting order guaranteed.
+      if (e.state.gradientDepth <= 1) used = dys.filter((d): d is tf.Tensor => d !== null);
+      return result;
+    };
+  };
+}
+
+export function uninstallFrugalBackprop(): void {
+  const e = engine();
+  if (!e.pxlFrugalBackprop) return;
+  e.addTapeNode = e.pxlFrugalBackprop.original;
+  delete e.pxlFrugalBackprop;
+}
