@@ -45,6 +45,21 @@ export function installFrugalBackprop(): void {
   };
 }
 
+/**
+ * Runs a nested gradient computation from inside a backward pass (a recomputed block's
+ * gradient function). tfjs would start the nested pass on a fresh tape and end it by
+ * clearing the active tape, which the outer pass still needs at its own end: keep it aside.
+ */
+export function withOwnTape<T>(fn: () => T): T {
+  const e = engine();
+  const outer = e.state.activeTape;
+  try {
+    return fn();
+  } finally {
+    e.state.activeTape = outer;
+  }
+}
+
 export function uninstallFrugalBackprop(): void {
   const e = engine();
   if (!e.pxlFrugalBackprop) return;

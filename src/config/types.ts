@@ -35,6 +35,7 @@ export interface TrainConfig {
   epochs: number;
   steps: number | null;
   batch_size: number;
+  recompute: 'auto' | 'always' | 'never';
   optimizer: OptimizerConfig;
   eval_every: Interval;
   checkpoint_every: Interval;

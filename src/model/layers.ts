@@ -94,11 +94,17 @@ export class BatchNorm {
     this.runningVar = tf.variable(tf.ones([channels]), false, `${scope}/${name}/running_var`);
   }
 
-  /** Training mode normalises with the batch's statistics and updates the running ones. */
-  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  /**
+   * Training mode normalises with the batch's statistics and updates the running ones,
+   * unless `updateStats` is false (a block recomputed for its gradient must not count twice).
+   */
+  apply(x: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
     if (!training) return this.inference(x);
+    this.updateStats = updateStats;
     return this.trainingNorm(x, this.gamma, this.beta);
   }
+
+  private updateStats = true;
 
   /** Running statistics fold into one per-channel scale and shift. */
   private inference(x: tf.Tensor4D): tf.Tensor4D {
@@ -112,7 +118,7 @@ export class BatchNorm {
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     const rstd = tf.rsqrt(tf.add(variance, BatchNorm.epsilon));
     const xhat = tf.mul(tf.sub(x, mean), rstd);
-    this.updateRunning(mean, variance, n);
+    if (this.updateStats) this.updateRunning(mean, variance, n);
     save([xhat, rstd]);
     return {
       value: tf.add(tf.mul(xhat, gamma), beta) as tf.Tensor4D,

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
+import { withOwnTape } from '../backend/frugal-backprop.js';
 import { BatchNorm, Conv2D, newScope, type ConvSpec } from './layers.js';
 
 export interface ImageShape {
@@ -78,19 +79,48 @@ export class PixelCNN {
   /**
    * Logits [batch, height, width, channels * color_levels] for inputs [batch, height, width, channels]
    * in [0, 1]. `training` selects batch statistics (and updates the running ones) in batch norm.
+   * `recompute` keeps only each block's input for the backward pass and recomputes the block
+   * there: the same gradients for about a third more arithmetic and a fraction of the memory.
    */
-  forward(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const norm = (b: BatchNorm | null, t: tf.Tensor4D) => (b ? b.apply(t, training) : t);
-    let h = norm(this.input.bn, this.input.conv.apply(x));
+  forward(x: tf.Tensor4D, training: boolean, recompute = false): tf.Tensor4D {
+    let h = this.input.bn ? this.input.bn.apply(this.input.conv.apply(x), training) : this.input.conv.apply(x);
     for (const b of this.blocks) {
-      let y = norm(b.bn1, b.conv1.apply(tf.relu(h)));
-      y = norm(b.bn2, b.conv2.apply(tf.relu(y)));
-      y = norm(b.bn3, b.conv3.apply(tf.relu(y)));
-      h = tf.add(h, y);
+      if (recompute && training) h = this.recomputedBlock(b)(h);
+      else if (training) h = this.block(b, h, true);
+      // Inference keeps no tape: free each block's intermediates as soon as it is done.
+      else h = tf.tidy(() => this.block(b, h, false));
     }
     h = tf.relu(h);
     for (const c of this.head.convs) h = tf.relu(c.apply(h));
     return this.head.out.apply(h);
+  }
+
+  private block(b: ResidualBlock, h: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
+    const norm = (bn: BatchNorm | null, t: tf.Tensor4D) => (bn ? bn.apply(t, training, updateStats) : t);
+    let y = norm(b.bn1, b.conv1.apply(tf.relu(h)));
+    y = norm(b.bn2, b.conv2.apply(tf.relu(y)));
+    y = norm(b.bn3, b.conv3.apply(tf.relu(y)));
+    return tf.add(h, y);
+  }
+
+  private blockVariables(b: ResidualBlock): tf.Variable[] {
+    return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3].flatMap((l) => l?.variables() ?? []);
+  }
+
+  /** A block as one taped op whose gradient recomputes the block from its saved input. */
+  private recomputedBlock(b: ResidualBlock): (h: tf.Tensor4D) => tf.Tensor4D {
+    const vars = this.blockVariables(b);
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const h = args[0] as tf.Tensor4D;
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      save([h]);
+      return {
+        value: this.block(b, h, true),
+        gradFunc: (dy: tf.Tensor, [input]: tf.Tensor[]) =>
+          withOwnTape(() => tf.grads((hh: tf.Tensor) => tf.sum(tf.mul(this.block(b, hh as tf.Tensor4D, true, false), dy)))([input, ...vars])),
+      };
+    }) as (...inputs: tf.Tensor[]) => tf.Tensor4D;
+    return (h) => op(h, ...vars);
   }
 
   convs(): Conv2D[] {

@@ -12,10 +12,10 @@ export interface StepMemory {
   perImageBytes: number;
 }
 
-export async function measureStepMemory(config: ModelConfig, image: ImageShape): Promise<StepMemory> {
+export async function measureStepMemory(config: ModelConfig, image: ImageShape, recompute: boolean): Promise<StepMemory> {
   const model = new PixelCNN(config, image, 0);
   try {
-    const [one, two] = [await peak(model, 1), await peak(model, 2)];
+    const [one, two] = [await peak(model, 1, recompute), await peak(model, 2, recompute)];
     const perImageBytes = Math.max(0, two - one);
     return { fixedBytes: Math.max(0, one - perImageBytes), perImageBytes };
   } finally {
@@ -23,14 +23,14 @@ export async function measureStepMemory(config: ModelConfig, image: ImageShape):
   }
 }
 
-async function peak(model: PixelCNN, batch: number): Promise<number> {
+async function peak(model: PixelCNN, batch: number, recompute: boolean): Promise<number> {
   const { height, width, channels } = model.image;
   const levels = model.config.color_levels;
   const info = await tf.profile(() => {
     tf.tidy(() => {
       const x = tf.zeros([batch, height, width, channels]) as tf.Tensor4D;
       const t = tf.zeros([batch * height * width * channels], 'int32') as tf.Tensor1D;
-      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true), t, levels), model.trainable());
+      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), model.trainable());
       tf.dispose([value, ...Object.values(grads)]);
     });
   });
@@ -50,3 +50,5 @@ export const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GB
 export function largestBatch(m: StepMemory, budget: number): number {
   return m.perImageBytes > 0 ? Math.max(0, Math.floor((budget - m.fixedBytes) / m.perImageBytes)) : Infinity;
 }
+
+export const stepBytes = (m: StepMemory, batch: number): number => m.fixedBytes + batch * m.perImageBytes;

@@ -11,7 +11,7 @@ import { loadDataset, type Dataset } from '../data/index.js';
 import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
-import { gb, largestBatch, measureStepMemory, memoryBudget } from './memory.js';
+import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from './checkpoint.js';
@@ -39,6 +39,8 @@ export interface RunRequest {
 export interface PreparedRun {
   experiment: Experiment;
   warnings: string[];
+  /** Blocks are recomputed in the backward pass to fit memory (train.recompute). */
+  recompute: boolean;
   backend: BackendInfo;
   data: Dataset;
   model: PixelCNN;
@@ -51,7 +53,11 @@ export class RunSetupError extends Error {
   override name = 'RunSetupError';
 }
 
-export async function prepareExperiment(experiment: Experiment): Promise<{ backend: BackendInfo; data: Dataset; model: PixelCNN }> {
+/** Backend, data and model for an experiment; `forTraining` also plans a training step's memory. */
+export async function prepareExperiment(
+  experiment: Experiment,
+  forTraining = true,
+): Promise<{ backend: BackendInfo; data: Dataset; model: PixelCNN; recompute: boolean }> {
   const backend = await initBackend(experiment.backend);
   const data = await loadDataset(experiment.dataset);
   try {
@@ -61,24 +67,32 @@ export async function prepareExperiment(experiment: Experiment): Promise<{ backe
   }
   installFrugalBackprop();
   const image = { height: data.height, width: data.width, channels: data.channels };
-  await checkStepFits(experiment, image, backend);
+  const recompute = forTraining ? await planMemory(experiment, image, backend) : false;
   const model = new PixelCNN(experiment.model, image, experiment.seed);
-  return { backend, data, model };
+  return { backend, data, model, recompute };
 }
 
-/** Refuses a batch whose training step cannot fit the backend's memory, with the batch that would. */
-async function checkStepFits(experiment: Experiment, image: ImageShape, backend: BackendInfo): Promise<void> {
+/**
+ * Decides whether blocks are recomputed in the backward pass (train.recompute), measuring what
+ * a step needs each way, and refuses a batch that cannot fit either way with the batch that would.
+ */
+async function planMemory(experiment: Experiment, image: ImageShape, backend: BackendInfo): Promise<boolean> {
+  const { recompute, batch_size: batch } = experiment.train;
   const budget = memoryBudget(backend.name);
-  if (!Number.isFinite(budget)) return;
-  const m = await measureStepMemory(experiment.model, image);
-  const need = m.fixedBytes + experiment.train.batch_size * m.perImageBytes;
-  if (need <= budget) return;
-  const fits = largestBatch(m, budget);
+  if (!Number.isFinite(budget)) return recompute === 'always';
+  const canRecompute = experiment.model.blocks.count > 0 && recompute !== 'never';
+  const stored = recompute === 'always' ? null : await measureStepMemory(experiment.model, image, false);
+  if (stored && stepBytes(stored, batch) <= budget) return false;
+  const lean = canRecompute ? await measureStepMemory(experiment.model, image, true) : null;
+  if (lean && stepBytes(lean, batch) <= budget) return true;
+  const best = (lean ?? stored)!;
+  const fits = largestBatch(best, budget);
   const where = backend.name === 'wasm' ? 'the wasm backend addresses at most 4 GB' : `this machine has ${gb(totalmem())}`;
   throw new RunSetupError(
-    `${experiment.name}: one training step at train.batch_size ${experiment.train.batch_size} needs about ${gb(need)} ` +
-      `(${(m.perImageBytes / 2 ** 20).toFixed(0)} MB per image) and ${where}. ` +
+    `${experiment.name}: one training step at train.batch_size ${batch} needs about ${gb(stepBytes(best, batch))} ` +
+      `(${(best.perImageBytes / 2 ** 20).toFixed(0)} MB per image${lean ? ', recomputing blocks' : ''}) and ${where}. ` +
       (fits > 0 ? `Use train.batch_size ${fits} or less` : 'Use a smaller model') +
+      (!lean && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
       (backend.name === 'wasm' ? ', or the tensorflow backend (pxl setup native).' : '.'),
   );
 }
@@ -87,9 +101,9 @@ export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
   if (req.resume) return prepareResume(req.resume);
   const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
   checkTracking(experiment);
-  const { backend, data, model } = await prepareExperiment(experiment);
+  const prepared = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
-  return { experiment, warnings: warnings.map(formatDiagnostic), backend, data, model, paths, resumeFrom: null };
+  return { experiment, warnings: warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null };
 }
 
 async function prepareResume(dir: string): Promise<PreparedRun> {
@@ -98,10 +112,10 @@ async function prepareResume(dir: string): Promise<PreparedRun> {
   const checkpoint = latestCheckpoint(paths.checkpoints);
   if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
   const { experiment } = loadExperiment(paths.config);
-  const { backend, data, model } = await prepareExperiment(experiment);
+  const prepared = await prepareExperiment(experiment);
   const step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
   truncateEvents(paths, step);
-  return { experiment, warnings: [], backend, data, model, paths, resumeFrom: checkpoint };
+  return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint };
 }
 
 /** A malformed MLFLOW_TRACKING_URI is an error before anything is created. */
@@ -126,10 +140,13 @@ function readRunOrFail(dir: string) {
 export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   const prepared = await prepareRun(req);
   req.onPrepared?.(prepared);
-  const { experiment, backend, data, model, paths, resumeFrom } = prepared;
+  const { experiment, backend, data, model, paths, resumeFrom, recompute } = prepared;
   const listeners: RunListener[] = [runStoreListener(paths), ...req.listeners];
   const bus = eventBus(listeners);
   const warnings = [...prepared.warnings, ...(backend.fallbacks.length > 0 && experiment.backend === 'auto' ? [backend.note] : [])];
+  if (recompute && experiment.train.recompute === 'auto') {
+    warnings.push(`blocks are recomputed in the backward pass so that train.batch_size ${experiment.train.batch_size} fits in memory (about a third slower per step)`);
+  }
   const notices: RunEvent[] = warnings.map((message) => ({ type: 'warning', time: Date.now(), message }));
   notices.push(attachTracking(prepared, req, listeners, bus.emit));
   try {
@@ -139,6 +156,7 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
       emit: bus.emit,
       notices,
+      recompute,
       stop: req.stop,
     });
   } finally {

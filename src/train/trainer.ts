@@ -29,6 +29,8 @@ export interface TrainOptions {
   stop: { requested: boolean };
   /** Checkpoint folder to continue from. */
   resumeFrom?: string | null;
+  /** Recompute blocks in the backward pass (see PixelCNN.forward). */
+  recompute?: boolean;
 }
 
 interface Schedule {
@@ -89,7 +91,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   try {
     while (pos.step < sched.total) {
       const stepStart = performance.now();
-      const loss = trainStep(model, optimizer, data.train, order.forStep(pos.step), levels);
+      const loss = trainStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
       const value = (await loss.data())[0];
       loss.dispose();
       const seconds = (performance.now() - stepStart) / 1000;
@@ -119,7 +121,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
     if (status === 'finished' && pos.step >= sched.total && lastCheckpointStep !== pos.step) await checkpoint();
   } catch (err) {
     status = 'failed';
-    message = err instanceof Error ? err.message : String(err);
+    message = describeFailure(err);
   } finally {
     optimizer.dispose();
   }
@@ -152,13 +154,13 @@ function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds
 }
 
 /** One optimiser step on one batch; returns the batch's mean loss in nats (caller disposes). */
-export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number): tf.Scalar {
+export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false): tf.Scalar {
   const batch = makeBatch(set, indices, levels);
   const { height, width, channels } = model.image;
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
-    return optimizer.minimize(() => crossEntropyMean(model.forward(x, true), t, levels), true, model.trainable())!;
+    return optimizer.minimize(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), true, model.trainable())!;
   });
 }
 
@@ -224,4 +226,13 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     ended_at: new Date().toISOString(),
     message,
   };
+}
+
+/** wasm reports running out of its 4 GB as a bare RuntimeError: say what it most likely means. */
+function describeFailure(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/table index is out of bounds|memory access out of bounds|Cannot enlarge memory|Aborted\(/.test(text)) {
+    return `${text} (the wasm backend most likely ran out of its 4 GB of memory: use a smaller train.batch_size or sample.count, or the tensorflow backend)`;
+  }
+  return text;
 }

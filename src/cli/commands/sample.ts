@@ -46,7 +46,7 @@ export function registerSampleCommand(program: Command): void {
       const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : latestCheckpoint(paths.checkpoints);
       if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet`);
       const sampler = samplerFor(method);
-      const { model, backend } = await prepareExperiment({ ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1 }, train: { ...e.train, batch_size: 1 } });
+      const { model, backend } = await prepareExperiment({ ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1 }, train: { ...e.train, batch_size: 1 } }, false);
       loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
       const result = await sampler.sample(model, { count, temperature, seed });
       const { height, width, channels } = model.image;
