@@ -1,12 +1,13 @@
 // The samplers by method name.
+import { cachedSampler } from './cached.js';
 import { naiveSampler } from './naive.js';
 import type { SampleMethod, Sampler } from './sampler.js';
 
-const SAMPLERS: Partial<Record<SampleMethod, Sampler>> = { naive: naiveSampler };
+const SAMPLERS: Record<SampleMethod, Sampler> = { naive: naiveSampler, cached: cachedSampler };
 
 export function samplerFor(method: SampleMethod): Sampler {
   const s = SAMPLERS[method];
-  if (!s) throw new Error(`sample.method ${method} is not available yet; use naive`);
+  if (!s) throw new Error(`unknown sample.method ${JSON.stringify(method)}: expected ${Object.keys(SAMPLERS).join(' or ')}`);
   return s;
 }
 

@@ -110,11 +110,15 @@ describe('pxl sample', () => {
     const b = join(runsDir, 'b.png');
     const r1 = pxl(['sample', dir, '--count', '3', '--columns', '3', '--seed', '5', '--out', a]);
     expect(r1.status).toBe(0);
-    expect(r1.stdout).toContain('3 samples (naive, seed 5');
+    expect(r1.stdout).toContain('3 samples (cached, seed 5');
     const png = PNG.sync.read(readFileSync(a));
     expect([png.width, png.height]).toEqual([3 * 28 + 4 * 2, 28 + 2 * 2]);
     expect(pxl(['sample', dir, '--count', '3', '--columns', '3', '--seed', '5', '--out', b]).status).toBe(0);
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    const c = join(runsDir, 'c.png');
+    const naive = pxl(['sample', dir, '--count', '3', '--columns', '3', '--seed', '5', '--method', 'naive', '--out', c]);
+    expect(naive.stdout).toContain('3 samples (naive, seed 5');
+    expect(readFileSync(a).equals(readFileSync(c)), 'naive and cached draw the same grid').toBe(true);
     const bad = pxl(['sample', dir, '--count', 'many']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--count expects a positive integer');

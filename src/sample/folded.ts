@@ -1,0 +1,82 @@
+// The model rewritten for one position at a time: every conv becomes one matrix over the
+// taps its mask keeps, with inference-mode batch norm (an affine map per channel) folded
+// into that matrix and its bias. The cached sampler runs these instead of the graph.
+import * as tf from '@tensorflow/tfjs';
+import type { MaskType } from '../config/types.js';
+import { BatchNorm, type Conv2D } from '../model/layers.js';
+import { spatialMask } from '../model/masks.js';
+import type { PixelCNN } from '../model/pixelcnn.js';
+
+/** A kernel tap as an offset from the output position; causal: dr < 0, or dr = 0 and dc <= 0. */
+export interface Tap {
+  dr: number;
+  dc: number;
+}
+
+/** One conv at one position: output [N, out] = concat(input at each tap) [N, taps * in] × weight + bias. */
+export interface PositionConv {
+  name: string;
+  taps: Tap[];
+  weight: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
+export interface FoldedBlock {
+  conv1: PositionConv;
+  conv2: PositionConv;
+  conv3: PositionConv;
+}
+
+export interface FoldedModel {
+  input: PositionConv;
+  blocks: FoldedBlock[];
+  head: PositionConv[];
+  out: PositionConv;
+}
+
+/** Folds every conv (and the batch norm after it) of `model`; the caller disposes the result. */
+export function foldModel(model: PixelCNN): FoldedModel {
+  return {
+    input: foldConv(model.input.conv, model.input.bn),
+    blocks: model.blocks.map((b) => ({ conv1: foldConv(b.conv1, b.bn1), conv2: foldConv(b.conv2, b.bn2), conv3: foldConv(b.conv3, b.bn3) })),
+    head: model.head.convs.map((c) => foldConv(c, null)),
+    out: foldConv(model.head.out, null),
+  };
+}
+
+export function disposeFolded(f: FoldedModel): void {
+  const convs = [f.input, ...f.blocks.flatMap((b) => [b.conv1, b.conv2, b.conv3]), ...f.head, f.out];
+  for (const c of convs) tf.dispose([c.weight, c.bias]);
+}
+
+/**
+ * The taps a kxk conv reads, in raster order. A 1x1 conv reads the current position
+ * whatever its mask: a mask-A 1x1 kernel is all zeros and the product is then its bias.
+ */
+export function keptTaps(k: number, mask: MaskType | null, name: string): Tap[] {
+  if (k === 1) return [{ dr: 0, dc: 0 }];
+  if (mask === null) throw new Error(`${name}: an unmasked ${k}x${k} conv sees later pixels, so it cannot be sampled pixel by pixel`);
+  const m = spatialMask(k, mask);
+  const c = Math.floor(k / 2);
+  const taps: Tap[] = [];
+  for (let t = 0; t < k * k; t++) if (m[t] === 1) taps.push({ dr: Math.floor(t / k) - c, dc: (t % k) - c });
+  return taps;
+}
+
+function foldConv(conv: Conv2D, bn: BatchNorm | null): PositionConv {
+  const { name, kernel: k, in: cin, out: cout, mask } = conv.spec;
+  const taps = keptTaps(k, mask, name);
+  const c = Math.floor(k / 2);
+  const [weight, bias] = tf.tidy(() => {
+    const rows = taps.map((t) => (t.dr + c) * k + (t.dc + c));
+    const kept = tf.gather(tf.reshape(conv.kernel(), [k * k, cin * cout]), rows);
+    const w = tf.reshape(kept, [taps.length * cin, cout]) as tf.Tensor2D;
+    // A copy of the bias, so that disposing the fold leaves the model's variable intact.
+    if (!bn) return [w, tf.clone(conv.bias) as tf.Tensor1D];
+    // bn(x) = (x - mean) * scale + beta, scale = gamma / sqrt(var + eps), as BatchNorm computes it.
+    const scale = tf.mul(bn.gamma, tf.rsqrt(tf.add(bn.runningVar, BatchNorm.epsilon)));
+    const b = tf.add(tf.mul(tf.sub(conv.bias, bn.runningMean), scale), bn.beta) as tf.Tensor1D;
+    return [tf.mul(w, scale) as tf.Tensor2D, b];
+  });
+  return { name, taps, weight, bias };
+}
