@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `pxl` command line: parses arguments and dispatches to one command module.
+import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/diagnostics.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -63,6 +64,9 @@ function reportError(err: unknown): number {
   process.stderr.write(`pxl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.failure;
 }
+
+// Production mode: tfjs skips its debug checks and its console banners.
+tf.env().set('PROD', true);
 
 // `pxl … | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

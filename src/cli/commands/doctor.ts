@@ -11,7 +11,6 @@ export function registerDoctorCommand(program: Command): void {
     .description('show which compute backends and datasets are usable here, and why the others are not')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      tf.env().set('PROD', true);
       const [backends, datasets] = await Promise.all([probeBackends(), datasetStatus()]);
       const versions = { pxl: version(), node: process.versions.node, tfjs: tf.version.tfjs, platform: `${process.platform}-${process.arch}` };
       if (opts.json) {

@@ -17,7 +17,6 @@ export function registerInspectCommand(program: Command): void {
     .option('--depth <n>', '0: stages and blocks only; 1: also the layers inside each block', '0')
     .action(async (file: string, opts: { set: string[]; depth: string }) => {
       const { experiment: e } = loadExperiment(file, opts.set);
-      tf.env().set('PROD', true);
       await tf.setBackend('cpu');
       const shape = await datasetShape(e.dataset);
       const model = new PixelCNN(e.model, shape, e.seed);
