@@ -34,8 +34,8 @@ if (tfn.engine() !== tf.engine()) {
 }
 if (!tf.findBackend('tensorflow')) fail("backend 'tensorflow' is not registered after loading tfjs-node.");
 
-function run(backend) {
-  tf.setBackend(backend);
+async function run(backend) {
+  if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) fail(`backend '${backend}' did not initialize.`);
   return tf.tidy(() => {
     const x = tf.tensor4d(Array.from({ length: 2 * 6 * 5 * 3 }, (_, i) => Math.sin(i * 0.7)), [2, 6, 5, 3]);
     const w = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i * 0.3) * 0.5), [3, 3, 3, 4]);
@@ -46,9 +46,11 @@ function run(backend) {
   });
 }
 
-const native = run('tensorflow');
+// The cpu backend greets Node users with advice to install tfjs-node: not here.
+tf.env().set('PROD', true);
+const native = await run('tensorflow');
 const version = tf.backend().binding?.TF_Version ?? 'unknown';
-const ref = run('cpu');
+const ref = await run('cpu');
 const names = ['conv2d forward', 'dL/dx', 'dL/dw'];
 let worst = 0;
 for (let k = 0; k < names.length; k++) {
@@ -60,7 +62,7 @@ for (let k = 0; k < names.length; k++) {
     worst = Math.max(worst, err);
   }
 }
-tf.setBackend('tensorflow');
+await tf.setBackend('tensorflow');
 console.log(`    tfjs-node ${tfn.version['tfjs-node']} on TensorFlow ${version}: backend 'tensorflow' loads in ` +
   `${loadMs.toFixed(0)} ms, shares the @tensorflow/tfjs ${tf.version.tfjs} engine; ` +
   `conv2d forward and gradients match cpu (max rel. diff ${worst.toExponential(1)}).`);
