@@ -168,10 +168,20 @@ if [ -f "$PKG/package.json" ] &&
   [ "$(node -p "require('$PKG/package.json').version")" = "$TFJS_NODE_VERSION" ]; then
   info "already in node_modules"
 else
+  GPU_PKG="$ROOT/node_modules/@tensorflow/tfjs-node-gpu"
+  GPU_BEFORE=0
+  [ -e "$GPU_PKG" ] && GPU_BEFORE=1
   # --ignore-scripts: its install script would download libtensorflow.
   npm install --no-save --ignore-scripts --no-audit --no-fund \
     "@tensorflow/tfjs-node@$TFJS_NODE_VERSION" ||
     die "npm install @tensorflow/tfjs-node@$TFJS_NODE_VERSION failed (see npm's message above)."
+  # With scripts off, npm also brings back the optional tfjs-node-gpu that
+  # `npm ci` had dropped when its download failed; without its addon it only
+  # misleads backend detection, so take it out again.
+  if [ "$GPU_BEFORE" = 0 ] && [ -e "$GPU_PKG" ] && ! ls "$GPU_PKG"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then
+    rm -rf "$GPU_PKG"
+    info "removed @tensorflow/tfjs-node-gpu again (installed without its addon; this script sets up the CPU package only)"
+  fi
 fi
 [ -f "$PKG/binding.gyp" ] || die "$PKG/binding.gyp is missing: the package did not install fully."
 TFJS_USED=$(node -p "require('$PKG/node_modules/@tensorflow/tfjs/package.json').version" 2>/dev/null || true)
