@@ -156,7 +156,7 @@ else
     --require-hashes "${PIP_TARGET_ARGS[@]}" -d "$CACHE" -r "$REQ"; then
     die "pip could not download tensorflow-cpu==$TF_VERSION." \
       "Check that the Python package index is reachable (pip config list shows a custom index?)," \
-      "or copy $TF_WHEEL here and set PXL_NATIVE_WHEEL=/path/to/it."
+      "or copy $TF_WHEEL onto this machine and set PXL_NATIVE_WHEEL=/path/to/it."
   fi
   sha_ok "$WHEEL" || die "the downloaded wheel's sha256 is not $TF_WHEEL_SHA256."
 fi
