@@ -40,7 +40,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --check) CHECK_ONLY=1 ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup-native: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
