@@ -29,8 +29,9 @@ export interface SweepDefinition {
   /** Absolute path of the sweep file, and its text as written. */
   file: string;
   text: string;
-  /** Absolute path of the base experiment file. */
+  /** Absolute path of the base experiment file, and its name after the common settings. */
   experimentFile: string;
+  baseName: string;
   kind: 'grid' | 'variants';
   members: SweepMember[];
   warnings: Diagnostic[];
@@ -115,6 +116,7 @@ export function loadSweep(file: string): SweepDefinition {
     file: abs,
     text,
     experimentFile,
+    baseName,
     kind: raw.grid ? 'grid' : 'variants',
     members,
     warnings: [...warnings.values()],
