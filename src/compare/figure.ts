@@ -12,8 +12,10 @@ export interface CurveSeries {
   curves: Curves;
 }
 
-/** Train curves are averaged into at most this many points per run: readable, and a small spec. */
+/** Train curves are averaged into at most this many points per run: readable, and a small spec... */
 const TRAIN_POINTS = 150;
+/** ...and over at least 1/40 of the run each, so batch-to-batch noise does not hide the trend. */
+const TRAIN_SMOOTHING = 40;
 const FONT = 'DejaVu Sans';
 
 /** The figure as PNG bytes; null when no run has a single recorded step. */
@@ -36,7 +38,7 @@ export async function learningCurvesPng(series: CurveSeries[], title: string): P
   return resvg.render().asPng();
 }
 
-type Point = { run: string; curve: string; step: number; bits: number };
+export type Point = { run: string; curve: string; step: number; bits: number };
 
 function chartSpec(values: Point[], title: string, runs: string[]): Record<string, unknown> {
   return {
@@ -47,7 +49,10 @@ function chartSpec(values: Point[], title: string, runs: string[]): Record<strin
     padding: 12,
     title: {
       text: title,
-      subtitle: 'solid with points: test bits/dim at each evaluation; dashed: train bits/dim (averaged over steps)',
+      subtitle: [
+        'solid with points: test bits/dim at each evaluation; dashed: train bits/dim (averaged over steps)',
+        'the y axis fits the test points and the second half of training: early train values lie above it',
+      ],
       anchor: 'start',
       fontSize: 16,
       subtitleFontSize: 11,
@@ -90,25 +95,26 @@ function chartSpec(values: Point[], title: string, runs: string[]): Record<strin
 }
 
 /**
- * The first steps of training sit far above everything after them: leave the first 5%
- * of each run's train curve out of the range, so the differences that matter show.
+ * The first steps of training sit far above everything after them: the range fits the test
+ * points and the second half of each train curve, so the differences that matter show;
+ * the early train curve enters from above the plot.
  */
-function yDomain(values: Point[]): [number, number] {
+export function yDomain(values: Point[]): [number, number] {
   const lastStep = new Map<string, number>();
   for (const v of values) lastStep.set(v.run, Math.max(lastStep.get(v.run) ?? 0, v.step));
-  const shown = values.filter((v) => v.curve === 'test' || v.step >= 0.05 * lastStep.get(v.run)!);
-  const bits = (shown.length ? shown : values).map((v) => v.bits).filter(Number.isFinite);
-  const lo = Math.min(...bits);
-  const hi = Math.max(...bits);
-  const pad = Math.max((hi - lo) * 0.05, 0.01);
+  const finite = values.filter((v) => Number.isFinite(v.bits));
+  const shown = finite.filter((v) => v.curve === 'test' || v.step >= 0.5 * lastStep.get(v.run)!);
+  const lo = Math.min(...finite.map((v) => v.bits));
+  const hi = Math.max(...(shown.length ? shown : finite).map((v) => v.bits));
+  const pad = Math.max((hi - lo) * 0.08, 0.01);
   return [Math.max(0, lo - pad), hi + pad];
 }
 
-/** Means over equal runs of consecutive steps, so at most `max` points remain. */
+/** Means over equal runs of consecutive steps: at most `max` points, each of at least 1/TRAIN_SMOOTHING of them. */
 export function averaged(points: { step: number; value: number }[], max: number): { step: number; value: number }[] {
   const finite = points.filter((p) => Number.isFinite(p.value));
-  if (finite.length <= max) return finite;
-  const size = Math.ceil(finite.length / max);
+  const size = Math.max(1, Math.ceil(finite.length / max), Math.round(finite.length / TRAIN_SMOOTHING));
+  if (size === 1) return finite;
   const out: { step: number; value: number }[] = [];
   for (let i = 0; i < finite.length; i += size) {
     const chunk = finite.slice(i, i + size);

@@ -69,7 +69,7 @@ function checkTracking(def: SweepDefinition): void {
 function describeMembers(def: SweepDefinition, runsDir: string): string {
   const rows = def.members.map((m, i) => [
     `${i + 1}`, m.name, m.experiment.name,
-    Object.entries(m.overrides).map(([k, v]) => `${k}=${v}`).join(' ') || '(the base experiment)',
+    Object.entries(m.overrides).filter(([k]) => k !== 'name' && k !== 'description').map(([k, v]) => `${k}=${v}`).join(' ') || '(the base experiment)',
   ]);
   const head = `sweep ${def.name}: ${def.members.length} members of ${def.experimentFile}; state would go to ${sweepDir(runsDir, def.name)}\n\n`;
   return head + textTable(['#', 'member', 'experiment', 'settings'], rows, ['r', 'l', 'l', 'l']);
