@@ -51,11 +51,14 @@ export class OverrideBuilder {
 
   /** Sets a derived setting (a member's name, its seed), located at `at` in the sweep file. */
   addDerived(path: string[], value: unknown, at: Location): this {
-    path.forEach((_, i) => {
-      const k = pathKey(path.slice(0, i + 1));
-      if (!this.origins.has(k)) this.origins.set(k, { key: at, value: at });
-    });
-    this.derived.add(pathKey(path));
+    // Written in the file too: it stays located (and counted as written) there.
+    if (!this.has(path)) {
+      path.forEach((_, i) => {
+        const k = pathKey(path.slice(0, i + 1));
+        if (!this.origins.has(k)) this.origins.set(k, { key: at, value: at });
+      });
+      this.derived.add(pathKey(path));
+    }
     setIn(this.data, path, value);
     return this;
   }

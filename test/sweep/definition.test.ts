@@ -19,9 +19,14 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: 'YAML syntax error',
-    sweep: 'experiment: base.yaml\ngrid: {model.hidden: [4, 8\n',
+    name: 'YAML syntax error: a tab in the indentation',
+    sweep: 'experiment: base.yaml\nvariants:\n\ta: {}\n',
     errors: [{ at: 's.yaml:3:1', says: ['YAML syntax error'] }],
+  },
+  {
+    name: 'two variants of the same name',
+    sweep: 'experiment: base.yaml\nvariants:\n  a: {}\n  a: {seed: 2}\n',
+    errors: [{ at: 's.yaml:4:3', says: ['YAML syntax error', 'unique'] }],
   },
   {
     name: 'top level is a list',
