@@ -29,7 +29,7 @@ export interface Comparison {
 }
 
 /** Names, notes and tracking say nothing about what a run learned. */
-const IGNORED = /^(name|description|tracking\.)/;
+const IGNORED = /^(name|description)$|^tracking\./;
 
 /** Lower is better for bits/dim, size and time; for speed, higher is: best first either way. */
 const SORTS: Record<SortKey, { value: (r: ComparisonRow) => number | string | null; descending?: boolean }> = {

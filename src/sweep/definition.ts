@@ -56,60 +56,37 @@ interface MemberPlan {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+type Locate = (path: (string | number)[], part?: 'key' | 'value') => Location;
+
 /** Loads and validates a sweep file and every member; throws ConfigError with every problem. */
 export function loadSweep(file: string): SweepDefinition {
   const abs = resolve(file);
   const { source, text } = readSweepSource(abs);
-  const raw = source.data as RawSweep;
-  const errors: Diagnostic[] = [];
-  const at = (path: (string | number)[], part: 'key' | 'value' = 'value'): Location => {
-    const o = source.origins.get(pathKey(path));
-    return (part === 'key' ? o?.key : undefined) ?? o?.value ?? { file: source.file, line: 1, col: 1 };
-  };
-  const fail = (path: (string | number)[], part: 'key' | 'value', dotted: string, message: string) =>
-    errors.push({ location: at(path, part), path: dotted, message });
-
-  const schemaErrors = validateAgainst('sweep.schema.json', raw, [source]);
-  if (schemaErrors.length > 0) throw new ConfigError(schemaErrors);
-  const experimentFile = resolve(dirname(abs), raw.experiment);
-  if (!existsSync(experimentFile)) {
-    fail(['experiment'], 'value', 'experiment', `experiment file ${JSON.stringify(raw.experiment)} not found (looked for ${displayPath(experimentFile)})`);
-  }
-  if (raw.grid && raw.variants) fail(['variants'], 'key', 'variants', 'give either grid: or variants:, not both');
-  if (!raw.grid && !raw.variants) fail([], 'value', '', 'expected grid: (values to combine) or variants: (named members); found neither');
-  for (const name of Object.keys(raw.variants ?? {})) {
-    if (!NAME.test(name)) fail(['variants', name], 'key', `variants.${name}`, `expected a variant name of letters, digits, '.', '_' and '-', starting with a letter or digit; found ${JSON.stringify(name)}`);
-  }
-  // Without a base experiment or members there is nothing more to check.
-  if (errors.length > 0 && (!existsSync(experimentFile) || !!raw.grid === !!raw.variants)) throw new ConfigError(errors);
-
-  const lines = text.split('\n');
-  const builder = () => new OverrideBuilder(source, lines);
+  const at = locator(source);
+  const { raw, experimentFile, errors } = checkShape(source, abs, at);
+  const builder = () => new OverrideBuilder(source, text.split('\n'));
   const common = builder().addMap(['set']);
   const plans = withSeeds(raw.grid ? gridPlans(raw.grid, builder, at) : variantPlans(raw.variants!, builder, at), raw.seeds, at);
-  const seen = new Map<string, Diagnostic>();
-  const add = (ds: Diagnostic[]) => ds.forEach((d) => seen.set(`${d.location.file}:${d.location.line}:${d.location.col}:${d.path}:${d.message}`, d));
-  add([...errors, ...common.errors, ...forbidden(common, raw.seeds !== undefined, 'set')]);
-
+  const found = new DiagnosticSet([...errors, ...common.errors, ...forbidden(common, raw.seeds !== undefined, 'set')]);
   const baseName = baseExperimentName(experimentFile, common.source());
   const members: SweepMember[] = [];
-  const warnings = new Map<string, Diagnostic>();
+  const warnings = new DiagnosticSet();
   for (const plan of plans) {
     const own = plan.build();
-    add([...own.errors, ...forbidden(own, raw.seeds !== undefined, 'member')]);
+    found.add([...own.errors, ...forbidden(own, raw.seeds !== undefined, 'member')]);
     const overrides = flattenConfig(own.data);
     if (!own.has(['name'])) own.addDerived(['name'], `${baseName}-${plan.name}`, plan.anchor);
     try {
       const loaded = loadExperiment(experimentFile, [], [common.source(), own.source()]);
-      loaded.warnings.forEach((w) => warnings.set(`${w.location.line}:${w.location.col}:${w.message}`, w));
+      warnings.add(loaded.warnings);
       members.push({ name: plan.name, experiment: loaded.experiment, hash: memberHash(loaded.experiment), overrides });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      add(err.diagnostics);
+      found.add(err.diagnostics);
     }
   }
-  add(duplicateNames(plans));
-  if (seen.size > 0) throw new ConfigError([...seen.values()]);
+  found.add(duplicateNames(plans));
+  if (found.size > 0) throw new ConfigError(found.all());
   return {
     name: raw.name ?? basename(abs, extname(abs)),
     description: raw.description,
@@ -119,8 +96,59 @@ export function loadSweep(file: string): SweepDefinition {
     baseName,
     kind: raw.grid ? 'grid' : 'variants',
     members,
-    warnings: [...warnings.values()],
+    warnings: warnings.all(),
   };
+}
+
+/**
+ * The schema, then what it cannot say: the base experiment exists, there is a grid or
+ * variants (not both), variant names are names. Throws when members cannot be built.
+ */
+function checkShape(source: SourceFile, abs: string, at: Locate): { raw: RawSweep; experimentFile: string; errors: Diagnostic[] } {
+  const raw = source.data as RawSweep;
+  const schemaErrors = validateAgainst('sweep.schema.json', raw, [source]);
+  if (schemaErrors.length > 0) throw new ConfigError(schemaErrors);
+  const errors: Diagnostic[] = [];
+  const fail = (path: (string | number)[], part: 'key' | 'value', dotted: string, message: string) =>
+    errors.push({ location: at(path, part), path: dotted, message });
+  const experimentFile = resolve(dirname(abs), raw.experiment);
+  const hasBase = existsSync(experimentFile);
+  if (!hasBase) fail(['experiment'], 'value', 'experiment', `experiment file ${JSON.stringify(raw.experiment)} not found (looked for ${displayPath(experimentFile)})`);
+  if (raw.grid && raw.variants) fail(['variants'], 'key', 'variants', 'give either grid: or variants:, not both');
+  if (!raw.grid && !raw.variants) fail([], 'value', '', 'expected grid: (values to combine) or variants: (named members); found neither');
+  for (const name of Object.keys(raw.variants ?? {})) {
+    if (!NAME.test(name)) fail(['variants', name], 'key', `variants.${name}`, `expected a variant name of letters, digits, '.', '_' and '-', starting with a letter or digit; found ${JSON.stringify(name)}`);
+  }
+  if (!hasBase || !!raw.grid === !!raw.variants) throw new ConfigError(errors);
+  return { raw, experimentFile, errors };
+}
+
+function locator(source: SourceFile): Locate {
+  return (path, part = 'value') => {
+    const o = source.origins.get(pathKey(path));
+    return (part === 'key' ? o?.key : undefined) ?? o?.value ?? { file: source.file, line: 1, col: 1 };
+  };
+}
+
+/** Diagnostics without repeats: members sharing a bad setting report it once. */
+class DiagnosticSet {
+  private readonly byKey = new Map<string, Diagnostic>();
+
+  constructor(ds: Diagnostic[] = []) {
+    this.add(ds);
+  }
+
+  add(ds: Diagnostic[]): void {
+    for (const d of ds) this.byKey.set(`${d.location.file}:${d.location.line}:${d.location.col}:${d.path}:${d.message}`, d);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  all(): Diagnostic[] {
+    return [...this.byKey.values()];
+  }
 }
 
 function readSweepSource(abs: string): { source: SourceFile; text: string } {
@@ -142,11 +170,7 @@ function readSweepSource(abs: string): { source: SourceFile; text: string } {
   return { source, text };
 }
 
-function variantPlans(
-  variants: Record<string, Record<string, unknown> | null>,
-  builder: () => OverrideBuilder,
-  at: (path: (string | number)[], part?: 'key' | 'value') => Location,
-): MemberPlan[] {
+function variantPlans(variants: Record<string, Record<string, unknown> | null>, builder: () => OverrideBuilder, at: Locate): MemberPlan[] {
   // A badly named variant is reported on its own; its derived experiment name would only repeat it.
   return Object.keys(variants).filter((name) => NAME.test(name)).map((name) => ({
     name,
@@ -156,11 +180,7 @@ function variantPlans(
 }
 
 /** Every combination of the grid's values, the first key varying slowest. */
-function gridPlans(
-  grid: Record<string, unknown[]>,
-  builder: () => OverrideBuilder,
-  at: (path: (string | number)[], part?: 'key' | 'value') => Location,
-): MemberPlan[] {
+function gridPlans(grid: Record<string, unknown[]>, builder: () => OverrideBuilder, at: Locate): MemberPlan[] {
   let combos: { key: string; index: number }[][] = [[]];
   for (const [key, values] of Object.entries(grid)) {
     combos = combos.flatMap((c) => values.map((_, index) => [...c, { key, index }]));
@@ -176,7 +196,7 @@ function gridPlans(
   }));
 }
 
-function withSeeds(plans: MemberPlan[], seeds: number[] | undefined, at: (path: (string | number)[]) => Location): MemberPlan[] {
+function withSeeds(plans: MemberPlan[], seeds: number[] | undefined, at: Locate): MemberPlan[] {
   if (!seeds) return plans;
   return plans.flatMap((p) =>
     seeds.map((seed, i) => ({

@@ -153,10 +153,11 @@ class SweepRun {
     return [...start, '--reporter', 'json', ...tags, ...parent];
   }
 
-  /** Children land in the parent's MLflow experiment, whatever their own names. */
+  /** Members land in the parent's MLflow experiment whatever their own names, parent or not. */
   private memberEnv(): NodeJS.ProcessEnv {
     const env = { ...(this.o.env ?? process.env) };
-    if (this.tracker) env.MLFLOW_EXPERIMENT_NAME = this.tracker.parent.experimentName;
+    const settings = resolveTracking(this.def.members[0].experiment.tracking, env);
+    if (settings) env.MLFLOW_EXPERIMENT_NAME = this.tracker?.parent.experimentName ?? settings.experimentName ?? this.def.baseName;
     return env;
   }
 
