@@ -116,7 +116,7 @@ describe('pxl sweep', () => {
     expect(children.runs.every((r) => r.info.status === 'FINISHED' && r.data.tags['pxl.sweep'] === 'e2e')).toBe(true);
     // The resumed member went on in the same MLflow run.
     expect(children.runs.find((r) => r.data.tags['pxl.sweep_member'] === 'long')!.info.runId).toBe(readState(longDir).runId);
-  });
+  }, 240_000);
 
   it('runs members in parallel; a failing one is recorded and the others finish; exit 1', () => {
     const dir = tempDir();
@@ -138,7 +138,7 @@ describe('pxl sweep', () => {
     const state = stateOf(join(dir, 'runs', 'sweeps', 'p'));
     expect(state.members.map((m) => [m.name, m.status])).toEqual([['a', 'finished'], ['b', 'finished'], ['too-big', 'failed']]);
     expect(member(state, 'too-big').message).toContain('smaller than the batch size 128');
-  });
+  }, 120_000);
 
   it('rejects a bad sweep file with located errors, exit 2, and creates nothing', () => {
     const dir = tempDir();

@@ -20,10 +20,7 @@ interface SweepOpts {
 export function registerSweepCommand(program: Command): void {
   program
     .command('sweep')
-    .description(
-      'run every member of a sweep file (a grid or named variants of one experiment), then compare them; ' +
-        'run it again after a stop to go on: finished members are skipped, interrupted ones resume',
-    )
+    .description('run every member of a sweep (a grid or named variants of one experiment) and compare them; run it again after a stop to go on')
     .argument('<file>', 'sweep YAML file (see docs/sweeps.md)')
     .option('--runs-dir <dir>', 'root folder of the run store; the sweep keeps its state in DIR/sweeps/<name>/', DEFAULT_RUNS_DIR)
     .option('--parallel <n>', 'members to run at once, each as its own process', '1')
