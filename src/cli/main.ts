@@ -3,11 +3,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/diagnostics.js';
+import { registerCompareCommand } from './commands/compare.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerRunsCommand } from './commands/runs.js';
 import { registerSampleCommand } from './commands/sample.js';
+import { registerSweepCommand } from './commands/sweep.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { EXIT, UsageError, version } from './common.js';
 
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run pxl --help to see the commands and options)');
   registerConfigCommands(program);
   registerRunCommand(program);
+  registerSweepCommand(program);
+  registerCompareCommand(program);
+  registerRunsCommand(program);
   registerSampleCommand(program);
   registerSyncCommand(program);
   registerInspectCommand(program);
@@ -31,7 +37,7 @@ export function buildProgram(): Command {
 }
 
 const EXPECTED_ERRORS = new Set([
-  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'CheckpointError', 'RunStoreError',
+  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'CheckpointError', 'RunStoreError', 'SweepStoreError',
 ]);
 
 async function main(argv: string[]): Promise<number> {

@@ -22,12 +22,16 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-export function compose(file: string, sets: readonly string[] = []): Result<Composed> {
+/**
+ * `extra` sources (a sweep's overrides, located in the sweep file) apply after the file's
+ * chain and before the --set overrides.
+ */
+export function compose(file: string, sets: readonly string[] = [], extra: readonly SourceFile[] = []): Result<Composed> {
   const chain = readChain(resolve(file), []);
   const overrides = sets.map(parseSet);
   const errors = [...chain.errors, ...overrides.flatMap((o) => o.errors)];
   if (errors.length > 0 || !chain.value) return { errors };
-  const sources = [...chain.value.sources, ...overrides.map((o) => o.value!)];
+  const sources = [...chain.value.sources, ...extra, ...overrides.map((o) => o.value!)];
   let data: Record<string, unknown> = {};
   for (const s of sources) data = deepMerge(data, s.data) as Record<string, unknown>;
   delete data.extends;

@@ -4,6 +4,7 @@ import { compose, type Composed } from './compose.js';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
 import { checkRules, checkWarnings } from './rules.js';
 import { loadSchema, validateAgainst, type JsonSchema } from './schema.js';
+import type { SourceFile } from './source.js';
 import type { Experiment } from './types.js';
 
 export interface LoadedExperiment {
@@ -14,9 +15,9 @@ export interface LoadedExperiment {
   composed: Composed;
 }
 
-/** Loads and validates; throws ConfigError carrying every problem found. */
-export function loadExperiment(file: string, sets: readonly string[] = []): LoadedExperiment {
-  const { value: composed, errors } = compose(file, sets);
+/** Loads and validates; throws ConfigError carrying every problem found. `extra`: see compose. */
+export function loadExperiment(file: string, sets: readonly string[] = [], extra: readonly SourceFile[] = []): LoadedExperiment {
+  const { value: composed, errors } = compose(file, sets, extra);
   if (!composed) throw new ConfigError(errors);
   const data = composed.data;
   const schemaErrors = validateAgainst('experiment.schema.json', data, composed.sources);

@@ -89,6 +89,8 @@ function translate(e: ErrorObject, root: JsonSchema, sources: readonly SourceFil
 const VALUE_KEYWORDS: Record<string, true> = {
   enum: true, minimum: true, maximum: true, exclusiveMinimum: true, exclusiveMaximum: true,
   minLength: true, maxLength: true, pattern: true, multipleOf: true, const: true,
+  // Sizes of lists and maps: schemas using these give the wording in x-expected.
+  minItems: true, maxItems: true, uniqueItems: true, minProperties: true, maxProperties: true,
 };
 
 /** "did you mean ...?" from the keys allowed here, else from the same key elsewhere in the schema. */

@@ -1,0 +1,110 @@
+// Runs as comparable records: each run folder's resolved config and results, from
+// summary.json or, for a run that has none yet, from its metrics.jsonl.
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Experiment } from '../config/types.js';
+import { readEvents, readRun, runPaths } from '../store/run-dir.js';
+import type { RunSummary } from '../train/events.js';
+import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
+
+/** incomplete: no summary yet (running, or killed before it could write one); pending: a sweep member not started. */
+export type RecordStatus = RunSummary['status'] | 'incomplete' | 'pending';
+
+export interface Results {
+  steps: number | null;
+  test_bits_per_dim: number | null;
+  best_test_bits_per_dim: number | null;
+  train_bits_per_dim: number | null;
+  params: number | null;
+  images_per_second: number | null;
+  wall_seconds: number | null;
+  started_at: string | null;
+}
+
+export interface RunRecord {
+  label: string;
+  dir: string | null;
+  status: RecordStatus;
+  experiment: Experiment;
+  results: Results;
+}
+
+export interface Curves {
+  train: { step: number; value: number }[];
+  test: { step: number; value: number }[];
+}
+
+const NO_RESULTS: Results = {
+  steps: null, test_bits_per_dim: null, best_test_bits_per_dim: null, train_bits_per_dim: null,
+  params: null, images_per_second: null, wall_seconds: null, started_at: null,
+};
+
+/** Reads one run folder; throws RunStoreError when it is not one. */
+export function readRecord(dir: string, label?: string): RunRecord {
+  const { paths, experiment, summary } = readRun(dir);
+  const results = summary ? fromSummary(summary) : fromEvents(readEvents(paths));
+  return { label: label ?? experiment.name, dir: paths.dir, status: summary?.status ?? 'incomplete', experiment, results };
+}
+
+/** Run folders named on the command line; a name shared by several runs gets the run id added. */
+export function recordsFromDirs(dirs: string[]): RunRecord[] {
+  const records = dirs.map((d) => readRecord(d));
+  const count = new Map<string, number>();
+  records.forEach((r) => count.set(r.label, (count.get(r.label) ?? 0) + 1));
+  return records.map((r) => (count.get(r.label)! > 1 ? { ...r, label: `${r.label}/${runPaths(r.dir!).id}` } : r));
+}
+
+/** A sweep's members, labelled by member name; members not yet run come as pending. */
+export function recordsFromSweep(dir: string): { name: string; records: RunRecord[] } {
+  const state = readSweepState(dir);
+  const paths = sweepPaths(dir);
+  const records = state.members.map((m): RunRecord => {
+    const runDir = memberRunDir(paths, m);
+    if (runDir && existsSync(runPaths(runDir).config)) return readRecord(runDir, m.name);
+    const experiment = parse(readFileSync(memberFile(paths, m.name), 'utf8')) as Experiment;
+    return { label: m.name, dir: null, status: 'pending', experiment, results: NO_RESULTS };
+  });
+  return { name: state.name, records };
+}
+
+function fromSummary(s: RunSummary): Results {
+  return {
+    steps: s.steps,
+    test_bits_per_dim: s.test_bits_per_dim,
+    best_test_bits_per_dim: s.best_test_bits_per_dim,
+    train_bits_per_dim: s.train_bits_per_dim,
+    params: s.params,
+    images_per_second: s.images_per_second,
+    wall_seconds: s.wall_seconds,
+    started_at: s.started_at,
+  };
+}
+
+type Ev = Record<string, unknown>;
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** What the events of a run without a summary say so far. */
+export function fromEvents(events: Ev[]): Results {
+  const start = events.find((e) => e.type === 'start');
+  const step = events.findLast((e) => e.type === 'step');
+  const evalEv = events.findLast((e) => e.type === 'eval');
+  const last = events[events.length - 1];
+  return {
+    steps: num(step?.step) ?? 0,
+    test_bits_per_dim: num(evalEv?.testBitsPerDim),
+    best_test_bits_per_dim: num(evalEv?.bestTestBitsPerDim),
+    train_bits_per_dim: num(step?.bitsPerDim),
+    params: num(start?.params),
+    images_per_second: num(step?.imagesPerSecond),
+    wall_seconds: start && last ? ((last.time as number) - (start.time as number)) / 1000 : null,
+    started_at: start ? new Date(start.time as number).toISOString() : null,
+  };
+}
+
+/** Train bits/dim at every step and test bits/dim at every evaluation, from metrics.jsonl. */
+export function readCurves(dir: string): Curves {
+  const events = readEvents(runPaths(dir));
+  const pick = (type: string, key: string) =>
+    events.filter((e) => e.type === type && typeof e[key] === 'number').map((e) => ({ step: e.step as number, value: e[key] as number }));
+  return { train: pick('step', 'bitsPerDim'), test: pick('eval', 'testBitsPerDim') };
+}
