@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MaskType } from '../config/types.js';
 import type { Rng } from '../util/random.js';
 import { kernelMask } from './masks.js';
+import { nativeOps, type NativeOps } from './native-ops.js';
 
 /** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default conv init, so results compare with the reference. */
 function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {
@@ -13,6 +14,23 @@ function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {
   for (let i = 0; i < size; i++) values[i] = (rng.next() * 2 - 1) * bound;
   return tf.tensor(values, shape);
 }
+
+/**
+ * relu. On native TensorFlow its gradient is one ReluGrad op from the output (tfjs's generic
+ * one is five full-size kernels from the input), and the output is what the next conv keeps
+ * for its own gradient anyway, so the input need not be kept.
+ */
+export function relu<T extends tf.Tensor>(x: T): T {
+  return nativeOps('relu') ? (nativeRelu(x) as T) : tf.relu(x);
+}
+
+const nativeRelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const ops = nativeOps('relu')!;
+  const y = tf.relu(x);
+  save([y]);
+  return { value: y, gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => ops.reluGrad(dy, saved) };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** tfjs variable names are global: each model instance gets its own prefix. */
 let instances = 0;
@@ -48,9 +66,82 @@ export class Conv2D {
     return (this.mask ? tf.mul(this.weight, this.mask) : this.weight) as tf.Tensor4D;
   }
 
-  /** Conv and bias in one fused op: one output tensor kept for the backward pass instead of two. */
-  apply(x: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * Conv and bias. `inputGradient: false` (the model's first conv, whose input is the image)
+   * skips the gradient with respect to x where the backend path allows it.
+   */
+  apply(x: tf.Tensor4D, inputGradient = true): tf.Tensor4D {
+    const ops = nativeOps('conv');
+    if (ops) return this.nativeApply(ops, x, inputGradient);
+    // Conv and bias in one fused op: one output tensor kept for the backward pass instead of two.
     return tf.fused.conv2d({ x, filter: this.kernel(), strides: 1, pad: 'same', bias: this.bias });
+  }
+
+  /**
+   * Native TensorFlow: the rows of a masked kernel below its centre are zero, so the conv
+   * runs over the centre row and those above only ((k/2 + 1) x k taps: 6 of 9 for a 3x3,
+   * 28 of 49 for a 7x7), with explicit padding (k/2 above, none below), which is the same
+   * sum as the full 'same' conv. The gradient: TensorFlow's backprop ops on those rows,
+   * masked, and zeros for the rows below (as the full masked kernel would get).
+   * Only the input and the rows kernel are kept for the backward pass, not the output.
+   */
+  private nativeApply(ops: NativeOps, x: tf.Tensor4D, inputGradient: boolean): tf.Tensor4D {
+    const { kernel: k } = this.spec;
+    const c = k >> 1;
+    const cut = this.mask !== null && nativeOps('convRows') !== null;
+    const rows = cut ? c + 1 : k;
+    const pads: [number, number, number, number] = [c, cut ? 0 : c, c, c];
+    const rowsKernel = (w: tf.Tensor) => {
+      if (!this.mask) return w as tf.Tensor4D;
+      return (rows < k ? tf.mul(tf.slice(w, 0, [rows]), this.rowsMask()) : tf.mul(w, this.mask)) as tf.Tensor4D;
+    };
+    const gradients = (dy: tf.Tensor4D, input: tf.Tensor4D, filter: tf.Tensor4D) => {
+      let dw: tf.Tensor = ops.conv2dBackpropFilter(input, dy, filter.shape, pads);
+      if (this.mask) dw = tf.mul(dw, rows < k ? this.rowsMask() : this.mask);
+      if (rows < k) dw = tf.pad(dw, [[0, k - rows], [0, 0], [0, 0], [0, 0]]);
+      return { dw, db: tf.sum(dy, [0, 1, 2]) };
+    };
+    const forward = (input: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      const filter = rowsKernel(w);
+      save([input, filter]);
+      return tf.add(ops.conv2d(input, filter, pads), b) as tf.Tensor4D;
+    };
+    if (!inputGradient) {
+      const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+        const [w, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+        return {
+          value: forward(x, w, b, save),
+          gradFunc: (dy: tf.Tensor, [input, filter]: tf.Tensor[]) => {
+            const { dw, db } = gradients(dy as tf.Tensor4D, input as tf.Tensor4D, filter as tf.Tensor4D);
+            return [dw, db];
+          },
+        };
+      }) as (w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+      return op(this.weight, this.bias);
+    }
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [input, w, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      return {
+        value: forward(input, w, b, save),
+        gradFunc: (dy: tf.Tensor, [saved, filter]: tf.Tensor[]) => {
+          const dx = ops.conv2dBackpropInput(saved.shape, dy as tf.Tensor4D, filter as tf.Tensor4D, pads);
+          const { dw, db } = gradients(dy as tf.Tensor4D, saved as tf.Tensor4D, filter as tf.Tensor4D);
+          return [dx, dw, db];
+        },
+      };
+    }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+    return op(x, this.weight, this.bias);
+  }
+
+  private rowsMaskTensor: tf.Tensor4D | null = null;
+
+  /** The mask's rows down to the centre one, the part a masked native conv computes with. */
+  private rowsMask(): tf.Tensor4D {
+    if (!this.rowsMaskTensor) {
+      const rows = (this.spec.kernel >> 1) + 1;
+      this.rowsMaskTensor = tf.keep(tf.slice(this.mask!, 0, [rows])) as tf.Tensor4D;
+    }
+    return this.rowsMaskTensor;
   }
 
   variables(): tf.Variable[] {
@@ -65,6 +156,7 @@ export class Conv2D {
     this.weight.dispose();
     this.bias.dispose();
     this.mask?.dispose();
+    this.rowsMaskTensor?.dispose();
   }
 }
 
@@ -99,9 +191,10 @@ export class BatchNorm {
    * unless `updateStats` is false (a block recomputed for its gradient must not count twice).
    */
   apply(x: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
-    if (!training) return this.inference(x);
+    const ops = nativeOps('batchNorm');
+    if (!training) return ops ? ops.batchNormInference(x, this.gamma, this.beta, this.runningMean, this.runningVar, BatchNorm.epsilon) : this.inference(x);
     this.updateStats = updateStats;
-    return this.trainingNorm(x, this.gamma, this.beta);
+    return ops ? this.nativeTrainingNorm(x, this.gamma, this.beta) : this.trainingNorm(x, this.gamma, this.beta);
   }
 
   private updateStats = true;
@@ -130,6 +223,26 @@ export class BatchNorm {
         const dx = tf.mul(inner, tf.div(tf.mul(gamma, savedRstd), n));
         return [dx, dgamma, dbeta];
       },
+    };
+  }) as (x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor4D;
+
+  /**
+   * The same maths as one TensorFlow op each way (FusedBatchNormV3, FusedBatchNormGradV3),
+   * which also returns the updated running statistics. The backward pass keeps the input
+   * (which the conv before it produced) and three per-channel tensors.
+   */
+  private readonly nativeTrainingNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const ops = nativeOps('batchNorm')!;
+    const r = ops.batchNormTraining(x, gamma, beta, this.runningMean, this.runningVar, BatchNorm.epsilon, BatchNorm.momentum);
+    if (this.updateStats) {
+      this.runningMean.assign(r.runningMean);
+      this.runningVar.assign(r.runningVar);
+    }
+    save([x, gamma, ...r.saved]);
+    return {
+      value: r.y,
+      gradFunc: (dy: tf.Tensor, [savedX, savedGamma, ...saved]: tf.Tensor[]) => ops.batchNormGrad(dy, savedX, savedGamma, saved, BatchNorm.epsilon),
     };
   }) as (x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor4D;
 

@@ -1,5 +1,6 @@
 // Cross-entropy of the per-pixel softmax over colour levels, in nats.
 import * as tf from '@tensorflow/tfjs';
+import { nativeOps } from './native-ops.js';
 
 /**
  * Sum over rows of -log softmax(logits)[target], with the gradient softmax - onehot.
@@ -19,9 +20,26 @@ function softmaxCrossEntropySum(onehot: tf.Tensor2D): (logits: tf.Tensor2D) => t
   }) as (logits: tf.Tensor2D) => tf.Scalar;
 }
 
+/**
+ * The same on native TensorFlow: one SparseSoftmaxCrossEntropyWithLogits op gives the loss
+ * per row and its gradient together, from the integer targets (no one-hot tensor).
+ */
+function nativeSoftmaxCrossEntropySum(targets: tf.Tensor1D): (logits: tf.Tensor2D) => tf.Scalar {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [logits, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [loss, grad] = nativeOps('loss')!.sparseSoftmaxCrossEntropy(logits, targets);
+    save([grad]);
+    return { value: tf.sum(loss) as tf.Scalar, gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.mul(saved, dy) };
+  }) as (logits: tf.Tensor2D) => tf.Scalar;
+}
+
 /** Sum over all sub-pixels of -log p(target); logits [B,H,W,C*L], targets int32 [B*H*W*C]. */
 export function crossEntropySum(logits: tf.Tensor4D, targets: tf.Tensor1D, levels: number): tf.Scalar {
-  return tf.tidy(() => softmaxCrossEntropySum(tf.oneHot(targets, levels) as tf.Tensor2D)(tf.reshape(logits, [-1, levels])));
+  return tf.tidy(() => {
+    const rows = tf.reshape(logits, [-1, levels]) as tf.Tensor2D;
+    if (nativeOps('loss')) return nativeSoftmaxCrossEntropySum(targets)(rows);
+    return softmaxCrossEntropySum(tf.oneHot(targets, levels) as tf.Tensor2D)(rows);
+  });
 }
 
 /** Mean over sub-pixels: the training loss. */

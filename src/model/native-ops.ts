@@ -1,0 +1,189 @@
+// TensorFlow's own fused training ops, for the native backend ('tensorflow': tfjs-node).
+//
+// tfjs composes a training step from small generic kernels: a relu's gradient is five
+// full-size kernels (Step: IsNan, Greater, Fill, Select, then a Multiply), batch norm is
+// a dozen, the softmax cross-entropy ten. TensorFlow has one op for each of them
+// (ReluGrad, FusedBatchNormV3 and FusedBatchNormGradV3, SparseSoftmaxCrossEntropyWithLogits),
+// and its Conv2D and backprop ops take explicit paddings, which tfjs-node's kernels
+// refuse; pxl's masked convs use them to skip the rows of the kernel that the mask
+// zeroes. They are registered here as tfjs kernels under pxl's own names, for the
+// 'tensorflow' backend only, so they run through the engine like any kernel (scopes,
+// tf.profile, tensor counts); callers check `nativeOps(part)` and keep the generic maths
+// for every other backend. test/model/native-ops.test.ts compares each with it.
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of tfjs-node's NodeJSKernelBackend used here. */
+interface NodeBackend {
+  binding: { TF_ATTR_INT: number; TF_ATTR_FLOAT: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
+  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
+}
+
+interface OpAttr {
+  name: string;
+  type: number;
+  value: boolean | number | string | number[];
+}
+
+type Pads = [number, number, number, number]; // top, bottom, left, right
+
+const BACKEND = 'tensorflow';
+
+function float(b: NodeBackend, name = 'T'): OpAttr {
+  return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
+}
+
+function convAttrs(b: NodeBackend, pads: Pads): OpAttr[] {
+  return [
+    float(b),
+    { name: 'strides', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
+    { name: 'use_cudnn_on_gpu', type: b.binding.TF_ATTR_BOOL, value: true },
+    { name: 'padding', type: b.binding.TF_ATTR_STRING, value: 'EXPLICIT' },
+    { name: 'explicit_paddings', type: b.binding.TF_ATTR_INT, value: [0, 0, pads[0], pads[1], pads[2], pads[3], 0, 0] },
+    { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'dilations', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
+  ];
+}
+
+/** `averageFactor`: only for the forward op (its running-statistics momentum); the gradient op has no such attribute. */
+function batchNormAttrs(b: NodeBackend, epsilon: number, training: boolean, averageFactor?: number): OpAttr[] {
+  const attrs: OpAttr[] = [
+    float(b),
+    float(b, 'U'),
+    { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: epsilon },
+    { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'is_training', type: b.binding.TF_ATTR_BOOL, value: training },
+  ];
+  if (averageFactor !== undefined) attrs.push({ name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: averageFactor });
+  return attrs;
+}
+
+/** Kernels: name → (backend, inputs, attrs) → outputs. */
+type Inputs = Record<string, tf.TensorInfo>;
+
+const KERNELS: Record<string, (b: NodeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[]> = {
+  PxlReluGrad: (b, { dy, y }) => b.executeSingleOutput('ReluGrad', [float(b)], [dy, y]),
+  PxlConv2D: (b, { x, filter }, { pads }) => b.executeSingleOutput('Conv2D', convAttrs(b, pads as Pads), [x, filter]),
+  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, pads }) => {
+    const sizes = tf.tensor1d(inputShape as number[], 'int32');
+    try {
+      return b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, pads as Pads), [sizes, filter, dy]);
+    } finally {
+      sizes.dispose();
+    }
+  },
+  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, pads }) => {
+    const sizes = tf.tensor1d(filterShape as number[], 'int32');
+    try {
+      return b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, pads as Pads), [x, sizes, dy]);
+    } finally {
+      sizes.dispose();
+    }
+  },
+  // Outputs: y, updated running mean, updated running variance, and three saved tensors for the gradient.
+  PxlBatchNormTraining: (b, { x, scale, offset, mean, variance }, { epsilon, momentum }) =>
+    b.executeMultipleOutputs('FusedBatchNormV3', batchNormAttrs(b, epsilon as number, true, momentum as number), [x, scale, offset, mean, variance], 6),
+  // Outputs: dx, dscale, doffset.
+  PxlBatchNormGrad: (b, { dy, x, scale, saved1, saved2, saved3 }, { epsilon }) => {
+    const out = b.executeMultipleOutputs('FusedBatchNormGradV3', batchNormAttrs(b, epsilon as number, true), [dy, x, scale, saved1, saved2, saved3], 5);
+    tf.dispose(out.slice(3));
+    return out.slice(0, 3);
+  },
+  PxlBatchNormInference: (b, { x, scale, offset, mean, variance }, { epsilon }) => {
+    const out = b.executeMultipleOutputs('FusedBatchNormV3', batchNormAttrs(b, epsilon as number, false, 1), [x, scale, offset, mean, variance], 6);
+    tf.dispose(out.slice(1));
+    return out[0];
+  },
+  // Outputs: the loss per row and its gradient softmax - onehot.
+  PxlSparseSoftmaxCrossEntropy: (b, { logits, labels }) =>
+    b.executeMultipleOutputs('SparseSoftmaxCrossEntropyWithLogits', [float(b), { name: 'Tlabels', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 }], [logits, labels], 2),
+};
+
+let registered = false;
+
+function register(): void {
+  if (registered) return;
+  for (const [kernelName, run] of Object.entries(KERNELS)) {
+    if (tf.getKernel(kernelName, BACKEND) != null) continue;
+    tf.registerKernel({
+      kernelName,
+      backendName: BACKEND,
+      kernelFunc: ({ inputs, attrs, backend }) => run(backend as unknown as NodeBackend, inputs as Inputs, attrs ?? {}) as tf.TensorInfo | tf.TensorInfo[],
+    });
+  }
+  registered = true;
+}
+
+/**
+ * Where the native ops are used: relu's gradient, batch norm, convs, the loss, and whether
+ * masked convs skip the kernel rows below the centre (convRows; else they run all k rows).
+ */
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'loss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'loss'];
+const enabled = new Set<NativePart>(ALL_PARTS);
+
+/** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */
+export function disableNativeOps(off: boolean): void {
+  setNativeParts(off ? [] : ALL_PARTS);
+}
+
+/** Uses the native ops for these parts only (benchmarks measure each one's effect). */
+export function setNativeParts(parts: readonly NativePart[]): void {
+  enabled.clear();
+  for (const p of parts) enabled.add(p);
+}
+
+export const nativeParts = (): NativePart[] => ALL_PARTS.filter((p) => enabled.has(p));
+
+/** The fused ops, when the current backend is native TensorFlow (and `part` is on); null otherwise. */
+export function nativeOps(part: NativePart): NativeOps | null {
+  if (!enabled.has(part) || tf.getBackend() !== BACKEND) return null;
+  register();
+  return OPS;
+}
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}) =>
+  tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap);
+
+export interface BatchNormTraining {
+  y: tf.Tensor4D;
+  runningMean: tf.Tensor1D;
+  runningVar: tf.Tensor1D;
+  saved: tf.Tensor[];
+}
+
+const OPS = {
+  /** dy where y > 0, else 0: the gradient of y = relu(x), from its output. */
+  reluGrad: (dy: tf.Tensor, y: tf.Tensor): tf.Tensor => run('PxlReluGrad', { dy, y }) as tf.Tensor,
+
+  /** A stride-1 NHWC conv with explicit zero padding (top, bottom, left, right). */
+  conv2d: (x: tf.Tensor4D, filter: tf.Tensor4D, pads: Pads): tf.Tensor4D => run('PxlConv2D', { x, filter }, { pads }) as tf.Tensor4D,
+
+  conv2dBackpropInput: (inputShape: number[], dy: tf.Tensor4D, filter: tf.Tensor4D, pads: Pads): tf.Tensor4D =>
+    run('PxlConv2DBackpropInput', { dy, filter }, { inputShape, pads }) as tf.Tensor4D,
+
+  conv2dBackpropFilter: (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], pads: Pads): tf.Tensor4D =>
+    run('PxlConv2DBackpropFilter', { x, dy }, { filterShape, pads }) as tf.Tensor4D,
+
+  /**
+   * Batch norm with the batch's statistics; the running ones come back updated with
+   * `momentum` (PyTorch's convention: new = (1 - m) old + m batch, unbiased variance).
+   */
+  batchNormTraining(x: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number, momentum: number): BatchNormTraining {
+    const [y, runningMean, runningVar, ...saved] = run('PxlBatchNormTraining', { x, scale, offset, mean, variance }, { epsilon, momentum }) as tf.Tensor[];
+    return { y: y as tf.Tensor4D, runningMean: runningMean as tf.Tensor1D, runningVar: runningVar as tf.Tensor1D, saved };
+  },
+
+  /** [dx, dscale, doffset] from the forward pass's input and saved tensors. */
+  batchNormGrad: (dy: tf.Tensor, x: tf.Tensor, scale: tf.Tensor, saved: tf.Tensor[], epsilon: number): tf.Tensor[] =>
+    run('PxlBatchNormGrad', { dy, x, scale, saved1: saved[0], saved2: saved[1], saved3: saved[2] }, { epsilon }) as tf.Tensor[],
+
+  batchNormInference: (x: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number): tf.Tensor4D =>
+    run('PxlBatchNormInference', { x, scale, offset, mean, variance }, { epsilon }) as tf.Tensor4D,
+
+  /** Per row of logits [n, levels] and int32 labels [n]: [-log softmax[label] (n), softmax - onehot (n, levels)]. */
+  sparseSoftmaxCrossEntropy: (logits: tf.Tensor2D, labels: tf.Tensor1D): [tf.Tensor1D, tf.Tensor2D] =>
+    run('PxlSparseSoftmaxCrossEntropy', { logits, labels }) as [tf.Tensor1D, tf.Tensor2D],
+};
+
+export type NativeOps = typeof OPS;
