@@ -95,8 +95,18 @@ export class Conv2D {
       if (!this.mask) return w as tf.Tensor4D;
       return (rows < k ? tf.mul(tf.slice(w, 0, [rows]), this.rowsMask()) : tf.mul(w, this.mask)) as tf.Tensor4D;
     };
+    // A 1x1 conv is a matMul over [pixels, channels]; TensorFlow's matMul computes its
+    // gradients about twice as fast as its conv backprop ops (bench/peer/conv-micro.ts).
+    const flat = k === 1 && nativeOps('matMul1x1') !== null;
+    const { in: cin, out: cout } = this.spec;
+    const inputGrad = (dy: tf.Tensor4D, shape: number[], filter: tf.Tensor4D): tf.Tensor =>
+      flat
+        ? tf.reshape(tf.matMul(tf.reshape(dy, [-1, cout]), tf.reshape(filter, [cin, cout]), false, true), shape)
+        : ops.conv2dBackpropInput(shape, dy, filter, pads);
     const gradients = (dy: tf.Tensor4D, input: tf.Tensor4D, filter: tf.Tensor4D) => {
-      let dw: tf.Tensor = ops.conv2dBackpropFilter(input, dy, filter.shape, pads);
+      let dw: tf.Tensor = flat
+        ? tf.reshape(tf.matMul(tf.reshape(input, [-1, cin]), tf.reshape(dy, [-1, cout]), true, false), filter.shape)
+        : ops.conv2dBackpropFilter(input, dy, filter.shape, pads);
       if (this.mask) dw = tf.mul(dw, rows < k ? this.rowsMask() : this.mask);
       if (rows < k) dw = tf.pad(dw, [[0, k - rows], [0, 0], [0, 0], [0, 0]]);
       return { dw, db: tf.sum(dy, [0, 1, 2]) };
@@ -124,7 +134,7 @@ export class Conv2D {
       return {
         value: forward(input, w, b, save),
         gradFunc: (dy: tf.Tensor, [saved, filter]: tf.Tensor[]) => {
-          const dx = ops.conv2dBackpropInput(saved.shape, dy as tf.Tensor4D, filter as tf.Tensor4D, pads);
+          const dx = inputGrad(dy as tf.Tensor4D, saved.shape, filter as tf.Tensor4D);
           const { dw, db } = gradients(dy as tf.Tensor4D, saved as tf.Tensor4D, filter as tf.Tensor4D);
           return [dx, dw, db];
         },

@@ -115,11 +115,12 @@ function register(): void {
 }
 
 /**
- * Where the native ops are used: relu's gradient, batch norm, convs, the loss, and whether
- * masked convs skip the kernel rows below the centre (convRows; else they run all k rows).
+ * Where the native ops are used: relu's gradient, batch norm, convs, the loss; whether
+ * masked convs skip the kernel rows below the centre (convRows; else they run all k rows),
+ * and whether 1x1 convs get their gradients from matMuls (matMul1x1; else Conv2D's backprop ops).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'loss';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'loss'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'matMul1x1' | 'loss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'loss'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */
