@@ -1,0 +1,191 @@
+"""The PyTorch side of `npm run bench:peer`: pxl's PixelCNN architecture written for PyTorch,
+trained and sampled on command from the driver (bench/peer/peer.ts), one JSON line per answer.
+
+Written for this benchmark from the architecture's description, not from pxl's code:
+  input:  7x7 mask-A conv, channels -> 2h, batch norm
+  blocks: [relu, 1x1 2h->h, bn, relu, kxk mask-B h->h, bn, relu, 1x1 h->2h, bn] + residual
+  head:   relu, (1x1 conv, relu) x head_convs, 1x1 conv -> channels * levels logits
+Masked convs multiply the weight by a 0/1 mask in forward. Batch norm is nn.BatchNorm2d
+(momentum 0.1, eps 1e-5). Loss: mean cross-entropy over a softmax of `levels` classes per
+sub-pixel. Optimiser: torch.optim.Adam. Every conv has a bias, like pxl's.
+
+Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
+  {"cmd": "info"}
+  {"cmd": "build", "blocks": 15, "hidden": 128, "kernel": 3, "input_kernel": 7,
+   "head_convs": 2, "levels": 256, "batch_norm": true, "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
+   "seed": 0, "images": "<path to train-images-idx3-ubyte>"}           -> {"params": n}
+  {"cmd": "step", "indices": [...]}                -> {"wall_ms", "cpu_ms", "loss"}
+  {"cmd": "sample", "count": 64, "positions": 4}   -> per-position wall and CPU ms of naive sampling
+  {"cmd": "matmul", "n": 2048, "reps": 5}          -> GFLOP/s of an n x n float32 matmul
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def causal_mask(k, kind):
+    """1 above the centre row and left of the centre in its row; mask B keeps the centre too."""
+    m = torch.zeros(k, k)
+    c = k // 2
+    m[:c, :] = 1
+    m[c, :c] = 1
+    if kind == "B":
+        m[c, c] = 1
+    return m
+
+
+class MaskedConv(nn.Conv2d):
+    def __init__(self, cin, cout, k, kind):
+        super().__init__(cin, cout, k, padding=k // 2, bias=True)
+        self.register_buffer("mask", causal_mask(k, kind)[None, None])
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class Block(nn.Module):
+    def __init__(self, h, k, bn):
+        super().__init__()
+        norm = (lambda c: nn.BatchNorm2d(c)) if bn else (lambda c: nn.Identity())
+        self.c1, self.n1 = nn.Conv2d(2 * h, h, 1), norm(h)
+        self.c2, self.n2 = MaskedConv(h, h, k, "B"), norm(h)
+        self.c3, self.n3 = nn.Conv2d(h, 2 * h, 1), norm(2 * h)
+
+    def forward(self, x):
+        y = self.n1(self.c1(F.relu(x)))
+        y = self.n2(self.c2(F.relu(y)))
+        y = self.n3(self.c3(F.relu(y)))
+        return x + y
+
+
+class PixelCNN(nn.Module):
+    def __init__(self, channels, levels, h, blocks, k, input_k, head_convs, bn):
+        super().__init__()
+        self.channels, self.levels = channels, levels
+        self.inp = MaskedConv(channels, 2 * h, input_k, "A")
+        self.inp_norm = nn.BatchNorm2d(2 * h) if bn else nn.Identity()
+        self.blocks = nn.Sequential(*[Block(h, k, bn) for _ in range(blocks)])
+        head = []
+        for i in range(head_convs):
+            head.append(nn.Conv2d(2 * h if i == 0 else h, h, 1))  # a 1x1 mask-B conv masks nothing
+        self.head = nn.ModuleList(head)
+        self.out = nn.Conv2d(h if head_convs else 2 * h, channels * levels, 1)
+
+    def forward(self, x):
+        h = self.blocks(self.inp_norm(self.inp(x)))
+        h = F.relu(h)
+        for c in self.head:
+            h = F.relu(c(h))
+        return self.out(h)  # [N, channels * levels, H, W]
+
+    def loss(self, x, targets):
+        logits = self.forward(x)
+        n, _, hh, ww = logits.shape
+        logits = logits.view(n, self.channels, self.levels, hh, ww).permute(0, 1, 3, 4, 2).reshape(-1, self.levels)
+        return F.cross_entropy(logits, targets.reshape(-1))
+
+
+def read_idx_images(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, count, rows, cols = np.frombuffer(data[:16], dtype=">u4")
+    assert magic == 0x803, f"{path}: not an IDX image file"
+    return np.frombuffer(data[16:], dtype=np.uint8).reshape(count, 1, rows, cols)
+
+
+class Peer:
+    def __init__(self):
+        self.model = None
+
+    def info(self, _):
+        return {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "mkldnn": torch.backends.mkldnn.is_available(),
+            "config": torch.__config__.parallel_info().splitlines()[:6],
+        }
+
+    def build(self, c):
+        torch.manual_seed(c["seed"])
+        self.levels = c["levels"]
+        self.model = PixelCNN(1, c["levels"], c["hidden"], c["blocks"], c["kernel"], c["input_kernel"], c["head_convs"], c["batch_norm"])
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=c["lr"], betas=tuple(c["betas"]), eps=c["eps"])
+        self.images = read_idx_images(c["images"])
+        params = sum(p.numel() for p in self.model.parameters())
+        return {"params": params}
+
+    def batch(self, indices):
+        raw = torch.from_numpy(self.images[np.asarray(indices)].astype(np.int64))
+        classes = raw * self.levels // 256
+        return classes.float() / (self.levels - 1), classes
+
+    def step(self, c):
+        x, t = self.batch(c["indices"])
+        self.model.train()
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.model.loss(x, t)
+        loss.backward()
+        self.opt.step()
+        value = loss.item()
+        return {"wall_ms": 1000 * (time.perf_counter() - t0), "cpu_ms": 1000 * (cpu_seconds() - c0), "loss": value}
+
+    @torch.no_grad()
+    def sample(self, c):
+        """Naive sampling: one full forward pass over the whole batch per pixel position; stops after `positions`."""
+        self.model.eval()
+        n, levels = c["count"], self.levels
+        x = torch.zeros(n, 1, 28, 28)
+        gen = torch.Generator().manual_seed(0)
+        steps = []
+        for p in range(c["positions"]):
+            i, j = divmod(p, 28)
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            logits = self.model(x)[:, :, i, j]  # [n, levels]
+            probs = torch.softmax(logits, dim=1)
+            x[:, 0, i, j] = torch.multinomial(probs, 1, generator=gen)[:, 0].float() / (levels - 1)
+            steps.append({"wall_ms": 1000 * (time.perf_counter() - t0), "cpu_ms": 1000 * (cpu_seconds() - c0)})
+        return {"steps": steps}
+
+    def matmul(self, c):
+        n, reps = c["n"], c["reps"]
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.mm(a, b)
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - t0)
+        return {"gflops": 2 * n**3 / best / 1e9}
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1].isdigit():
+        torch.set_num_threads(int(sys.argv[1]))
+    peer = Peer()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        try:
+            answer = getattr(peer, c["cmd"])(c)
+        except Exception as e:  # noqa: BLE001 - reported to the driver, which stops
+            answer = {"error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
