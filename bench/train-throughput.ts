@@ -1,8 +1,9 @@
 // Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for the
 // quick config, a medium one and the reference model, on the backend `auto` picks (or
-// --backend). Medians over timed steps after warm-up. Run: npm run bench:train [-- --backend wasm --steps 5]
+// --backend). Medians over timed steps after warm-up, with the CPU time per step (all threads)
+// and the load average. Run: npm run bench:train [-- --backend wasm --steps 5]
 import * as tf from '@tensorflow/tfjs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { initBackend, type BackendRequest } from '../src/backend/index.js';
 import { loadExperiment } from '../src/config/load.js';
 import { EpochOrder, loadDataset } from '../src/data/index.js';
@@ -27,8 +28,9 @@ async function main(): Promise<void> {
   tf.env().set('PROD', true);
   const backend = await initBackend(backendRequest);
   const data = await loadDataset({ name: 'mnist' });
-  console.log(`backend ${backend.name}: ${backend.device}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); batch ${batch}`);
-  console.log('config                          params  ms/step (median)  images/s  GFLOP/s');
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
+  console.log(`backend ${backend.name}: ${backend.device}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); batch ${batch}; load average ${load()}`);
+  console.log('config                          params  ms/step (median)  images/s  GFLOP/s  CPU ms/step  load after');
   for (const c of CONFIGS) {
     const steps = Number(args.get('steps') ?? c.steps);
     const { experiment: e } = loadExperiment(c.file, [...c.sets, `train.batch_size=${batch}`]);
@@ -36,18 +38,27 @@ async function main(): Promise<void> {
     const optimizer = makeOptimizer(e.train.optimizer);
     const order = new EpochOrder(0, data.train.count, batch);
     const times: number[] = [];
+    const cpuTimes: number[] = [];
     for (let s = 0; s < steps + 2; s++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const loss = trainStep(model, optimizer, data.train, order.forStep(s), e.model.color_levels);
       await loss.data();
       loss.dispose();
-      if (s >= 2) times.push(performance.now() - t0); // the first two steps warm up kernels and caches
+      const c = process.cpuUsage(c0);
+      if (s >= 2) {
+        // the first two steps warm up kernels and caches
+        times.push(performance.now() - t0);
+        cpuTimes.push((c.user + c.system) / 1000);
+      }
     }
     const ms = median(times);
     const imagesPerSecond = (batch * 1000) / ms;
     // Forward and backward: about 3 forward passes of multiply-adds, 2 FLOP each.
     const gflops = (imagesPerSecond * model.macsPerImage() * 3 * 2) / 1e9;
-    console.log(`${c.label.padEnd(30)} ${String(model.paramCount()).padStart(8)}  ${ms.toFixed(0).padStart(16)}  ${imagesPerSecond.toFixed(1).padStart(8)}  ${gflops.toFixed(1).padStart(7)}`);
+    console.log(
+      `${c.label.padEnd(30)} ${String(model.paramCount()).padStart(8)}  ${ms.toFixed(0).padStart(16)}  ${imagesPerSecond.toFixed(1).padStart(8)}  ${gflops.toFixed(1).padStart(7)}  ${median(cpuTimes).toFixed(0).padStart(11)}  ${load()}`,
+    );
     optimizer.dispose();
     model.dispose();
   }

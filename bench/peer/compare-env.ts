@@ -17,6 +17,9 @@ const VARIANTS: Record<string, Record<string, string>> = {
   'intra2-inter1': { TF_NUM_INTRAOP_THREADS: '2', TF_NUM_INTEROP_THREADS: '1' },
   onednnOff: { TF_ENABLE_ONEDNN_OPTS: '0' },
   omp2: { OMP_NUM_THREADS: '2' },
+  callerThread: { TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD: '1' },
+  primCache: { TF_MKL_OPTIMIZE_PRIMITIVE_MEMUSE: 'false' },
+  sysAlloc: { TF_ONEDNN_USE_SYSTEM_ALLOCATOR: '1' },
   mallocNoMmap: { MALLOC_MMAP_THRESHOLD_: '4294967296', MALLOC_TRIM_THRESHOLD_: '17179869184', MALLOC_TOP_PAD_: '536870912' },
 };
 

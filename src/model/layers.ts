@@ -68,11 +68,14 @@ export class Conv2D {
 
   /**
    * Conv and bias. `inputGradient: false` (the model's first conv, whose input is the image)
-   * skips the gradient with respect to x where the backend path allows it.
+   * skips the gradient with respect to x where the backend path allows it. `addBias: false`
+   * (native path only) returns the conv without its bias, for a batch norm that takes the
+   * bias over (BatchNorm.apply's `shift`); the bias still gets its gradient here.
    */
-  apply(x: tf.Tensor4D, inputGradient = true): tf.Tensor4D {
+  apply(x: tf.Tensor4D, inputGradient = true, addBias = true): tf.Tensor4D {
     const ops = nativeOps('conv');
-    if (ops) return this.nativeApply(ops, x, inputGradient);
+    if (ops) return this.nativeApply(ops, x, inputGradient, addBias);
+    if (!addBias) throw new Error(`${this.spec.name}: only the native conv can leave its bias to the next layer`);
     // Conv and bias in one fused op: one output tensor kept for the backward pass instead of two.
     return tf.fused.conv2d({ x, filter: this.kernel(), strides: 1, pad: 'same', bias: this.bias });
   }
@@ -85,7 +88,7 @@ export class Conv2D {
    * masked, and zeros for the rows below (as the full masked kernel would get).
    * Only the input and the rows kernel are kept for the backward pass, not the output.
    */
-  private nativeApply(ops: NativeOps, x: tf.Tensor4D, inputGradient: boolean): tf.Tensor4D {
+  private nativeApply(ops: NativeOps, x: tf.Tensor4D, inputGradient: boolean, addBias: boolean): tf.Tensor4D {
     const { kernel: k } = this.spec;
     const c = k >> 1;
     const cut = this.mask !== null && nativeOps('convRows') !== null;
@@ -114,7 +117,8 @@ export class Conv2D {
     const forward = (input: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
       const filter = rowsKernel(w);
       save([input, filter]);
-      return tf.add(ops.conv2d(input, filter, pads), b) as tf.Tensor4D;
+      const y = ops.conv2d(input, filter, pads);
+      return addBias ? (tf.add(y, b) as tf.Tensor4D) : y;
     };
     if (!inputGradient) {
       const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -199,15 +203,30 @@ export class BatchNorm {
   /**
    * Training mode normalises with the batch's statistics and updates the running ones,
    * unless `updateStats` is false (a block recomputed for its gradient must not count twice).
+   *
+   * `shift` (native path only): a per-channel shift the input has not had added yet (the
+   * bias of the conv before, see Conv2D.apply): batch norm of x + shift. In training mode
+   * the normalised output does not depend on a per-channel shift, so only the running mean
+   * takes it in; in inference mode it is taken off the running mean. That saves a full-size
+   * add per layer and gives the same values up to rounding.
    */
-  apply(x: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
+  apply(x: tf.Tensor4D, training: boolean, updateStats = true, shift: tf.Tensor | null = null): tf.Tensor4D {
     const ops = nativeOps('batchNorm');
-    if (!training) return ops ? ops.batchNormInference(x, this.gamma, this.beta, this.runningMean, this.runningVar, BatchNorm.epsilon) : this.inference(x);
+    if (shift && !ops) throw new Error(`${this.name}: only the native batch norm takes a shift`);
+    if (!training) {
+      if (!ops) return this.inference(x);
+      const mean = shift ? tf.sub(this.runningMean, shift) : this.runningMean;
+      const y = ops.batchNormInference(x, this.gamma, this.beta, mean, this.runningVar, BatchNorm.epsilon);
+      if (shift) mean.dispose();
+      return y;
+    }
     this.updateStats = updateStats;
+    this.shift = shift;
     return ops ? this.nativeTrainingNorm(x, this.gamma, this.beta) : this.trainingNorm(x, this.gamma, this.beta);
   }
 
   private updateStats = true;
+  private shift: tf.Tensor | null = null;
 
   /** Running statistics fold into one per-channel scale and shift. */
   private inference(x: tf.Tensor4D): tf.Tensor4D {
@@ -244,7 +263,11 @@ export class BatchNorm {
   private readonly nativeTrainingNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, gamma, beta, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const ops = nativeOps('batchNorm')!;
-    const r = ops.batchNormTraining(x, gamma, beta, this.runningMean, this.runningVar, BatchNorm.epsilon, BatchNorm.momentum);
+    const m = BatchNorm.momentum;
+    // The op's new running mean is (1 - m) mean + m batchMean(x); with a shift it must be
+    // (1 - m) mean + m (batchMean(x) + shift): hand it mean + shift m / (1 - m).
+    const mean = this.shift ? tf.add(this.runningMean, tf.mul(this.shift, m / (1 - m))) : this.runningMean;
+    const r = ops.batchNormTraining(x, gamma, beta, mean, this.runningVar, BatchNorm.epsilon, m);
     if (this.updateStats) {
       this.runningMean.assign(r.runningMean);
       this.runningVar.assign(r.runningVar);

@@ -117,10 +117,11 @@ function register(): void {
 /**
  * Where the native ops are used: relu's gradient, batch norm, convs, the loss; whether
  * masked convs skip the kernel rows below the centre (convRows; else they run all k rows),
- * and whether 1x1 convs get their gradients from matMuls (matMul1x1; else Conv2D's backprop ops).
+ * whether 1x1 convs get their gradients from matMuls (matMul1x1; else Conv2D's backprop ops),
+ * and whether a conv followed by batch norm leaves its bias to the batch norm (biasFold).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'matMul1x1' | 'loss';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'loss'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'matMul1x1' | 'biasFold' | 'loss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'biasFold', 'loss'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */

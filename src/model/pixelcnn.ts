@@ -6,6 +6,7 @@ import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
 import { withOwnTape } from '../backend/frugal-backprop.js';
 import { BatchNorm, Conv2D, newScope, relu, type ConvSpec } from './layers.js';
+import { nativeOps } from './native-ops.js';
 
 export interface ImageShape {
   height: number;
@@ -84,8 +85,7 @@ export class PixelCNN {
    */
   forward(x: tf.Tensor4D, training: boolean, recompute = false): tf.Tensor4D {
     // The image needs no gradient.
-    const first = this.input.conv.apply(x, false);
-    let h = this.input.bn ? this.input.bn.apply(first, training) : first;
+    let h = this.convNorm(this.input.conv, this.input.bn, x, training, true, false);
     for (const b of this.blocks) {
       if (recompute && training) h = this.recomputedBlock(b)(h);
       else if (training) h = this.block(b, h, true);
@@ -98,11 +98,18 @@ export class PixelCNN {
   }
 
   private block(b: ResidualBlock, h: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
-    const norm = (bn: BatchNorm | null, t: tf.Tensor4D) => (bn ? bn.apply(t, training, updateStats) : t);
-    let y = norm(b.bn1, b.conv1.apply(relu(h)));
-    y = norm(b.bn2, b.conv2.apply(relu(y)));
-    y = norm(b.bn3, b.conv3.apply(relu(y)));
+    let y = this.convNorm(b.conv1, b.bn1, relu(h), training, updateStats);
+    y = this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats);
+    y = this.convNorm(b.conv3, b.bn3, relu(y), training, updateStats);
     return tf.add(h, y);
+  }
+
+  /** A conv and the batch norm after it, if any; on native TensorFlow the batch norm takes the conv's bias over. */
+  private convNorm(conv: Conv2D, bn: BatchNorm | null, x: tf.Tensor4D, training: boolean, updateStats: boolean, inputGradient = true): tf.Tensor4D {
+    if (!bn) return conv.apply(x, inputGradient);
+    const fold = nativeOps('biasFold') !== null && nativeOps('conv') !== null && nativeOps('batchNorm') !== null;
+    if (!fold) return bn.apply(conv.apply(x, inputGradient), training, updateStats);
+    return bn.apply(conv.apply(x, inputGradient, false), training, updateStats, conv.bias);
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
