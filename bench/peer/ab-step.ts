@@ -29,10 +29,9 @@ const LADDER: Record<string, Variant> = {
   bn: { parts: ['relu', 'batchNorm'], fusedAdam: false, about: '+ FusedBatchNormV3 / GradV3' },
   conv: { parts: ['relu', 'batchNorm', 'conv'], fusedAdam: false, about: '+ own conv op (no image gradient, output not kept)' },
   rows: { parts: ['relu', 'batchNorm', 'conv', 'convRows'], fusedAdam: false, about: '+ masked convs over the upper kernel rows only' },
-  matmul: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1'], fusedAdam: false, about: '+ 1x1 conv gradients by matMul' },
-  fold: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'biasFold'], fusedAdam: false, about: '+ conv bias folded into the batch norm after it' },
-  loss: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'biasFold', 'loss'], fusedAdam: false, about: '+ SparseSoftmaxCrossEntropyWithLogits' },
-  all: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'biasFold', 'loss'], fusedAdam: true, about: '+ FusedAdam (after)' },
+  fold: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold'], fusedAdam: false, about: '+ conv bias folded into the batch norm after it' },
+  loss: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'], fusedAdam: false, about: '+ SparseSoftmaxCrossEntropyWithLogits' },
+  all: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'], fusedAdam: true, about: '+ FusedAdam (after)' },
 };
 
 const { values } = parseArgs({

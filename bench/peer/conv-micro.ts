@@ -1,6 +1,7 @@
 // Kernel-level timings on the native backend for the convs of the seed model's blocks, in
 // the formulations pxl could use: a masked 3x3 as a full 3x3 'same' conv or as its 2x3 upper
-// rows with explicit padding; a 1x1 conv as Conv2D or as MatMul over [pixels, channels].
+// rows over a padded input ('valid', the pad and slice included); a 1x1 conv as Conv2D or as
+// MatMul over [pixels, channels].
 // Forward, input gradient and filter gradient; the formulations alternate, medians of CPU time.
 //
 //   npx tsx bench/peer/conv-micro.ts [--reps 5] [--batch 32]
@@ -26,18 +27,20 @@ const dy = tf.randomNormal([B, 28, 28, h]) as tf.Tensor4D;
 const x2flat = tf.reshape(x2, [-1, 2 * h]) as tf.Tensor2D;
 const dyflat = tf.reshape(dy, [-1, h]) as tf.Tensor2D;
 
+const pad = (t: tf.Tensor4D) => tf.pad(t, [[0, 0], [1, 0], [1, 1], [0, 0]]) as tf.Tensor4D;
+const xpad = pad(x);
 const cases: Record<string, () => tf.Tensor> = {
-  '3x3 same fwd': () => ops.conv2d(x, w33, [1, 1, 1, 1]),
-  '2x3 rows fwd': () => ops.conv2d(x, w23, [1, 0, 1, 1]),
-  '3x3 same dx': () => ops.conv2dBackpropInput(x.shape, dy, w33, [1, 1, 1, 1]),
-  '2x3 rows dx': () => ops.conv2dBackpropInput(x.shape, dy, w23, [1, 0, 1, 1]),
-  '3x3 same dw': () => ops.conv2dBackpropFilter(x, dy, w33.shape, [1, 1, 1, 1]),
-  '2x3 rows dw': () => ops.conv2dBackpropFilter(x, dy, w23.shape, [1, 0, 1, 1]),
-  '1x1 conv fwd': () => ops.conv2d(x2, w11, [0, 0, 0, 0]),
+  '3x3 same fwd': () => ops.conv2d(x, w33, 'SAME'),
+  '2x3 rows fwd': () => tf.tidy(() => ops.conv2d(pad(x), w23, 'VALID')),
+  '3x3 same dx': () => ops.conv2dBackpropInput(x.shape, dy, w33, 'SAME'),
+  '2x3 rows dx': () => tf.tidy(() => tf.slice(ops.conv2dBackpropInput(xpad.shape, dy, w23, 'VALID'), [0, 1, 1, 0], x.shape)),
+  '3x3 same dw': () => ops.conv2dBackpropFilter(x, dy, w33.shape, 'SAME'),
+  '2x3 rows dw': () => tf.tidy(() => ops.conv2dBackpropFilter(pad(x), dy, w23.shape, 'VALID')),
+  '1x1 conv fwd': () => ops.conv2d(x2, w11, 'SAME'),
   '1x1 matMul fwd': () => tf.matMul(x2flat, m11),
-  '1x1 conv dx': () => ops.conv2dBackpropInput(x2.shape, dy, w11, [0, 0, 0, 0]),
+  '1x1 conv dx': () => ops.conv2dBackpropInput(x2.shape, dy, w11, 'SAME'),
   '1x1 matMul dx': () => tf.matMul(dyflat, m11, false, true),
-  '1x1 conv dw': () => ops.conv2dBackpropFilter(x2, dy, w11.shape, [0, 0, 0, 0]),
+  '1x1 conv dw': () => ops.conv2dBackpropFilter(x2, dy, w11.shape, 'SAME'),
   '1x1 matMul dw': () => tf.matMul(x2flat, dyflat, true, false),
 };
 const times = new Map<string, { wall: number[]; cpu: number[] }>(Object.keys(cases).map((k) => [k, { wall: [], cpu: [] }]));

@@ -4,8 +4,11 @@
 // then sampling 64 images of the seed model: PyTorch's naive sampler (extrapolated) against
 // pxl's cached one.
 //
-//   npm run bench:peer [-- --configs small,medium,seed --rounds 6,4,3 --threads 2 --no-sampling]
+//   npm run bench:peer [-- --configs small,medium,seed --rounds 8,5,3 --threads 2 --no-sampling --own-init]
 //
+// PyTorch's model starts from pxl's initial weights (unless --own-init), so the losses of the
+// first steps must agree: a check that the two compute the same thing, beyond the parameter
+// count.
 // pxl runs in this process on the backend `auto` picks (tensorflow when tfjs-node is set up,
 // else wasm); PyTorch in a child python process (/usr/bin/python3 by default, PXL_PEER_PYTHON
 // overrides) that waits for each command. Steps alternate between the two, and which goes
@@ -50,6 +53,7 @@ const { values } = parseArgs({
     'naive-positions': { type: 'string', default: '4' },
     'cached-runs': { type: 'string', default: '3' },
     json: { type: 'string' },
+    'own-init': { type: 'boolean', default: false },
   },
 });
 
@@ -161,6 +165,7 @@ async function compareTraining(spec: PeerConfig, index: number, torch: Torch, da
   if (params !== model.paramCount()) {
     throw new Error(`${spec.label}: PyTorch's model has ${params} parameters, pxl's ${model.paramCount()}: not the same architecture`);
   }
+  if (!values['own-init']) await shareWeights(model, torch);
   const order = new EpochOrder(0, data.train.count, batch);
   const levels = e.model.color_levels;
   const pxlStep = (s: number): Timing & { loss: number } => {
@@ -182,14 +187,14 @@ async function compareTraining(spec: PeerConfig, index: number, torch: Torch, da
   };
   const warmup = perConfig(values.warmup, index);
   const rounds = perConfig(values.rounds, index);
-  console.log(`\n${spec.label}: ${params.toLocaleString('en-US')} parameters in both; ${warmup} warm-up step(s) each, then ${rounds} rounds`);
+  console.log(`\n${spec.label}: ${params.toLocaleString('en-US')} parameters in both${values['own-init'] ? '' : ', PyTorch starting from pxl\'s weights'}; ${warmup} warm-up step(s) each, then ${rounds} rounds`);
   for (let s = 0; s < warmup + rounds; s++) {
     const torchFirst = s % 2 === 1;
     const a = torchFirst ? await torchStep(s) : pxlStep(s);
     const b = torchFirst ? pxlStep(s) : await torchStep(s);
     const [p, t] = torchFirst ? [b, a] : [a, b];
     const tag = s < warmup ? 'warm-up' : `round ${s - warmup + 1}`;
-    console.log(`  ${tag.padEnd(8)} pxl ${fmt(p.wall).padStart(6)} ms (CPU ${fmt(p.cpu).padStart(6)})  PyTorch ${fmt(t.wall).padStart(6)} ms (CPU ${fmt(t.cpu).padStart(6)})  loss ${p.loss.toFixed(3)} / ${t.loss.toFixed(3)}  load ${loadavg()[0].toFixed(1)}`);
+    console.log(`  ${tag.padEnd(8)} pxl ${fmt(p.wall).padStart(6)} ms (CPU ${fmt(p.cpu).padStart(6)})  PyTorch ${fmt(t.wall).padStart(6)} ms (CPU ${fmt(t.cpu).padStart(6)})  loss ${p.loss.toFixed(4)} / ${t.loss.toFixed(4)}  load ${loadavg()[0].toFixed(1)}`);
     if (s >= warmup) {
       result.pxl.push(p);
       result.torch.push(t);
@@ -201,6 +206,22 @@ async function compareTraining(spec: PeerConfig, index: number, torch: Torch, da
   optimizer.dispose();
   model.dispose();
   return result;
+}
+
+/** Gives PyTorch's model pxl's initial weights, so that both start from the same point and their losses compare. */
+async function shareWeights(model: PixelCNN, torch: Torch): Promise<void> {
+  const vars = model.trainable();
+  const data = new Float32Array(vars.reduce((n, v) => n + v.size, 0));
+  const tensors: { name: string; shape: number[]; offset: number }[] = [];
+  let offset = 0;
+  for (const v of vars) {
+    data.set(v.dataSync() as Float32Array, offset);
+    tensors.push({ name: v.name.slice(v.name.indexOf('/') + 1), shape: v.shape, offset });
+    offset += v.size;
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'pxl-peer-')), 'weights.f32');
+  writeFileSync(file, new Uint8Array(data.buffer));
+  await torch.ask({ cmd: 'load', file, tensors });
 }
 
 interface SamplingResult {

@@ -14,6 +14,8 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   {"cmd": "build", "blocks": 15, "hidden": 128, "kernel": 3, "input_kernel": 7,
    "head_convs": 2, "levels": 256, "batch_norm": true, "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
    "seed": 0, "images": "<path to train-images-idx3-ubyte>"}           -> {"params": n}
+  {"cmd": "load", "file": "<float32 file>", "tensors": [{"name", "shape", "offset"}]}
+                                                   -> pxl's weights (pxl names, HWIO kernels) into this model
   {"cmd": "step", "indices": [...]}                -> {"wall_ms", "cpu_ms", "loss"}
   {"cmd": "sample", "count": 64, "positions": 4}   -> per-position wall and CPU ms of naive sampling
   {"cmd": "matmul", "n": 2048, "reps": 5}          -> GFLOP/s of an n x n float32 matmul
@@ -125,6 +127,37 @@ class Peer:
         self.images = read_idx_images(c["images"])
         params = sum(p.numel() for p in self.model.parameters())
         return {"params": params}
+
+    def torch_name(self, name):
+        """pxl's variable names (input.conv/weight, blocks.3.bn2/gamma, head.conv1/bias, head.out/weight) to this model's."""
+        layer, kind = name.split("/")
+        kind = {"gamma": "weight", "beta": "bias"}.get(kind, kind)
+        parts = layer.split(".")
+        if parts[0] == "input":
+            return f"{'inp' if parts[1] == 'conv' else 'inp_norm'}.{kind}"
+        if parts[0] == "blocks":
+            return f"blocks.{parts[1]}.{parts[2].replace('conv', 'c').replace('bn', 'n')}.{kind}"
+        if parts[1] == "out":
+            return f"out.{kind}"
+        return f"head.{int(parts[1][len('conv'):]) - 1}.{kind}"
+
+    def load(self, c):
+        data = np.fromfile(c["file"], dtype=np.float32)
+        params = dict(self.model.named_parameters())
+        seen = set()
+        with torch.no_grad():
+            for t in c["tensors"]:
+                n = int(np.prod(t["shape"]))
+                value = torch.from_numpy(data[t["offset"] : t["offset"] + n].reshape(t["shape"]).copy())
+                if value.dim() == 4:
+                    value = value.permute(3, 2, 0, 1)  # [k, k, in, out] -> [out, in, k, k]
+                name = self.torch_name(t["name"])
+                params[name].copy_(value)
+                seen.add(name)
+        missing = sorted(set(params) - seen)
+        if missing:
+            raise ValueError(f"no pxl tensor for {missing[:4]}")
+        return {"loaded": len(seen)}
 
     def batch(self, indices):
         raw = torch.from_numpy(self.images[np.asarray(indices)].astype(np.int64))

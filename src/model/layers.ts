@@ -81,11 +81,13 @@ export class Conv2D {
   }
 
   /**
-   * Native TensorFlow: the rows of a masked kernel below its centre are zero, so the conv
-   * runs over the centre row and those above only ((k/2 + 1) x k taps: 6 of 9 for a 3x3,
-   * 28 of 49 for a 7x7), with explicit padding (k/2 above, none below), which is the same
-   * sum as the full 'same' conv. The gradient: TensorFlow's backprop ops on those rows,
-   * masked, and zeros for the rows below (as the full masked kernel would get).
+   * Native TensorFlow. The rows of a masked kernel below its centre are zero, so a masked
+   * conv runs over the centre row and those above only ((k/2 + 1) x k taps: 6 of 9 for a
+   * 3x3, 28 of 49 for a 7x7): the input padded by k/2 above, left and right and none below,
+   * then a 'VALID' conv, which is the same sum as the full 'same' conv. (TensorFlow's
+   * backprop ops take explicit paddings too, but then leave oneDNN for a path about 1.7x
+   * slower; padding the input is cheaper.) The gradient: TensorFlow's backprop ops on those
+   * rows, masked, and zeros for the rows below (what the full masked kernel would get).
    * Only the input and the rows kernel are kept for the backward pass, not the output.
    */
   private nativeApply(ops: NativeOps, x: tf.Tensor4D, inputGradient: boolean, addBias: boolean): tf.Tensor4D {
@@ -93,23 +95,19 @@ export class Conv2D {
     const c = k >> 1;
     const cut = this.mask !== null && nativeOps('convRows') !== null;
     const rows = cut ? c + 1 : k;
-    const pads: [number, number, number, number] = [c, cut ? 0 : c, c, c];
+    const padding = cut ? 'VALID' : 'SAME';
+    const padded = (t: tf.Tensor4D) => (cut && c > 0 ? tf.pad(t, [[0, 0], [c, 0], [c, c], [0, 0]]) : t);
     const rowsKernel = (w: tf.Tensor) => {
       if (!this.mask) return w as tf.Tensor4D;
       return (rows < k ? tf.mul(tf.slice(w, 0, [rows]), this.rowsMask()) : tf.mul(w, this.mask)) as tf.Tensor4D;
     };
-    // A 1x1 conv is a matMul over [pixels, channels]; TensorFlow's matMul computes its
-    // gradients about twice as fast as its conv backprop ops (bench/peer/conv-micro.ts).
-    const flat = k === 1 && nativeOps('matMul1x1') !== null;
-    const { in: cin, out: cout } = this.spec;
-    const inputGrad = (dy: tf.Tensor4D, shape: number[], filter: tf.Tensor4D): tf.Tensor =>
-      flat
-        ? tf.reshape(tf.matMul(tf.reshape(dy, [-1, cout]), tf.reshape(filter, [cin, cout]), false, true), shape)
-        : ops.conv2dBackpropInput(shape, dy, filter, pads);
+    const inputGrad = (dy: tf.Tensor4D, input: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor => {
+      if (!(cut && c > 0)) return ops.conv2dBackpropInput(input.shape, dy, filter, padding);
+      const [n, h, w, ch] = input.shape;
+      return tf.slice(ops.conv2dBackpropInput([n, h + c, w + 2 * c, ch], dy, filter, padding), [0, c, c, 0], input.shape);
+    };
     const gradients = (dy: tf.Tensor4D, input: tf.Tensor4D, filter: tf.Tensor4D) => {
-      let dw: tf.Tensor = flat
-        ? tf.reshape(tf.matMul(tf.reshape(input, [-1, cin]), tf.reshape(dy, [-1, cout]), true, false), filter.shape)
-        : ops.conv2dBackpropFilter(input, dy, filter.shape, pads);
+      let dw: tf.Tensor = ops.conv2dBackpropFilter(padded(input), dy, filter.shape, padding);
       if (this.mask) dw = tf.mul(dw, rows < k ? this.rowsMask() : this.mask);
       if (rows < k) dw = tf.pad(dw, [[0, k - rows], [0, 0], [0, 0], [0, 0]]);
       return { dw, db: tf.sum(dy, [0, 1, 2]) };
@@ -117,7 +115,7 @@ export class Conv2D {
     const forward = (input: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
       const filter = rowsKernel(w);
       save([input, filter]);
-      const y = ops.conv2d(input, filter, pads);
+      const y = ops.conv2d(padded(input), filter, padding);
       return addBias ? (tf.add(y, b) as tf.Tensor4D) : y;
     };
     if (!inputGradient) {
@@ -138,7 +136,7 @@ export class Conv2D {
       return {
         value: forward(input, w, b, save),
         gradFunc: (dy: tf.Tensor, [saved, filter]: tf.Tensor[]) => {
-          const dx = inputGrad(dy as tf.Tensor4D, saved.shape, filter as tf.Tensor4D);
+          const dx = inputGrad(dy as tf.Tensor4D, saved as tf.Tensor4D, filter as tf.Tensor4D);
           const { dw, db } = gradients(dy as tf.Tensor4D, saved as tf.Tensor4D, filter as tf.Tensor4D);
           return [dx, dw, db];
         },

@@ -3,10 +3,10 @@
 // tfjs composes a training step from small generic kernels: a relu's gradient is five
 // full-size kernels (Step: IsNan, Greater, Fill, Select, then a Multiply), batch norm is
 // a dozen, the softmax cross-entropy ten. TensorFlow has one op for each of them
-// (ReluGrad, FusedBatchNormV3 and FusedBatchNormGradV3, SparseSoftmaxCrossEntropyWithLogits),
-// and its Conv2D and backprop ops take explicit paddings, which tfjs-node's kernels
-// refuse; pxl's masked convs use them to skip the rows of the kernel that the mask
-// zeroes. They are registered here as tfjs kernels under pxl's own names, for the
+// (ReluGrad, FusedBatchNormV3 and FusedBatchNormGradV3, SparseSoftmaxCrossEntropyWithLogits);
+// and pxl's convs call Conv2D and its backprop ops directly, with their own gradient, to
+// skip the kernel rows a mask zeroes (see Conv2D in layers.ts). They are registered here
+// as tfjs kernels under pxl's own names, for the
 // 'tensorflow' backend only, so they run through the engine like any kernel (scopes,
 // tf.profile, tensor counts); callers check `nativeOps(part)` and keep the generic maths
 // for every other backend. test/model/native-ops.test.ts compares each with it.
@@ -25,7 +25,7 @@ interface OpAttr {
   value: boolean | number | string | number[];
 }
 
-type Pads = [number, number, number, number]; // top, bottom, left, right
+type Padding = 'SAME' | 'VALID';
 
 const BACKEND = 'tensorflow';
 
@@ -33,13 +33,12 @@ function float(b: NodeBackend, name = 'T'): OpAttr {
   return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
 }
 
-function convAttrs(b: NodeBackend, pads: Pads): OpAttr[] {
+function convAttrs(b: NodeBackend, padding: Padding): OpAttr[] {
   return [
     float(b),
     { name: 'strides', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
     { name: 'use_cudnn_on_gpu', type: b.binding.TF_ATTR_BOOL, value: true },
-    { name: 'padding', type: b.binding.TF_ATTR_STRING, value: 'EXPLICIT' },
-    { name: 'explicit_paddings', type: b.binding.TF_ATTR_INT, value: [0, 0, pads[0], pads[1], pads[2], pads[3], 0, 0] },
+    { name: 'padding', type: b.binding.TF_ATTR_STRING, value: padding },
     { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
     { name: 'dilations', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
   ];
@@ -63,19 +62,19 @@ type Inputs = Record<string, tf.TensorInfo>;
 
 const KERNELS: Record<string, (b: NodeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[]> = {
   PxlReluGrad: (b, { dy, y }) => b.executeSingleOutput('ReluGrad', [float(b)], [dy, y]),
-  PxlConv2D: (b, { x, filter }, { pads }) => b.executeSingleOutput('Conv2D', convAttrs(b, pads as Pads), [x, filter]),
-  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, pads }) => {
+  PxlConv2D: (b, { x, filter }, { padding }) => b.executeSingleOutput('Conv2D', convAttrs(b, padding as Padding), [x, filter]),
+  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, padding }) => {
     const sizes = tf.tensor1d(inputShape as number[], 'int32');
     try {
-      return b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, pads as Pads), [sizes, filter, dy]);
+      return b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, padding as Padding), [sizes, filter, dy]);
     } finally {
       sizes.dispose();
     }
   },
-  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, pads }) => {
+  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, padding }) => {
     const sizes = tf.tensor1d(filterShape as number[], 'int32');
     try {
-      return b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, pads as Pads), [x, sizes, dy]);
+      return b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, padding as Padding), [x, sizes, dy]);
     } finally {
       sizes.dispose();
     }
@@ -117,11 +116,10 @@ function register(): void {
 /**
  * Where the native ops are used: relu's gradient, batch norm, convs, the loss; whether
  * masked convs skip the kernel rows below the centre (convRows; else they run all k rows),
- * whether 1x1 convs get their gradients from matMuls (matMul1x1; else Conv2D's backprop ops),
  * and whether a conv followed by batch norm leaves its bias to the batch norm (biasFold).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'matMul1x1' | 'biasFold' | 'loss';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'matMul1x1', 'biasFold', 'loss'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */
@@ -158,14 +156,14 @@ const OPS = {
   /** dy where y > 0, else 0: the gradient of y = relu(x), from its output. */
   reluGrad: (dy: tf.Tensor, y: tf.Tensor): tf.Tensor => run('PxlReluGrad', { dy, y }) as tf.Tensor,
 
-  /** A stride-1 NHWC conv with explicit zero padding (top, bottom, left, right). */
-  conv2d: (x: tf.Tensor4D, filter: tf.Tensor4D, pads: Pads): tf.Tensor4D => run('PxlConv2D', { x, filter }, { pads }) as tf.Tensor4D,
+  /** A stride-1 NHWC conv, 'SAME' or 'VALID'. */
+  conv2d: (x: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding): tf.Tensor4D => run('PxlConv2D', { x, filter }, { padding }) as tf.Tensor4D,
 
-  conv2dBackpropInput: (inputShape: number[], dy: tf.Tensor4D, filter: tf.Tensor4D, pads: Pads): tf.Tensor4D =>
-    run('PxlConv2DBackpropInput', { dy, filter }, { inputShape, pads }) as tf.Tensor4D,
+  conv2dBackpropInput: (inputShape: number[], dy: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding): tf.Tensor4D =>
+    run('PxlConv2DBackpropInput', { dy, filter }, { inputShape, padding }) as tf.Tensor4D,
 
-  conv2dBackpropFilter: (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], pads: Pads): tf.Tensor4D =>
-    run('PxlConv2DBackpropFilter', { x, dy }, { filterShape, pads }) as tf.Tensor4D,
+  conv2dBackpropFilter: (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], padding: Padding): tf.Tensor4D =>
+    run('PxlConv2DBackpropFilter', { x, dy }, { filterShape, padding }) as tf.Tensor4D,
 
   /**
    * Batch norm with the batch's statistics; the running ones come back updated with
