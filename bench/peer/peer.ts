@@ -18,24 +18,22 @@
 // time much less. GFLOP/s count the same nominal arithmetic for both (3 forward passes of
 // multiply-adds per training step, masked taps included) and are set against the machine's
 // FMA limit, measured here by a C loop (bench/peer/fma.c).
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
-import type { Experiment } from '../../src/config/types.js';
 import { EpochOrder, loadDataset, type Dataset } from '../../src/data/index.js';
-import { KNOWN_DATASETS } from '../../src/data/known.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { samplerFor } from '../../src/sample/index.js';
 import { makeOptimizer } from '../../src/train/optimizer.js';
 import { trainStep } from '../../src/train/trainer.js';
 import { PEER_CONFIGS, type PeerConfig } from './configs.js';
+import { Torch, defaultPython, shareWeights, torchSpec } from './torch-child.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const MNIST = { height: 28, width: 28, channels: 1 };
@@ -64,31 +62,6 @@ const median = (xs: number[]): number => {
 const perConfig = (list: string, i: number): number => Number(list.split(',')[Math.min(i, list.split(',').length - 1)]);
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
 const fmt = (x: number, digits = 0) => x.toFixed(digits);
-
-/** The PyTorch child: JSON commands in, JSON answers out, one line each. */
-class Torch {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: AsyncIterableIterator<string>;
-
-  constructor(python: string, threads: number) {
-    this.child = spawn(python, [join(HERE, 'torch_peer.py'), String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[torch] ${d}`));
-    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-
-  async ask<T>(command: Record<string, unknown>): Promise<T> {
-    this.child.stdin.write(`${JSON.stringify(command)}\n`);
-    const { value, done } = await this.lines.next();
-    if (done) throw new Error(`the PyTorch process ended (exit code ${this.child.exitCode}) before answering ${command.cmd}`);
-    const answer = JSON.parse(value) as T & { error?: string };
-    if (answer.error) throw new Error(`PyTorch: ${answer.error}`);
-    return answer;
-  }
-
-  close(): void {
-    this.child.stdin.end();
-  }
-}
 
 interface Timing {
   wall: number;
@@ -145,18 +118,6 @@ interface ConfigResult {
   loadAfter: string;
 }
 
-function torchSpec(e: Experiment, data: Dataset) {
-  const m = e.model;
-  if (m.blocks.mask !== 'B' || m.input.mask !== 'A' || m.head.mask !== 'B') throw new Error('torch_peer.py implements mask A input, mask B blocks and head');
-  const o = e.train.optimizer;
-  if (o.name !== 'adam') throw new Error('the peer benchmark compares Adam');
-  return {
-    cmd: 'build', blocks: m.blocks.count, hidden: m.hidden, kernel: m.blocks.kernel_size, input_kernel: m.input.kernel_size,
-    head_convs: m.head.convs, levels: m.color_levels, batch_norm: m.batch_norm, lr: o.learning_rate, betas: [o.beta1, o.beta2],
-    eps: o.epsilon, seed: e.seed, images: join(KNOWN_DATASETS.mnist.defaultDir(), 'train-images-idx3-ubyte'), count: data.train.count,
-  };
-}
-
 async function compareTraining(spec: PeerConfig, index: number, torch: Torch, data: Dataset, batch: number): Promise<ConfigResult> {
   const { experiment: e } = loadExperiment(spec.file, [...spec.sets, `train.batch_size=${batch}`, 'train.optimizer.learning_rate=0.001']);
   const model = new PixelCNN(e.model, MNIST, e.seed);
@@ -206,22 +167,6 @@ async function compareTraining(spec: PeerConfig, index: number, torch: Torch, da
   optimizer.dispose();
   model.dispose();
   return result;
-}
-
-/** Gives PyTorch's model pxl's initial weights, so that both start from the same point and their losses compare. */
-async function shareWeights(model: PixelCNN, torch: Torch): Promise<void> {
-  const vars = model.trainable();
-  const data = new Float32Array(vars.reduce((n, v) => n + v.size, 0));
-  const tensors: { name: string; shape: number[]; offset: number }[] = [];
-  let offset = 0;
-  for (const v of vars) {
-    data.set(v.dataSync() as Float32Array, offset);
-    tensors.push({ name: v.name.slice(v.name.indexOf('/') + 1), shape: v.shape, offset });
-    offset += v.size;
-  }
-  const file = join(mkdtempSync(join(tmpdir(), 'pxl-peer-')), 'weights.f32');
-  writeFileSync(file, new Uint8Array(data.buffer));
-  await torch.ask({ cmd: 'load', file, tensors });
 }
 
 interface SamplingResult {
@@ -286,7 +231,7 @@ const duration = (s: number) => (s < 120 ? `${s.toFixed(1)} s` : s < 7200 ? `${(
 async function main(): Promise<void> {
   const threads = Number(values.threads);
   const batch = Number(values.batch);
-  const python = process.env.PXL_PEER_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  const python = defaultPython();
   tf.env().set('PROD', true);
   const backend = await initBackend(values.backend as BackendRequest);
   const torch = new Torch(python, threads);

@@ -17,6 +17,9 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   {"cmd": "load", "file": "<float32 file>", "tensors": [{"name", "shape", "offset"}]}
                                                    -> pxl's weights (pxl names, HWIO kernels) into this model
   {"cmd": "step", "indices": [...]}                -> {"wall_ms", "cpu_ms", "loss"}
+  {"cmd": "grads", "indices": [...], "dtype": "float64", "file": "<path>"}
+                                                   -> the loss; the gradients written to file as float64, in
+                                                      the order and layout of the last load (pxl's)
   {"cmd": "sample", "count": 64, "positions": 4}   -> per-position wall and CPU ms of naive sampling
   {"cmd": "matmul", "n": 2048, "reps": 5}          -> GFLOP/s of an n x n float32 matmul
 """
@@ -152,12 +155,33 @@ class Peer:
                 if value.dim() == 4:
                     value = value.permute(3, 2, 0, 1)  # [k, k, in, out] -> [out, in, k, k]
                 name = self.torch_name(t["name"])
-                params[name].copy_(value)
+                params[name].copy_(value.to(params[name].dtype))
                 seen.add(name)
         missing = sorted(set(params) - seen)
         if missing:
             raise ValueError(f"no pxl tensor for {missing[:4]}")
+        self.pxl_tensors = c["tensors"]
         return {"loaded": len(seen)}
+
+    def grads(self, c):
+        """Loss and gradients of one batch in training mode, at the precision asked for."""
+        dtype = getattr(torch, c.get("dtype", "float32"))
+        self.model.to(dtype)
+        self.model.train()
+        self.model.zero_grad(set_to_none=True)
+        x, t = self.batch(c["indices"])
+        loss = self.model.loss(x.to(dtype), t)
+        loss.backward()
+        params = dict(self.model.named_parameters())
+        out = []
+        for t in self.pxl_tensors:
+            g = params[self.torch_name(t["name"])].grad.detach()
+            if g.dim() == 4:
+                g = g.permute(2, 3, 1, 0)  # [out, in, k, k] -> [k, k, in, out]
+            out.append(g.reshape(-1).to(torch.float64).numpy())
+        np.concatenate(out).tofile(c["file"])
+        self.model.to(torch.float32)
+        return {"loss": loss.item()}
 
     def batch(self, indices):
         raw = torch.from_numpy(self.images[np.asarray(indices)].astype(np.int64))

@@ -45,12 +45,12 @@ function convAttrs(b: NodeBackend, padding: Padding): OpAttr[] {
 }
 
 /** `averageFactor`: only for the forward op (its running-statistics momentum); the gradient op has no such attribute. */
-function batchNormAttrs(b: NodeBackend, epsilon: number, training: boolean, averageFactor?: number): OpAttr[] {
+function batchNormAttrs(b: NodeBackend, epsilon: number, training: boolean, averageFactor?: number, format = 'NHWC'): OpAttr[] {
   const attrs: OpAttr[] = [
     float(b),
     float(b, 'U'),
     { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: epsilon },
-    { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: format },
     { name: 'is_training', type: b.binding.TF_ATTR_BOOL, value: training },
   ];
   if (averageFactor !== undefined) attrs.push({ name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: averageFactor });
@@ -80,9 +80,21 @@ const KERNELS: Record<string, (b: NodeBackend, inputs: Inputs, attrs: tf.NamedAt
     }
   },
   // Outputs: y, updated running mean, updated running variance, and three saved tensors for the gradient.
-  PxlBatchNormTraining: (b, { x, scale, offset, mean, variance }, { epsilon, momentum }) =>
-    b.executeMultipleOutputs('FusedBatchNormV3', batchNormAttrs(b, epsilon as number, true, momentum as number), [x, scale, offset, mean, variance], 6),
-  // Outputs: dx, dscale, doffset.
+  // The batch statistics come from TensorFlow's Eigen kernel, not oneDNN's: given a 5-D
+  // tensor (NDHWC, depth 1) the eager oneDNN rewrite leaves the op alone. oneDNN sums them
+  // less precisely, and a PixelCNN's gradients magnify that about a hundredfold through the
+  // batch-norm layers (bench/peer/grad-agreement.ts: 6e-3 against float64 with oneDNN's
+  // statistics, 2.6e-3 with Eigen's, 2.9e-3 for tfjs's generic maths), for 5 % of a step.
+  PxlBatchNormTraining: (b, { x, scale, offset, mean, variance }, { epsilon, momentum }) => {
+    const [n, h, w, c] = x.shape;
+    const x5 = tf.reshape(x as tf.Tensor, [n, 1, h, w, c]);
+    const out = b.executeMultipleOutputs('FusedBatchNormV3', batchNormAttrs(b, epsilon as number, true, momentum as number, 'NDHWC'), [x5, scale, offset, mean, variance], 6);
+    x5.dispose();
+    const y = tf.reshape(out[0], x.shape);
+    out[0].dispose();
+    return [y, ...out.slice(1)];
+  },
+  // Outputs: dx, dscale, doffset (oneDNN: as precise as the generic maths here, and fast).
   PxlBatchNormGrad: (b, { dy, x, scale, saved1, saved2, saved3 }, { epsilon }) => {
     const out = b.executeMultipleOutputs('FusedBatchNormGradV3', batchNormAttrs(b, epsilon as number, true), [dy, x, scale, saved1, saved2, saved3], 5);
     tf.dispose(out.slice(3));
