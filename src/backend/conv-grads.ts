@@ -35,13 +35,15 @@ export function filterGrad(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo
   return dW;
 }
 
+// The transpose is explicit because wasm's matMul is fast (XNNPACK) only untransposed.
 function filterGrad1x1(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo): Info {
   const rows = info.batchSize * info.inHeight * info.inWidth;
   const xFlat = calls.reshape(x, [rows, info.inChannels]);
+  const xT = calls.transpose(xFlat, [1, 0]);
   const dyFlat = calls.reshape(dy, [rows, info.outChannels]);
-  const product = calls.matMul(xFlat, dyFlat, true, false);
+  const product = calls.matMul(xT, dyFlat, false, false); // [Ci, Co]
   const dW = calls.reshape(product, info.filterShape);
-  calls.free(xFlat, dyFlat, product);
+  calls.free(xFlat, xT, dyFlat, product);
   return dW;
 }
 

@@ -1,0 +1,142 @@
+// Conv2D forward and gradient kernels, stock vs pxl, on the cpu and wasm
+// backends, for PixelCNN-shaped layers (batch 32, 28x28, 'same'); then a small
+// PixelCNN training step on wasm. Run: bash bench/backend-run.sh [--full] [--steps N]
+// Stock cpu runs that would take longer than the budget are estimated from the
+// rate measured on the smaller layers (--full runs them all: tens of minutes).
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, installKernels, uninstallKernels } from '../src/backend/index.js';
+import { buildStepModel, timeSteps } from './backend-train-step.js';
+
+const BATCH = 32;
+const SIZE = 28;
+const LAYERS = [
+  { k: 7, ci: 1, co: 32 },
+  { k: 3, ci: 16, co: 16 },
+  { k: 1, ci: 32, co: 16 },
+  { k: 3, ci: 128, co: 128 },
+  { k: 1, ci: 256, co: 128 },
+];
+type Layer = (typeof LAYERS)[number];
+const OPS = ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+type Op = (typeof OPS)[number];
+const VARIANTS = [
+  { label: 'cpu stock', backend: 'cpu', ours: false },
+  { label: 'cpu pxl', backend: 'cpu', ours: true },
+  { label: 'wasm stock', backend: 'wasm', ours: false },
+  { label: 'wasm pxl', backend: 'wasm', ours: true },
+] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const args = process.argv.slice(2);
+const FULL = args.includes('--full');
+const STEPS = Number(args[args.indexOf('--steps') + 1]) || 10;
+const BUDGET_MS = 30_000;
+
+interface Cell {
+  ms: number;
+  reps: number;
+  estimated?: boolean;
+  missing?: string;
+}
+
+const macs = (l: Layer) => BATCH * SIZE * SIZE * l.k * l.k * l.ci * l.co;
+
+function kernelCall(op: Op, l: Layer): { inputs: tf.NamedTensorMap; attrs: tf.NamedAttrMap } {
+  const x = tf.randomNormal([BATCH, SIZE, SIZE, l.ci], 0, 1, 'float32', 1);
+  const filter = tf.randomNormal([l.k, l.k, l.ci, l.co], 0, 1, 'float32', 2);
+  const dy = tf.randomNormal([BATCH, SIZE, SIZE, l.co], 0, 1, 'float32', 3);
+  const common = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
+  if (op === 'Conv2D') return { inputs: { x, filter }, attrs: { ...common, dilations: [1, 1] } };
+  if (op === 'Conv2DBackpropFilter') return { inputs: { x, dy }, attrs: { ...common, filterShape: filter.shape } };
+  return { inputs: { dy, filter }, attrs: { ...common, inputShape: x.shape } };
+}
+
+function runOnce(op: Op, call: ReturnType<typeof kernelCall>): number {
+  const start = performance.now();
+  const out = tf.engine().runKernel(op, call.inputs, call.attrs) as tf.Tensor;
+  out.dataSync();
+  out.dispose();
+  return performance.now() - start;
+}
+
+/** Median of repeated runs; one run when a single one takes seconds. */
+function timeOp(op: Op, l: Layer): Cell {
+  const call = kernelCall(op, l);
+  try {
+    const first = runOnce(op, call);
+    if (first > 2000) return { ms: first, reps: 1 };
+    const times: number[] = [];
+    const until = performance.now() + 2000;
+    while (times.length < 3 || (times.length < 20 && performance.now() < until)) times.push(runOnce(op, call));
+    times.sort((a, b) => a - b);
+    return { ms: times[Math.floor(times.length / 2)], reps: times.length };
+  } catch (err) {
+    return { ms: NaN, reps: 0, missing: /not registered/.test(String(err)) ? 'not registered' : String(err) };
+  } finally {
+    tf.dispose(Object.values(call.inputs));
+  }
+}
+
+async function useVariant(v: Variant): Promise<void> {
+  await tf.setBackend(v.backend);
+  if (v.ours) installKernels(v.backend);
+  else uninstallKernels(v.backend);
+}
+
+/** Measures every layer and op for one variant; skips (estimates) runs longer than the budget. */
+async function measureVariant(v: Variant, results: Map<string, Cell>): Promise<void> {
+  await useVariant(v);
+  const rate = new Map<Op, number>(); // MAC per ms seen on the smaller layers
+  for (const l of LAYERS)
+    for (const op of OPS) {
+      const key = `${v.label}|${op}|${JSON.stringify(l)}`;
+      const known = rate.get(op);
+      if (!FULL && known && macs(l) / known > BUDGET_MS) {
+        results.set(key, { ms: macs(l) / known, reps: 0, estimated: true });
+        continue;
+      }
+      const cell = timeOp(op, l);
+      if (!Number.isNaN(cell.ms)) rate.set(op, Math.min(known ?? Infinity, macs(l) / cell.ms));
+      results.set(key, cell);
+      process.stderr.write(`${v.label} ${op} ${l.k}x${l.k} ${l.ci}->${l.co}: ${formatCell(cell, l)}\n`);
+    }
+}
+
+function formatCell(c: Cell, l: Layer): string {
+  if (c.missing) return c.missing;
+  const gflops = (2 * macs(l)) / c.ms / 1e6;
+  const ms = c.ms >= 100 ? c.ms.toFixed(0) : c.ms.toFixed(1);
+  return `${c.estimated ? '~' : ''}${ms} ms (${gflops.toFixed(gflops < 1 ? 2 : 1)})${c.estimated ? ' est.' : ''}`;
+}
+
+function table(results: Map<string, Cell>): string {
+  const head = `| layer | kernel | ${VARIANTS.map((v) => v.label).join(' | ')} |`;
+  const rule = `|${' --- |'.repeat(VARIANTS.length + 2)}`;
+  const rows = LAYERS.flatMap((l) =>
+    OPS.map((op) => {
+      const cells = VARIANTS.map((v) => formatCell(results.get(`${v.label}|${op}|${JSON.stringify(l)}`)!, l));
+      return `| ${l.k}x${l.k} ${l.ci}→${l.co} | ${op.replace('Conv2DBackprop', 'd')} | ${cells.join(' | ')} |`;
+    }));
+  return [head, rule, ...rows].join('\n');
+}
+
+async function trainStep(): Promise<string> {
+  await useVariant(VARIANTS[3]);
+  const model = buildStepModel(2, 16, BATCH, SIZE);
+  const { medianMs, firstLoss, lastLoss } = timeSteps(model, 2, STEPS);
+  const gflops = (3 * 2 * model.forwardMacs) / medianMs / 1e6;
+  model.dispose();
+  return `training step on wasm (2 residual blocks, h=16, batch ${BATCH}, Adam): median ${medianMs.toFixed(0)} ms/step ` +
+    `over ${STEPS} steps, ~${gflops.toFixed(1)} GFLOP/s in convolutions; loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}`;
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend('wasm'); // registers the wasm backend
+  const results = new Map<string, Cell>();
+  for (const v of VARIANTS) await measureVariant(v, results);
+  console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}`);
+  console.log(table(results));
+  console.log(await trainStep());
+}
+
+await main();
