@@ -1,11 +1,11 @@
 // Conv2D forward and gradient kernels, stock vs pxl, on the cpu and wasm
 // backends, for PixelCNN-shaped layers (batch 32, 28x28, 'same'); then a small
-// PixelCNN training step on wasm. Run: bash bench/backend-run.sh [--full] [--steps N]
+// PixelCNN training step on wasm. Run: bash bench/backend-run.sh [--full] [--step-only] [--steps N]
 // Stock cpu runs that would take longer than the budget are estimated from the
 // rate measured on the smaller layers (--full runs them all: tens of minutes).
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, installKernels, uninstallKernels } from '../src/backend/index.js';
-import { buildStepModel, timeSteps } from './backend-train-step.js';
+import { type LossKind, buildStepModel, timeSteps } from './backend-train-step.js';
 
 const BATCH = 32;
 const SIZE = 28;
@@ -29,6 +29,7 @@ type Variant = (typeof VARIANTS)[number];
 
 const args = process.argv.slice(2);
 const FULL = args.includes('--full');
+const STEP_ONLY = args.includes('--step-only');
 const STEPS = Number(args[args.indexOf('--steps') + 1]) || 10;
 const BUDGET_MS = 30_000;
 
@@ -105,8 +106,8 @@ async function measureVariant(v: Variant, results: Map<string, Cell>): Promise<v
 function formatCell(c: Cell, l: Layer): string {
   if (c.missing) return c.missing;
   const gflops = (2 * macs(l)) / c.ms / 1e6;
-  const ms = c.ms >= 100 ? c.ms.toFixed(0) : c.ms.toFixed(1);
-  return `${c.estimated ? '~' : ''}${ms} ms (${gflops.toFixed(gflops < 1 ? 2 : 1)})${c.estimated ? ' est.' : ''}`;
+  const time = c.ms >= 10_000 ? `${(c.ms / 1000).toFixed(0)} s` : `${c.ms >= 100 ? c.ms.toFixed(0) : c.ms.toFixed(1)} ms`;
+  return `${c.estimated ? '~' : ''}${time} (${gflops.toFixed(gflops < 1 ? 2 : 1)})${c.estimated ? ' est.' : ''}`;
 }
 
 function table(results: Map<string, Cell>): string {
@@ -120,23 +121,26 @@ function table(results: Map<string, Cell>): string {
   return [head, rule, ...rows].join('\n');
 }
 
-async function trainStep(): Promise<string> {
+async function trainStep(loss: LossKind): Promise<string> {
   await useVariant(VARIANTS[3]);
-  const model = buildStepModel(2, 16, BATCH, SIZE);
+  const model = buildStepModel(2, 16, BATCH, loss, SIZE);
   const { medianMs, firstLoss, lastLoss } = timeSteps(model, 2, STEPS);
   const gflops = (3 * 2 * model.forwardMacs) / medianMs / 1e6;
   model.dispose();
-  return `training step on wasm (2 residual blocks, h=16, batch ${BATCH}, Adam): median ${medianMs.toFixed(0)} ms/step ` +
-    `over ${STEPS} steps, ~${gflops.toFixed(1)} GFLOP/s in convolutions; loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}`;
+  return `training step on wasm (2 residual blocks, h=16, batch ${BATCH}, Adam, loss ${loss}): median ${medianMs.toFixed(0)} ms/step ` +
+    `over ${STEPS} steps, ${gflops.toFixed(1)} GFLOP/s counting convolutions only; loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}`;
 }
 
 async function main(): Promise<void> {
   const info = await initBackend('wasm'); // registers the wasm backend
   const results = new Map<string, Cell>();
-  for (const v of VARIANTS) await measureVariant(v, results);
-  console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}`);
-  console.log(table(results));
-  console.log(await trainStep());
+  if (!STEP_ONLY) {
+    for (const v of VARIANTS) await measureVariant(v, results);
+    console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}`);
+    console.log(table(results));
+  }
+  console.log(await trainStep('tf'));
+  console.log(await trainStep('fused'));
 }
 
 await main();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compiles the backend benchmark with the project's TypeScript and runs it.
-# Usage: bash bench/backend-run.sh [--full] [--steps N]
+# Usage: bash bench/backend-run.sh [--full] [--step-only] [--steps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.cache/bench-backend

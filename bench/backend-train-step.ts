@@ -39,7 +39,37 @@ function apply(layer: Conv, x: tf.Tensor4D): tf.Tensor4D {
   return tf.add(tf.conv2d(x, filter, 1, 'same'), layer.b);
 }
 
-export function buildStepModel(blocks: number, h: number, batch: number, size = 28): StepModel {
+/**
+ * 'tf' is tf.losses.softmaxCrossEntropy, which runs exp over all logits three
+ * times per step, and wasm's Exp is scalar and slow (about 50 ms for
+ * 32x28x28x256 logits); 'fused' runs it once and keeps the softmax for the
+ * gradient. (tf.logSumExp would be worse: its max's gradient is a slow Equal.)
+ */
+export type LossKind = 'tf' | 'fused';
+
+function crossEntropy(kind: LossKind, labels: tf.Tensor2D, logits: tf.Tensor2D): tf.Scalar {
+  if (kind === 'tf') return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+  return fusedCrossEntropy(labels)(logits);
+}
+
+/** Mean softmax cross-entropy with gradient (softmax - labels) / rows. */
+function fusedCrossEntropy(labels: tf.Tensor2D) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [logits, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const shifted = tf.sub(logits, tf.max(logits, 1, true));
+    const expd = tf.exp(shifted);
+    const total = tf.sum(expd, 1, true);
+    const probs = tf.div(expd, total);
+    save([probs]);
+    const perRow = tf.sub(tf.log(tf.reshape(total, [-1])), tf.sum(tf.mul(labels, shifted), 1));
+    return {
+      value: tf.mean(perRow) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(tf.sub(saved[0], labels), tf.div(dy, labels.shape[0])),
+    };
+  }) as (logits: tf.Tensor2D) => tf.Scalar;
+}
+
+export function buildStepModel(blocks: number, h: number, batch: number, loss: LossKind, size = 28): StepModel {
   const input = conv(7, 1, 2 * h, 'A');
   const res = Array.from({ length: blocks }, () => [conv(1, 2 * h, h, null), conv(3, h, h, 'B'), conv(1, h, 2 * h, null)]);
   const out = conv(1, 2 * h, 256, null);
@@ -47,19 +77,18 @@ export function buildStepModel(blocks: number, h: number, batch: number, size = 
   const optimizer = tf.train.adam(1e-3);
   const pixels = tf.randomUniform([batch, size, size, 1], 0, 256, 'int32', 11);
   const x = tf.div(tf.cast(pixels, 'float32'), 255) as tf.Tensor4D;
-  const labels = tf.oneHot(tf.reshape(pixels, [-1]), 256);
-  const loss = () => {
+  const labels = tf.oneHot(tf.reshape(pixels, [-1]), 256) as tf.Tensor2D;
+  const objective = () => {
     let hidden = apply(input, x);
     for (const [down, mid, up] of res) {
       const r = apply(up, tf.relu(apply(mid, tf.relu(apply(down, tf.relu(hidden))))));
       hidden = tf.add(hidden, r);
     }
-    const logits = tf.reshape(apply(out, tf.relu(hidden)), [-1, 256]);
-    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    return crossEntropy(loss, labels, tf.reshape(apply(out, tf.relu(hidden)), [-1, 256]));
   };
   const pixelsPerBatch = batch * size * size;
   return {
-    step: () => tf.tidy(() => optimizer.minimize(loss, true)!.dataSync()[0]),
+    step: () => tf.tidy(() => optimizer.minimize(objective, true)!.dataSync()[0]),
     dispose: () => {
       tf.dispose([pixels, x, labels, ...layers.flatMap((l) => [l.w, l.b, ...(l.mask ? [l.mask] : [])])]);
       optimizer.dispose();

@@ -35,16 +35,33 @@ export function filterGrad(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo
   return dW;
 }
 
-// The transpose is explicit because wasm's matMul is fast (XNNPACK) only untransposed.
+// wasm's matMul is fast (XNNPACK) only untransposed, so one operand is
+// transposed explicitly: the one with fewer channels, which is cheaper to move.
 function filterGrad1x1(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo): Info {
   const rows = info.batchSize * info.inHeight * info.inWidth;
   const xFlat = calls.reshape(x, [rows, info.inChannels]);
-  const xT = calls.transpose(xFlat, [1, 0]);
   const dyFlat = calls.reshape(dy, [rows, info.outChannels]);
-  const product = calls.matMul(xT, dyFlat, false, false); // [Ci, Co]
+  const product = info.inChannels <= info.outChannels
+    ? matMulFirstTransposed(calls, xFlat, dyFlat) // [Ci, Co]
+    : transposed(calls, matMulFirstTransposed(calls, dyFlat, xFlat)); // [Co, Ci] → [Ci, Co]
   const dW = calls.reshape(product, info.filterShape);
-  calls.free(xFlat, xT, dyFlat, product);
+  calls.free(xFlat, dyFlat, product);
   return dW;
+}
+
+/** aᵀ·b for 2-D a and b. */
+function matMulFirstTransposed(calls: KernelCalls, a: Info, b: Info): Info {
+  const aT = calls.transpose(a, [1, 0]);
+  const product = calls.matMul(aT, b, false, false);
+  calls.free(aT);
+  return product;
+}
+
+/** Transposes a 2-D info, freeing the original. */
+function transposed(calls: KernelCalls, a: Info): Info {
+  const t = calls.transpose(a, [1, 0]);
+  calls.free(a);
+  return t;
 }
 
 function filterGradConv(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo): Info {
