@@ -4,6 +4,7 @@
 // Stock cpu runs that would take longer than the budget are estimated from the
 // rate measured on the smaller layers (--full runs them all: tens of minutes).
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism, loadavg } from 'node:os';
 import { initBackend, installKernels, uninstallKernels } from '../src/backend/index.js';
 import { type LossKind, buildStepModel, timeSteps } from './backend-train-step.js';
 
@@ -79,7 +80,7 @@ function timeOp(op: Op, l: Layer): Cell {
 }
 
 async function useVariant(v: Variant): Promise<void> {
-  await tf.setBackend(v.backend);
+  await initBackend(v.backend);
   if (v.ours) installKernels(v.backend);
   else uninstallKernels(v.backend);
 }
@@ -121,14 +122,20 @@ function table(results: Map<string, Cell>): string {
   return [head, rule, ...rows].join('\n');
 }
 
-async function trainStep(loss: LossKind): Promise<string> {
-  await useVariant(VARIANTS[3]);
+async function trainStep(loss: LossKind, threads: number): Promise<string> {
+  const info = await initBackend('wasm', { wasmThreads: threads });
   const model = buildStepModel(2, 16, BATCH, loss, SIZE);
   const { medianMs, firstLoss, lastLoss } = timeSteps(model, 2, STEPS);
   const gflops = (3 * 2 * model.forwardMacs) / medianMs / 1e6;
   model.dispose();
-  return `training step on wasm (2 residual blocks, h=16, batch ${BATCH}, Adam, loss ${loss}): median ${medianMs.toFixed(0)} ms/step ` +
-    `over ${STEPS} steps, ${gflops.toFixed(1)} GFLOP/s counting convolutions only; loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}`;
+  return `| ${info.device} | ${loss} | ${medianMs.toFixed(0)} | ${gflops.toFixed(1)} | ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)} |`;
+}
+
+async function trainSteps(): Promise<void> {
+  console.log(`\ntraining step: 2 residual blocks, h=16, batch ${BATCH}, Adam; median of ${STEPS} steps after 2 warm-up`);
+  console.log('| wasm | loss | ms/step | conv GFLOP/s | loss first → last |\n| --- | --- | --- | --- | --- |');
+  const threads = availableParallelism();
+  for (const [loss, n] of [['tf', 1], ['fused', 1], ['fused', threads]] as const) console.log(await trainStep(loss, n));
 }
 
 async function main(): Promise<void> {
@@ -136,11 +143,10 @@ async function main(): Promise<void> {
   const results = new Map<string, Cell>();
   if (!STEP_ONLY) {
     for (const v of VARIANTS) await measureVariant(v, results);
-    console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}`);
+    console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}; load ${loadavg()[0].toFixed(1)}`);
     console.log(table(results));
   }
-  console.log(await trainStep('tf'));
-  console.log(await trainStep('fused'));
+  await trainSteps();
 }
 
 await main();

@@ -3,6 +3,7 @@
 export { formatProbes, initBackend, probeBackends } from './select.js';
 export { installKernels, uninstallKernels } from './kernels.js';
 export {
-  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendProbe, type BackendRequest,
+  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendOptions, type BackendProbe,
+  type BackendRequest,
   BackendUnavailableError,
 } from './types.js';

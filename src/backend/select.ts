@@ -1,12 +1,14 @@
 // Picks and starts the compute backend, and reports on all of them (`pxl doctor`).
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { installKernels } from './kernels.js';
 import { NATIVE_PACKAGES, cudaVisibility, findPackage, firstLine, importEntry, probeInChild } from './native.js';
 import {
-  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendProbe, type BackendRequest,
-  BackendUnavailableError,
+  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendOptions, type BackendProbe,
+  type BackendRequest, BackendUnavailableError,
 } from './types.js';
 import { WASM_PACKAGE, describeWasm, loadWasmPackage, wasmFeatures } from './wasm.js';
+import { threadedStartError, useStockWasm, useThreadedWasm } from './wasm-threads.js';
 
 type NativeName = keyof typeof NATIVE_PACKAGES;
 
@@ -20,6 +22,14 @@ const FIX: Record<BackendName, string> = {
 
 // Both native packages register the same 'tensorflow' backend: only one may load per process.
 let nativeLoaded: string | null = null;
+// Threads of the wasm backend this module started (null: not started by us).
+let wasmThreads: number | null = null;
+
+/** A started backend: its device, and anything worth adding to the note. */
+interface Started {
+  device: string;
+  remark?: string;
+}
 
 /**
  * Starts a backend and registers the project's kernels for it. 'auto' takes the
@@ -27,15 +37,15 @@ let nativeLoaded: string | null = null;
  * skipped the others; an explicit request that cannot run throws a
  * BackendUnavailableError saying why and how to fix it.
  */
-export async function initBackend(request: BackendRequest): Promise<BackendInfo> {
+export async function initBackend(request: BackendRequest, options: BackendOptions = {}): Promise<BackendInfo> {
   if (request !== 'auto' && !BACKEND_ORDER.includes(request)) {
     throw new Error(`unknown backend '${String(request)}': expected auto, ${BACKEND_ORDER.join(', ')}`);
   }
-  if (request !== 'auto') return info(request, await activate(request), `${request}, as requested`, []);
+  if (request !== 'auto') return info(request, await activate(request, options), `${request}, as requested`, []);
   const fallbacks: BackendFallback[] = [];
   for (const name of BACKEND_ORDER) {
     try {
-      return info(name, await activate(name), autoNote(name, fallbacks), fallbacks);
+      return info(name, await activate(name, options), autoNote(name, fallbacks), fallbacks);
     } catch (err) {
       if (!(err instanceof BackendUnavailableError)) throw err;
       fallbacks.push({ name, reason: err.reason });
@@ -44,8 +54,9 @@ export async function initBackend(request: BackendRequest): Promise<BackendInfo>
   throw new Error(`no backend could start: ${fallbacks.map((f) => `${f.name}: ${f.reason}`).join('; ')}`);
 }
 
-function info(name: BackendName, device: string, note: string, fallbacks: BackendFallback[]): BackendInfo {
-  return { name, tfBackend: tf.getBackend(), device, note, fallbacks };
+function info(name: BackendName, started: Started, note: string, fallbacks: BackendFallback[]): BackendInfo {
+  const fullNote = started.remark ? `${note}; ${started.remark}` : note;
+  return { name, tfBackend: tf.getBackend(), device: started.device, note: fullNote, fallbacks };
 }
 
 function autoNote(name: BackendName, fallbacks: BackendFallback[]): string {
@@ -54,17 +65,24 @@ function autoNote(name: BackendName, fallbacks: BackendFallback[]): string {
   return fallbacks.length === 0 ? `auto picked ${name}, the best backend${slow}` : `auto picked ${name}; skipped ${skipped}${slow}`;
 }
 
-/** Makes `name` the active backend; returns its device description. */
-async function activate(name: BackendName): Promise<string> {
+/** Makes `name` the active backend. */
+async function activate(name: BackendName, options: BackendOptions): Promise<Started> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow':
-      return activateNative(name);
+      return { device: await activateNative(name) };
     case 'wasm':
-      return activateWasm();
+      return activateWasm(requestedThreads(options));
     case 'cpu':
-      return activateCpu();
+      return { device: await activateCpu() };
   }
+}
+
+function requestedThreads(options: BackendOptions): number {
+  const wanted = options.wasmThreads ?? 1;
+  if (wanted === 'auto') return availableParallelism();
+  if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`wasmThreads must be a positive integer or 'auto', got ${wanted}`);
+  return wanted;
 }
 
 async function activateNative(name: NativeName): Promise<string> {
@@ -95,17 +113,32 @@ async function activateNative(name: NativeName): Promise<string> {
   return `CPU, ${tensorflow} native${nativeLoaded === packageName ? '' : ` (via ${nativeLoaded})`}`;
 }
 
-async function activateWasm(): Promise<string> {
+async function activateWasm(threads: number): Promise<Started> {
+  const unavailable = (reason: string) => new BackendUnavailableError('wasm', reason, FIX.wasm);
   try {
     await loadWasmPackage();
   } catch (err) {
-    throw new BackendUnavailableError('wasm', `package ${WASM_PACKAGE} failed to load: ${firstLine(err)}`, FIX.wasm);
+    throw unavailable(`package ${WASM_PACKAGE} failed to load: ${firstLine(err)}`);
   }
-  if (!(await tf.setBackend('wasm'))) {
-    throw new BackendUnavailableError('wasm', 'its WebAssembly module failed to initialize (see the warning above)', FIX.wasm);
-  }
+  const remark = await startWasm(threads);
+  if (wasmThreads == null) throw unavailable('its WebAssembly module failed to initialize (see the warning above)');
   installKernels('wasm');
-  return describeWasm(await wasmFeatures());
+  return { device: describeWasm(await wasmFeatures()), remark };
+}
+
+/** Starts wasm with `threads` threads, or one when that fails; says what fell back. */
+async function startWasm(threads: number): Promise<string | undefined> {
+  if (threads === wasmThreads && (await tf.setBackend('wasm'))) return undefined;
+  let remark: string | undefined;
+  if (threads > 1) {
+    await useThreadedWasm(threads);
+    wasmThreads = (await tf.setBackend('wasm')) ? threads : null;
+    if (wasmThreads != null) return undefined;
+    remark = `${threads} wasm threads failed to start (${threadedStartError() ?? 'unknown error'}), running 1`;
+  }
+  useStockWasm();
+  wasmThreads = (await tf.setBackend('wasm')) ? 1 : null;
+  return remark;
 }
 
 async function activateCpu(): Promise<string> {
@@ -146,7 +179,7 @@ async function probeWasm(): Promise<BackendProbe> {
   const started = await tf.setBackend('wasm');
   const features = await wasmFeatures();
   if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
-  const threads = features.threads ? '' : '; multithreading is off in Node (tfjs issue 3830)';
+  const threads = features.threads ? '; more threads with the wasmThreads option' : '; no SharedArrayBuffer, so no threads';
   return {
     ...base,
     packageVersion: pkg.version_wasm,

@@ -4,6 +4,11 @@
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
 
+export interface BackendOptions {
+  /** Threads for the wasm backend: a count, or 'auto' for one per logical core. Default 1. */
+  wasmThreads?: number | 'auto';
+}
+
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendFallback {

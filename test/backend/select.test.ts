@@ -68,8 +68,8 @@ describe('probeBackends', () => {
     if (!gpuInstalled) expect(gpu).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node-gpu is not installed' });
     if (!nodeInstalled) expect(node).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node is not installed' });
     expect(wasm).toMatchObject({ available: true, packageName: '@tensorflow/tfjs-backend-wasm', packageVersion: '4.22.0' });
-    expect(wasm.wasm).toEqual({ simd: true, threads: false, threadCount: expect.any(Number) });
-    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; multithreading is off in Node/);
+    expect(wasm.wasm).toEqual({ simd: true, threads: true, threadCount: expect.any(Number) });
+    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; more threads with the wasmThreads option$/);
     expect(cpu).toMatchObject({ available: true, packageVersion: tf.version['tfjs-backend-cpu'] });
   });
 
