@@ -11,6 +11,7 @@ export const NATIVE_PACKAGES = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
 } as const;
+export type NativeName = keyof typeof NATIVE_PACKAGES;
 
 export interface InstalledPackage {
   name: string;

@@ -25,6 +25,13 @@ describe('initBackend', () => {
     expect(info.note).not.toContain('\n');
   });
 
+  it.runIf(nodeInstalled && !gpuInstalled)('auto takes tensorflow when @tensorflow/tfjs-node is installed, or says why not', async () => {
+    const info = await initBackend('auto');
+    const skippedNode = info.fallbacks.find((f) => f.name === 'tensorflow');
+    if (info.name === 'tensorflow') expect(info.device).toMatch(/^CPU, TensorFlow .* native$/);
+    else expect(skippedNode?.reason).toMatch(/^its native addon failed to load: |registered no 'tensorflow' backend|failed to initialize/);
+  });
+
   it('registers the missing wasm gradient kernel', async () => {
     await initBackend('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
