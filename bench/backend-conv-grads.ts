@@ -20,13 +20,20 @@ const LAYERS = [
 type Layer = (typeof LAYERS)[number];
 const OPS = ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
 type Op = (typeof OPS)[number];
-const VARIANTS = [
-  { label: 'cpu stock', backend: 'cpu', ours: false },
-  { label: 'cpu pxl', backend: 'cpu', ours: true },
-  { label: 'wasm stock', backend: 'wasm', ours: false },
-  { label: 'wasm pxl', backend: 'wasm', ours: true },
-] as const;
-type Variant = (typeof VARIANTS)[number];
+const THREADS = availableParallelism();
+interface Variant {
+  label: string;
+  backend: 'cpu' | 'wasm';
+  ours: boolean;
+  threads: number;
+}
+const VARIANTS: Variant[] = [
+  { label: 'cpu stock', backend: 'cpu', ours: false, threads: 1 },
+  { label: 'cpu pxl', backend: 'cpu', ours: true, threads: 1 },
+  { label: 'wasm stock', backend: 'wasm', ours: false, threads: 1 },
+  { label: 'wasm pxl', backend: 'wasm', ours: true, threads: 1 },
+  { label: `wasm pxl ${THREADS} threads`, backend: 'wasm', ours: true, threads: THREADS },
+];
 
 const args = process.argv.slice(2);
 const FULL = args.includes('--full');
@@ -80,7 +87,7 @@ function timeOp(op: Op, l: Layer): Cell {
 }
 
 async function useVariant(v: Variant): Promise<void> {
-  await initBackend(v.backend);
+  await initBackend(v.backend, { wasmThreads: v.threads });
   if (v.ours) installKernels(v.backend);
   else uninstallKernels(v.backend);
 }
@@ -134,8 +141,7 @@ async function trainStep(loss: LossKind, threads: number): Promise<string> {
 async function trainSteps(): Promise<void> {
   console.log(`\ntraining step: 2 residual blocks, h=16, batch ${BATCH}, Adam; median of ${STEPS} steps after 2 warm-up`);
   console.log('| wasm | loss | ms/step | conv GFLOP/s | loss first → last |\n| --- | --- | --- | --- | --- |');
-  const threads = availableParallelism();
-  for (const [loss, n] of [['tf', 1], ['fused', 1], ['fused', threads]] as const) console.log(await trainStep(loss, n));
+  for (const [loss, n] of [['tf', 1], ['fused', 1], ['fused', THREADS]] as const) console.log(await trainStep(loss, n));
 }
 
 async function main(): Promise<void> {
@@ -143,10 +149,11 @@ async function main(): Promise<void> {
   const results = new Map<string, Cell>();
   if (!STEP_ONLY) {
     for (const v of VARIANTS) await measureVariant(v, results);
-    console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); wasm: ${info.device}; load ${loadavg()[0].toFixed(1)}`);
+    console.log(`batch ${BATCH}, ${SIZE}x${SIZE}, 'same' padding; median ms (GFLOP/s); ${info.device}; load average ${loadavg()[0].toFixed(1)}`);
     console.log(table(results));
   }
   await trainSteps();
+  console.log(`load average at the end: ${loadavg()[0].toFixed(1)}`);
 }
 
 await main();
