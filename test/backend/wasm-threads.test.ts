@@ -45,6 +45,15 @@ describe('wasm with 2 threads', () => {
     expect(relativeError(runConv(c).dw, reference.get(c)!.dw)).toBeLessThan(TOLERANCE);
   });
 
+  it('restores working stock kernels after the module changed', async () => {
+    await initBackend('wasm', { wasmThreads: 2 });
+    uninstallKernels('wasm');
+    const c: ConvCase = { ...cases[1], bias: false };
+    const dx = runConv(c, false).dx; // the stock Conv2DBackpropInput, set up on the 2-thread module
+    expect(relativeError(dx, reference.get(cases[1])!.dx)).toBeLessThan(TOLERANCE);
+    await initBackend('wasm'); // reinstalls ours
+  });
+
   it('rejects a nonsense thread count', async () => {
     await expect(initBackend('wasm', { wasmThreads: 0 })).rejects.toThrow("wasmThreads must be a positive integer or 'auto', got 0");
   });
