@@ -97,16 +97,18 @@ export function buildStepModel(blocks: number, h: number, batch: number, loss: L
   };
 }
 
-/** Median wall time of a training step after warm-up, in ms. */
-export function timeSteps(model: StepModel, warmup: number, steps: number): { medianMs: number; firstLoss: number; lastLoss: number } {
+/** Median wall and CPU time of a training step after warm-up, in ms. */
+export function timeSteps(model: StepModel, warmup: number, steps: number, cpuClock: () => number) {
   const losses: number[] = [];
   for (let i = 0; i < warmup; i++) losses.push(model.step());
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const start = performance.now();
+    const [w, c] = [performance.now(), cpuClock()];
     losses.push(model.step());
-    times.push(performance.now() - start);
+    wall.push(performance.now() - w);
+    cpu.push(cpuClock() - c);
   }
-  times.sort((a, b) => a - b);
-  return { medianMs: times[Math.floor(times.length / 2)], firstLoss: losses[0], lastLoss: losses[losses.length - 1] };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wallMs: median(wall), cpuMs: median(cpu), firstLoss: losses[0], lastLoss: losses[losses.length - 1] };
 }
