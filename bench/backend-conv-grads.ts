@@ -70,12 +70,17 @@ const wallClock: Clock = () => performance.now();
 // Single-threaded runs are timed in CPU time; threaded ones can only be timed on the wall.
 const clockFor = (v: Variant): Clock => (v.threads === 1 ? cpuClock : wallClock);
 
+// Fresh copies of the inputs for every run: wasm caches XNNPACK operators (with
+// their packed weights) per filter tensor, and in training every filter and dy
+// is a new tensor each step, so a reused one would time a cache hit.
 function runOnce(op: Op, call: ReturnType<typeof kernelCall>, clock: Clock): number {
+  const inputs = tf.tidy(() => Object.fromEntries(Object.entries(call.inputs).map(([k, t]) => [k, tf.add(t, 0)])));
   const start = clock();
-  const out = tf.engine().runKernel(op, call.inputs, call.attrs) as tf.Tensor;
+  const out = tf.engine().runKernel(op, inputs, call.attrs) as tf.Tensor;
   out.dataSync();
-  out.dispose();
-  return clock() - start;
+  const elapsed = clock() - start;
+  tf.dispose([out, ...Object.values(inputs)]);
+  return elapsed;
 }
 
 /** Median of repeated runs; one run when a single one takes seconds. */

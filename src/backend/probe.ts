@@ -1,17 +1,18 @@
 // Reports on every backend for `pxl doctor`, loading nothing native into this process.
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_PACKAGES, type NativeName, cudaVisibility, findPackage, firstLine, probeInChild } from './native.js';
-import type { BackendProbe } from './types.js';
+import type { BackendOptions, BackendProbe } from './types.js';
 import { WASM_PACKAGE, describeWasm, loadWasmPackage, wasmFeatures } from './wasm.js';
 
 /** Every backend, best first: can it run here, why not, which version; loads nothing native into this process. */
-export async function probeBackends(): Promise<BackendProbe[]> {
-  return [await probeNative('tensorflow-gpu'), await probeNative('tensorflow'), await probeWasm(), probeCpu()];
+export async function probeBackends(options: Pick<BackendOptions, 'nativeSearchDir'> = {}): Promise<BackendProbe[]> {
+  const dir = options.nativeSearchDir;
+  return [await probeNative('tensorflow-gpu', dir), await probeNative('tensorflow', dir), await probeWasm(), probeCpu()];
 }
 
-async function probeNative(name: NativeName): Promise<BackendProbe> {
+async function probeNative(name: NativeName, searchDir?: string): Promise<BackendProbe> {
   const packageName = NATIVE_PACKAGES[name];
-  const pkg = findPackage(packageName);
+  const pkg = findPackage(packageName, searchDir);
   const base = { name, packageName, packageVersion: pkg?.version ?? null };
   const no = (reason: string): BackendProbe => ({ ...base, available: false, reason });
   if (pkg == null) return no(`package ${packageName} is not installed`);

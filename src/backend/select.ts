@@ -68,7 +68,7 @@ async function activate(name: BackendName, options: BackendOptions): Promise<Sta
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow':
-      return { device: await activateNative(name) };
+      return { device: await activateNative(name, options.nativeSearchDir) };
     case 'wasm':
       return activateWasm(requestedThreads(options));
     case 'cpu':
@@ -83,10 +83,10 @@ function requestedThreads(options: BackendOptions): number {
   return wanted;
 }
 
-async function activateNative(name: NativeName): Promise<string> {
+async function activateNative(name: NativeName, searchDir?: string): Promise<string> {
   const packageName = NATIVE_PACKAGES[name];
   const unavailable = (reason: string) => new BackendUnavailableError(name, reason, FIX[name]);
-  const pkg = findPackage(packageName);
+  const pkg = findPackage(packageName, searchDir);
   if (pkg == null) throw unavailable(`package ${packageName} is not installed`);
   const cuda = cudaVisibility();
   if (name === 'tensorflow-gpu' && !cuda.visible) throw unavailable(`no CUDA device visible: ${cuda.detail}`);
