@@ -5,7 +5,7 @@
 // rate measured on the smaller layers (--full runs them all: tens of minutes).
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism, loadavg } from 'node:os';
-import { initBackend, installKernels, uninstallKernels } from '../src/backend/index.js';
+import { BackendUnavailableError, initBackend, installKernels, uninstallKernels } from '../src/backend/index.js';
 import { type LossKind, buildStepModel, timeSteps } from './backend-train-step.js';
 
 const BATCH = 32;
@@ -23,7 +23,7 @@ type Op = (typeof OPS)[number];
 const THREADS = availableParallelism();
 interface Variant {
   label: string;
-  backend: 'cpu' | 'wasm';
+  backend: 'cpu' | 'wasm' | 'tensorflow';
   ours: boolean;
   threads: number;
 }
@@ -33,6 +33,7 @@ const VARIANTS: Variant[] = [
   { label: 'wasm stock', backend: 'wasm', ours: false, threads: 1 },
   { label: 'wasm pxl', backend: 'wasm', ours: true, threads: 1 },
   { label: `wasm pxl ${THREADS} threads`, backend: 'wasm', ours: true, threads: THREADS },
+  { label: 'tensorflow (native)', backend: 'tensorflow', ours: false, threads: THREADS },
 ];
 
 const args = process.argv.slice(2);
@@ -67,7 +68,7 @@ const cpuClock: Clock = () => {
   return (user + system) / 1000;
 };
 const wallClock: Clock = () => performance.now();
-// Single-threaded runs are timed in CPU time; threaded ones can only be timed on the wall.
+// Single-threaded runs are timed in CPU time; threaded ones (native TensorFlow too) only on the wall.
 const clockFor = (v: Variant): Clock => (v.threads === 1 ? cpuClock : wallClock);
 
 // Fresh copies of the inputs for every run: wasm caches XNNPACK operators (with
@@ -101,15 +102,25 @@ function timeOp(op: Op, l: Layer, clock: Clock): Cell {
   }
 }
 
-async function useVariant(v: Variant): Promise<void> {
-  await initBackend(v.backend, { wasmThreads: v.threads });
+/** Starts the variant's backend; false when it cannot run here (native TensorFlow not installed). */
+async function useVariant(v: Variant): Promise<boolean> {
+  try {
+    await initBackend(v.backend, { wasmThreads: v.threads });
+  } catch (err) {
+    if (err instanceof BackendUnavailableError) return false;
+    throw err;
+  }
   if (v.ours) installKernels(v.backend);
   else uninstallKernels(v.backend);
+  return true;
 }
 
 /** Measures every layer and op for one variant; skips (estimates) runs longer than the budget. */
 async function measureVariant(v: Variant, results: Map<string, Cell>): Promise<void> {
-  await useVariant(v);
+  if (!(await useVariant(v))) {
+    for (const l of LAYERS) for (const op of OPS) results.set(`${v.label}|${op}|${JSON.stringify(l)}`, { ms: NaN, reps: 0, missing: 'not installed' });
+    return;
+  }
   const rate = new Map<Op, number>(); // MAC per ms seen on the smaller layers
   for (const l of LAYERS)
     for (const op of OPS) {
@@ -144,8 +155,14 @@ function table(results: Map<string, Cell>): string {
   return [head, rule, ...rows].join('\n');
 }
 
-async function trainStep(loss: LossKind, threads: number): Promise<string> {
-  const info = await initBackend('wasm', { wasmThreads: threads });
+async function trainStep(backend: 'wasm' | 'tensorflow', loss: LossKind, threads: number): Promise<string> {
+  let info;
+  try {
+    info = await initBackend(backend, { wasmThreads: threads });
+  } catch (err) {
+    if (err instanceof BackendUnavailableError) return `| ${backend}: not available here | ${loss} | | | | |`;
+    throw err;
+  }
   const model = buildStepModel(2, 16, BATCH, loss, SIZE);
   const { wallMs, cpuMs, firstLoss, lastLoss } = timeSteps(model, 2, STEPS, cpuClock);
   const gflops = (3 * 2 * model.forwardMacs) / wallMs / 1e6;
@@ -155,9 +172,10 @@ async function trainStep(loss: LossKind, threads: number): Promise<string> {
 
 async function trainSteps(): Promise<void> {
   console.log(`\ntraining step: 2 residual blocks, h=16, batch ${BATCH}, Adam; median of ${STEPS} steps after 2 warm-up`);
-  console.log('| wasm | loss | wall ms/step | CPU ms/step | conv GFLOP/s (wall) | loss first → last |');
+  console.log('| backend | loss | wall ms/step | CPU ms/step (all threads) | conv GFLOP/s (wall) | loss first → last |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const [loss, n] of [['tf', 1], ['fused', 1], ['fused', THREADS]] as const) console.log(await trainStep(loss, n));
+  const runs = [['wasm', 'tf', 1], ['wasm', 'fused', 1], ['wasm', 'fused', THREADS], ['tensorflow', 'fused', THREADS]] as const;
+  for (const [backend, loss, n] of runs) console.log(await trainStep(backend, loss, n));
 }
 
 async function main(): Promise<void> {
