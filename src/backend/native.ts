@@ -11,6 +11,7 @@ export const NATIVE_PACKAGES = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
 } as const;
+export type NativeName = keyof typeof NATIVE_PACKAGES;
 
 export interface InstalledPackage {
   name: string;
@@ -19,11 +20,11 @@ export interface InstalledPackage {
   entry: string;
 }
 
-/** Resolves a package from `from` (a file URL or path) without loading it. */
-export function findPackage(name: string, from: string = import.meta.url): InstalledPackage | null {
+/** Resolves a package as seen from directory `fromDir` (default: this module's), without loading it. */
+export function findPackage(name: string, fromDir?: string): InstalledPackage | null {
   let entry: string;
   try {
-    entry = createRequire(from).resolve(name);
+    entry = createRequire(fromDir == null ? import.meta.url : join(fromDir, 'noop.js')).resolve(name);
   } catch {
     return null;
   }
