@@ -48,6 +48,9 @@ export function firstLine(err: unknown): string {
 
 /** Imports a package's entry in this process; null on success, else the error's first line. */
 export async function importEntry(entry: string): Promise<string | null> {
+  // TensorFlow's C++ start-up notices (CPU instruction sets, oneDNN) would land in the
+  // middle of pxl's output; warnings and errors still show. Users can override it.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   try {
     await import(pathToFileURL(entry).href);
     return null;
