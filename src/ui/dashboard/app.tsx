@@ -1,0 +1,56 @@
+// The dashboard: DashboardView draws a state at a terminal size; Dashboard connects it to the
+// store, the terminal's size and the keyboard.
+import { Box, useInput, useStdin, useStdout } from 'ink';
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { layout, type Size } from './layout.js';
+import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel } from './panels.js';
+import type { DashboardState } from './state.js';
+import type { DashboardStore } from './store.js';
+
+export type StopKey = 'q' | 'Ctrl-C';
+
+export function DashboardView({ state, size, color }: { state: DashboardState; size: Size; color: boolean }) {
+  const { run } = state;
+  if (!run) return null;
+  const image = { height: run.dataset.height, width: run.dataset.width };
+  const fixed = HEADER_ROWS + PROGRESS_ROWS + LOSS_TITLE_ROWS + SAMPLES_TITLE_ROWS + footerRows(state);
+  const l = layout(size, fixed, image);
+  const width = Math.max(20, size.columns - 1); // a full last column makes some terminals wrap
+  return (
+    <Box flexDirection="column" width={width}>
+      <Header run={run} />
+      <Progress run={run} progress={state.progress} />
+      <LossPanel state={state} width={width} height={l.chartHeight} color={color} />
+      <SamplesPanel state={state} scale={l.sampleScale} fit={l.sampleFit} rows={l.sampleRows} />
+      <Footer state={state} />
+    </Box>
+  );
+}
+
+export function Dashboard({ store, color, onStopKey }: { store: DashboardStore; color: boolean; onStopKey: (key: StopKey) => void }) {
+  const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const size = useTerminalSize();
+  const { isRawModeSupported } = useStdin();
+  // Ink puts stdin in raw mode, so Ctrl-C arrives here as a key rather than as SIGINT.
+  useInput(
+    (input, key) => {
+      if (input === 'q') onStopKey('q');
+      else if (key.ctrl && input === 'c') onStopKey('Ctrl-C');
+    },
+    { isActive: isRawModeSupported === true },
+  );
+  return <DashboardView state={state} size={size} color={color} />;
+}
+
+/** The terminal's size, following resizes. */
+export function useTerminalSize(): Size {
+  const { stdout } = useStdout();
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    const onResize = () => setSize(read());
+    stdout.on('resize', onResize);
+    return () => void stdout.off('resize', onResize);
+  }, [stdout]);
+  return size;
+}
