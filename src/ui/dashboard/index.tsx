@@ -19,6 +19,8 @@ export interface DashboardOptions {
   links?: Link[];
   /** Shortest time between two redraws. */
   intervalMs?: number;
+  /** Route console output from libraries above the frame (default); off where console is replaced, as in tests. */
+  patchConsole?: boolean;
 }
 
 export interface Dashboard {
@@ -38,10 +40,11 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const mount = () =>
     render(<App store={store} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} />, {
       stdout: o.stdout,
-      stdin: o.stdin,
-      stderr: o.stderr,
+      // Ink's defaults (process.stdin, process.stderr) hold only where no key is given at all.
+      ...(o.stdin && { stdin: o.stdin }),
+      ...(o.stderr && { stderr: o.stderr }),
       exitOnCtrlC: false, // Ctrl-C stops the run gracefully first: see onStopKey
-      patchConsole: true, // console output from libraries goes above the frame, not through it
+      patchConsole: o.patchConsole ?? true, // console output from libraries goes above the frame, not through it
       maxFps: Math.ceil(1000 / intervalMs),
     });
   return {
