@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 function mountApp() {
-  const store = createStore(10);
+  const store = createStore({ minMs: 10, maxMs: 10, budget: 1 });
   const keys: StopKey[] = [];
   const r = render(<Dashboard store={store} color={false} onStopKey={(k) => keys.push(k)} />);
   cleanup = r.unmount;

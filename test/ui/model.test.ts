@@ -1,7 +1,7 @@
 // The dashboard's pure parts: reducer, loss series, chart, sample glyphs, layout, store.
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/train/events.js';
-import { lossChart, toColumns } from '../../src/ui/dashboard/chart.js';
+import { joinColourRuns, lossChart, toColumns } from '../../src/ui/dashboard/chart.js';
 import { glyphSize, imagesText, imageText } from '../../src/ui/dashboard/glyphs.js';
 import { layout, MAX_CHART, MIN_CHART } from '../../src/ui/dashboard/layout.js';
 import { addPoint, initialState, lossPoints, MAX_POINTS, reduce, type DashboardAction, type LossSeries } from '../../src/ui/dashboard/state.js';
@@ -91,6 +91,13 @@ describe('loss chart', () => {
     expect(lossChart(series([3, 3, 3]), 10, 40, 4, false)).toHaveLength(4); // a flat line
     expect(lossChart(series([]), 10, 40, 4, false)).toEqual([]);
   });
+
+  it('colours the raw and the smoothed line with one code per run', () => {
+    const [grey, cyan, reset] = ['\u001b[90m', '\u001b[36m', '\u001b[0m'];
+    expect(joinColourRuns(` 1.0 ┤${grey}╭${reset}${cyan}─${reset}${cyan}─${reset} ${grey}╰${reset}`)).toBe(` 1.0 ┤${grey}╭${reset}${cyan}──${reset} ${grey}╰${reset}`);
+    const coloured = lossChart(series([4.2, 3.9, 3.1, 2.8, 2.9, 2.5]), 6, 40, 6, true);
+    expect(coloured.map((l) => l.replace(/\u001b\[\d+m/g, ''))).toEqual(lossChart(series([4.2, 3.9, 3.1, 2.8, 2.9, 2.5]), 6, 40, 6, false));
+  });
 });
 
 describe('sample glyphs', () => {
@@ -133,7 +140,7 @@ describe('layout', () => {
 
 describe('store', () => {
   it('applies every event but redraws at most once per interval', async () => {
-    const store = createStore(40);
+    const store = createStore({ minMs: 40, maxMs: 1000, budget: 0.01 });
     let redraws = 0;
     store.subscribe(() => redraws++);
     for (let i = 1; i <= 300; i++) store.dispatch(step(i, 3));
@@ -145,8 +152,18 @@ describe('store', () => {
   });
 
   it('publishes the end of a run at once', () => {
-    const store = createStore(10_000);
+    const store = createStore({ minMs: 10_000, maxMs: 10_000, budget: 0.01 });
     store.dispatch({ type: 'stop-requested', source: 'q' });
     expect(store.getSnapshot().stopSource).toBe('q');
+  });
+
+  it('paces redraws so that drawing takes about its budget of the time', () => {
+    const store = createStore({ minMs: 250, maxMs: 2000, budget: 0.01 });
+    store.drawn(8); // 8 ms a frame at 1%: one frame every 800 ms
+    expect(store.interval()).toBe(800);
+    store.drawn(0.5);
+    expect(store.interval()).toBe(250);
+    store.drawn(100);
+    expect(store.interval()).toBe(2000);
   });
 });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../../store/run-dir.js';
 import type { RunListener, RunSummary } from '../../train/events.js';
 import { runExperiment } from '../../train/run.js';
+import { loadDashboard } from '../../ui/dashboard/load.js';
 import { endLines, reporter } from '../../ui/reporters.js';
 import { collect, EXIT, SET_HELP, UsageError } from '../common.js';
 
@@ -53,7 +54,7 @@ async function withDashboard(stop: Stop, run: Runner): Promise<RunSummary> {
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
   }
-  const { createDashboard } = await import('../../ui/dashboard/index.js'); // Ink and React load only when drawn
+  const { createDashboard } = await loadDashboard();
   const request = stopper(stop, {
     announce: (source) => dashboard.dispatch({ type: 'stop-requested', source }),
     beforeExit: () => void dashboard.close(),

@@ -4,7 +4,7 @@ import { render, type Instance } from 'ink';
 import type { RunListener } from '../../train/events.js';
 import { Dashboard as App, type StopKey } from './app.js';
 import type { DashboardAction, Link } from './state.js';
-import { createStore } from './store.js';
+import { createStore, DEFAULT_PACE, type Pace } from './store.js';
 
 export type { DashboardAction, Link } from './state.js';
 export type { StopKey } from './app.js';
@@ -17,8 +17,8 @@ export interface DashboardOptions {
   onStopKey: (key: StopKey) => void;
   /** Links known before the run starts, e.g. a tracking server's run page. */
   links?: Link[];
-  /** Shortest time between two redraws. */
-  intervalMs?: number;
+  /** How often to redraw (see store.ts). */
+  pace?: Pace;
   /** Route console output from libraries above the frame (default); off where console is replaced, as in tests. */
   patchConsole?: boolean;
 }
@@ -33,8 +33,8 @@ export interface Dashboard {
 }
 
 export function createDashboard(o: DashboardOptions): Dashboard {
-  const intervalMs = o.intervalMs ?? 100;
-  const store = createStore(intervalMs);
+  const pace = o.pace ?? DEFAULT_PACE;
+  const store = createStore(pace);
   for (const l of o.links ?? []) store.dispatch({ type: 'link', ...l });
   let ink: Instance | null = null;
   const mount = () =>
@@ -45,7 +45,9 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       ...(o.stderr && { stderr: o.stderr }),
       exitOnCtrlC: false, // Ctrl-C stops the run gracefully first: see onStopKey
       patchConsole: o.patchConsole ?? true, // console output from libraries goes above the frame, not through it
-      maxFps: Math.ceil(1000 / intervalMs),
+      // Also caps redraws the store does not pace, such as the spinner's.
+      maxFps: 1000 / pace.minMs,
+      onRender: ({ renderTime }) => store.drawn(renderTime),
     });
   return {
     listener: (e) => {

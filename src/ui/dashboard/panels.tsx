@@ -87,7 +87,7 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
         <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>test</Text>{' '}
         {test ? `${fixed(test.bitsPerDim, 3)} at step ${int(test.step)} · best ${fixed(test.best, 3)} at step ${int(test.bestStep)}` : 'not evaluated yet'}
       </Line>
-      {lines.length > 0 ? lines.map((l, i) => <Line key={i}>{l || ' '}</Line>) : <Filler rows={height} text="the chart starts with the first step" />}
+      {lines.length > 0 ? lines.map((l, i) => <Text key={i}>{l || " "}</Text>) : <Filler rows={height} text="the chart starts with the first step" />}
     </Box>
   );
 }
@@ -107,7 +107,7 @@ export function SamplesPanel({ state, scale, fit, rows }: { state: DashboardStat
       <Line>
         <Text bold>samples</Text> <Text dimColor>{fit === 0 ? 'the terminal is too small to show them' : title}</Text>
       </Line>
-      {lines.length > 0 ? lines.map((l, i) => <Line key={i}>{l}</Line>) : <Filler rows={rows} />}
+      {lines.length > 0 ? lines.map((l, i) => <Text key={i}>{l}</Text>) : <Filler rows={rows} />}
     </Box>
   );
 }
