@@ -108,6 +108,8 @@ describe('dashboard panels', () => {
     const upTo = stopped.until(is('step', 2));
     const stopping = await frame(stateOf([...upTo, { type: 'stop-requested', source: 'q' }]));
     expect(stopping[stopping.length - 1]).toMatch(/^\S q: stopping after this step and writing a checkpoint · Ctrl-C again to quit at once$/);
+    const sampling = await frame(stateOf([...run.until(is('sample-start')), { type: 'stop-requested', source: 'Ctrl-C' }]));
+    expect(sampling[sampling.length - 1]).toMatch(/^\S sampling 4 images \(naive\) · Ctrl-C: stopping after this · Ctrl-C again to quit at once$/);
     const lines = await frame(stateOf(stopped.events));
     expect(lines[lines.length - 1]).toMatch(/^interrupted: stopped at step 3 of 40; resume with: pxl run --resume/);
     expect(line(lines, 'checkpoint')).toContain('step 3 ·');

@@ -153,7 +153,8 @@ export function Status({ state }: { state: DashboardState }) {
 }
 
 export function statusOf(state: DashboardState): { text: string; busy: boolean; color?: string } {
-  const keys = 'q stop · Ctrl-C twice quit at once';
+  // Once a stop is asked for, the hint says what happens next instead of which keys stop.
+  const keys = state.stopSource ? `${state.stopSource}: stopping after this · Ctrl-C again to quit at once` : 'q stop · Ctrl-C twice quit at once';
   switch (state.phase) {
     case 'waiting':
     case 'starting':
