@@ -66,5 +66,5 @@ describe('pxl run dashboard in a terminal', () => {
     expect(summary.status).toBe('interrupted');
     expect(summary.steps).toBeGreaterThan(0);
     expect(readdirSync(join(run, 'checkpoints'))).toContain(`step-${String(summary.steps).padStart(8, '0')}`);
-  });
+  }, 240_000); // the waits above are the real limits
 });
