@@ -24,13 +24,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function mountApp() {
+function mountApp(events = run.events) {
   const store = createStore({ minMs: 10, maxMs: 10, budget: 1 });
   const keys: StopKey[] = [];
   const r = render(<Dashboard store={store} color={false} onStopKey={(k) => keys.push(k)} />);
   cleanup = r.unmount;
-  for (const e of run.events) store.dispatch(e);
-  return { r, keys };
+  for (const e of events) store.dispatch(e);
+  return { r, keys, store };
 }
 
 describe('Dashboard', () => {
@@ -41,6 +41,21 @@ describe('Dashboard', () => {
     r.stdin.write('\u0003');
     r.stdin.write('x');
     expect(keys).toEqual(['q', 'Ctrl-C']);
+  });
+
+  it('advances the busy sign at the redraw pace while the run samples, and stops it after', async () => {
+    const upTo = run.events.findIndex((e) => e.type === 'sample-start');
+    const { r, store } = mountApp(run.events.slice(0, upTo + 1));
+    const signs = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      await tick(25);
+      signs.add(plain(r.lastFrame()).at(-1)!.slice(0, 1));
+    }
+    expect(signs.size).toBeGreaterThan(1);
+    expect(plain(r.lastFrame()).at(-1)).toMatch(/^. sampling 4 images \(naive\)/);
+    store.dispatch(run.events[upTo + 1]); // the sample
+    await tick(25);
+    expect(plain(r.lastFrame()).at(-1)).toBe('training · q stop · Ctrl-C twice quit at once');
   });
 
   it('redraws to the new width when the terminal is resized', async () => {

@@ -3,13 +3,13 @@
 import { Box, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { layout, type Size } from './layout.js';
-import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel } from './panels.js';
+import { Footer, footerRows, statusOf, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel } from './panels.js';
 import type { DashboardState } from './state.js';
 import type { DashboardStore } from './store.js';
 
 export type StopKey = 'q' | 'Ctrl-C';
 
-export function DashboardView({ state, size, color }: { state: DashboardState; size: Size; color: boolean }) {
+export function DashboardView({ state, size, color, tick = 0 }: { state: DashboardState; size: Size; color: boolean; tick?: number }) {
   const { run } = state;
   if (!run) return null;
   const image = { height: run.dataset.height, width: run.dataset.width };
@@ -22,7 +22,7 @@ export function DashboardView({ state, size, color }: { state: DashboardState; s
       <Progress run={run} progress={state.progress} />
       <LossPanel state={state} width={width} height={l.chartHeight} color={color} />
       <SamplesPanel state={state} scale={l.sampleScale} fit={l.sampleFit} rows={l.sampleRows} />
-      <Footer state={state} />
+      <Footer state={state} tick={tick} />
     </Box>
   );
 }
@@ -30,6 +30,7 @@ export function DashboardView({ state, size, color }: { state: DashboardState; s
 export function Dashboard({ store, color, onStopKey }: { store: DashboardStore; color: boolean; onStopKey: (key: StopKey) => void }) {
   const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const size = useTerminalSize();
+  const tick = useTicks(statusOf(state).busy, store.interval);
   const { isRawModeSupported } = useStdin();
   // Ink puts stdin in raw mode, so Ctrl-C arrives here as a key rather than as SIGINT.
   useInput(
@@ -39,7 +40,7 @@ export function Dashboard({ store, color, onStopKey }: { store: DashboardStore; 
     },
     { isActive: isRawModeSupported === true },
   );
-  return <DashboardView state={state} size={size} color={color} />;
+  return <DashboardView state={state} size={size} color={color} tick={tick} />;
 }
 
 /** The terminal's size, following resizes. */
@@ -53,4 +54,22 @@ export function useTerminalSize(): Size {
     return () => void stdout.off('resize', onResize);
   }, [stdout]);
   return size;
+}
+
+/** Counts up while `active`, once per redraw interval: drives the busy sign within the drawing budget. */
+export function useTicks(active: boolean, interval: () => number): number {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    let timer: NodeJS.Timeout;
+    const next = () => {
+      timer = setTimeout(() => {
+        setTick((t) => t + 1);
+        next();
+      }, interval()).unref();
+    };
+    next();
+    return () => clearTimeout(timer);
+  }, [active, interval]);
+  return tick;
 }

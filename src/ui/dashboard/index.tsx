@@ -45,7 +45,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       ...(o.stderr && { stderr: o.stderr }),
       exitOnCtrlC: false, // Ctrl-C stops the run gracefully first: see onStopKey
       patchConsole: o.patchConsole ?? true, // console output from libraries goes above the frame, not through it
-      // Also caps redraws the store does not pace, such as the spinner's.
+      // A cap for redraws the store does not pace (a resize, a progress bar measuring itself).
       maxFps: 1000 / pace.minMs,
       onRender: ({ renderTime }) => store.drawn(renderTime),
     });

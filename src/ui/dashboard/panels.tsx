@@ -1,7 +1,7 @@
 // The dashboard's panels: small pure components of the state, one per part of the screen.
-// Every line is one terminal row (long text is truncated, never wrapped) so layout.ts can
-// count the rows the frame takes.
-import { ProgressBar, Spinner } from '@inkjs/ui';
+// Every line is one terminal row (text is truncated, never wrapped; the chart and the samples
+// are drawn to fit) so layout.ts can count the rows the frame takes.
+import { ProgressBar } from '@inkjs/ui';
 import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
 import { duration, eta, fixed, int } from '../format.js';
@@ -42,7 +42,7 @@ export function Progress({ run, progress }: Pick<DashboardState, 'progress'> & {
   const epoch = progress ? progress.epoch : Math.floor(step / run.stepsPerEpoch);
   // The last epoch of a run given in steps may be shorter than the others.
   const epochLength = Math.min(run.stepsPerEpoch, run.totalSteps - epoch * run.stepsPerEpoch);
-  const epochStep = progress?.epochStep ?? 0;
+  const epochStep = progress?.epochStep ?? step - epoch * run.stepsPerEpoch; // a resumed run starts mid-epoch
   const rate = progress?.stepsPerSecond ?? 0;
   const elapsed = progress ? (progress.time - run.time) / 1000 : 0;
   return (
@@ -58,16 +58,16 @@ export function Progress({ run, progress }: Pick<DashboardState, 'progress'> & {
 }
 
 function Bar({ label, done, total }: { label: string; done: number; total: number }) {
-  const count = `${int(done)}/${int(total)}`;
+  const percent = total > 0 ? (100 * done) / total : 0;
   return (
     <Box gap={1}>
       <Box width={14} flexShrink={0}>
         <Line>{label}</Line>
       </Box>
-      <ProgressBar value={total > 0 ? (100 * done) / total : 0} />
+      <ProgressBar value={percent} />
       <Box flexShrink={0}>
         <Text>
-          {count.padStart(13)} {String(Math.floor(total > 0 ? (100 * done) / total : 0)).padStart(3)}%
+          {`${int(done)}/${int(total)}`.padStart(13)} {String(Math.floor(percent)).padStart(3)}%
         </Text>
       </Box>
     </Box>
@@ -87,7 +87,7 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
         <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>test</Text>{' '}
         {test ? `${fixed(test.bitsPerDim, 3)} at step ${int(test.step)} · best ${fixed(test.best, 3)} at step ${int(test.bestStep)}` : 'not evaluated yet'}
       </Line>
-      {lines.length > 0 ? lines.map((l, i) => <Text key={i}>{l || " "}</Text>) : <Filler rows={height} text="the chart starts with the first step" />}
+      {lines.length > 0 ? lines.map((l, i) => <Text key={i}>{l || ' '}</Text>) : <Filler rows={height} text="the chart starts with the first step" />}
     </Box>
   );
 }
@@ -123,7 +123,7 @@ const Filler = ({ rows, text }: { rows: number; text?: string }) => (
 export const footerRows = (s: DashboardState): number => 1 + s.links.length + Math.min(s.warnings.length, SHOWN_WARNINGS) + 1;
 const SHOWN_WARNINGS = 2;
 
-export function Footer({ state }: { state: DashboardState }) {
+export function Footer({ state, tick }: { state: DashboardState; tick: number }) {
   const { checkpoint, links, warnings } = state;
   return (
     <Box flexDirection="column">
@@ -140,16 +140,21 @@ export function Footer({ state }: { state: DashboardState }) {
           warning: {w}
         </Line>
       ))}
-      <Status state={state} />
+      <Status state={state} tick={tick} />
     </Box>
   );
 }
 
+// A busy sign (the frames of cli-spinners' "dots"). It advances with the dashboard's own paced
+// redraws rather than on a timer of its own, as @inkjs/ui's Spinner does: Ink redraws the
+// whole frame for each step of a spinner, 12 times a second, which alone would cost the run
+// more than the dashboard's whole drawing budget.
+const BUSY = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
+
 /** The status line: what the run is doing and which keys do what; the outcome once it ended. */
-export function Status({ state }: { state: DashboardState }) {
+export function Status({ state, tick }: { state: DashboardState; tick: number }) {
   const s = statusOf(state);
-  if (s.busy) return <Spinner label={s.text} />;
-  return <Line color={s.color}>{s.text}</Line>;
+  return <Line color={s.color}>{s.busy ? `${BUSY[tick % BUSY.length]} ${s.text}` : s.text}</Line>;
 }
 
 export function statusOf(state: DashboardState): { text: string; busy: boolean; color?: string } {
