@@ -128,6 +128,8 @@ async function main() {
       row('run seconds', (r) => r.run.wall, true),
       row('run CPU seconds', (r) => r.run.cpu, true),
       '(medians; cost: throughput lost, or time added)',
+      `median of the pairs' ratios, steps/CPU s: ${median(runs.dash.map((d, i) => d.steps.cpu / runs.plain[i].steps.cpu)).toFixed(4)}` +
+        `; run CPU s: ${median(runs.dash.map((d, i) => d.run.cpu / runs.plain[i].run.cpu)).toFixed(4)}`,
       '',
     ].join('\n'),
   );
