@@ -1,9 +1,9 @@
 // The dashboard: DashboardView draws a state at a terminal size; Dashboard connects it to the
 // store, the terminal's size and the keyboard.
 import { Box, useInput, useStdin, useStdout } from 'ink';
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useEffect, useLayoutEffect, useState, useSyncExternalStore } from 'react';
 import { layout, type Size } from './layout.js';
-import { Footer, footerRows, statusOf, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel } from './panels.js';
+import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel, statusOf } from './panels.js';
 import type { DashboardState } from './state.js';
 import type { DashboardStore } from './store.js';
 
@@ -28,6 +28,9 @@ export function DashboardView({ state, size, color, tick = 0 }: { state: Dashboa
 }
 
 export function Dashboard({ store, color, onStopKey }: { store: DashboardStore; color: boolean; onStopKey: (key: StopKey) => void }) {
+  // A frame's cost, from here to after Ink's layout and output in the commit, paces the next.
+  const started = performance.now();
+  useLayoutEffect(() => store.drawn(performance.now() - started));
   const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const size = useTerminalSize();
   const tick = useTicks(statusOf(state).busy, store.interval);

@@ -47,7 +47,6 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       patchConsole: o.patchConsole ?? true, // console output from libraries goes above the frame, not through it
       // A cap for redraws the store does not pace (a resize, a progress bar measuring itself).
       maxFps: 1000 / pace.minMs,
-      onRender: ({ renderTime }) => store.drawn(renderTime),
     });
   return {
     listener: (e) => {
