@@ -12,7 +12,7 @@ export interface Pace {
   budget: number;
 }
 
-export const DEFAULT_PACE: Pace = { minMs: 500, maxMs: 2000, budget: 0.01 };
+export const DEFAULT_PACE: Pace = { minMs: 500, maxMs: 3000, budget: 0.005 };
 
 export interface DashboardStore {
   dispatch(action: DashboardAction): void;
