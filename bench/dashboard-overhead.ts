@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -75,19 +76,30 @@ function fakeTerminal() {
   return { stdout: tty as unknown as NodeJS.WriteStream, stats };
 }
 
+/** Seconds of garbage collection while it runs. */
+function gcTimer() {
+  let ms = 0;
+  const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => (ms += e.duration)));
+  observer.observe({ entryTypes: ['gc'] });
+  return () => (observer.disconnect(), ms / 1000);
+}
+
 async function once(withDashboard: boolean) {
   const runsDir = mkdtempSync(join(tmpdir(), 'pxl-bench-'));
+  const gc = gcTimer();
+  const frames = { n: 0, seconds: 0 };
   const timer = stepTimer();
   const term = fakeTerminal();
   const stdin = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.ReadStream; // no raw mode, no keys
-  const dashboard = withDashboard ? createDashboard({ stdout: term.stdout, stdin, stderr: term.stdout, onStopKey: () => {}, patchConsole: false }) : null;
+  const onFrame = (ms: number) => void ((frames.n += 1), (frames.seconds += ms / 1000));
+  const dashboard = withDashboard ? createDashboard({ stdout: term.stdout, stdin, stderr: term.stdout, onStopKey: () => {}, patchConsole: false, onFrame }) : null;
   try {
     await runExperiment({ file: TINY, sets: SETS, runsDir, listeners: [timer.listener, ...(dashboard ? [dashboard.listener] : [])], stop: { requested: false } });
     await dashboard?.close();
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }
-  return { ...timer.result(), ...term.stats };
+  return { ...timer.result(), ...term.stats, gc: gc(), frames };
 }
 
 const median = (xs: number[]) => {
@@ -107,10 +119,10 @@ async function main() {
     for (const withDashboard of i % 2 === 0 ? [false, true] : [true, false]) {
       const r = await once(withDashboard);
       (withDashboard ? runs.dash : runs.plain).push(r);
-      const drawn = withDashboard ? `  ${r.writes} writes, ${(r.bytes / 1024).toFixed(0)} KiB drawn` : '';
+      const drawn = withDashboard ? `  ${r.frames.n} frames, ${r.frames.seconds.toFixed(3)} s drawing, ${(r.bytes / 1024).toFixed(0)} KiB` : '';
       process.stdout.write(
         `  pair ${i + 1}  ${withDashboard ? 'dashboard   ' : 'no dashboard'}  ${r.steps.wall.toFixed(2)} steps/s (${r.steps.cpu.toFixed(2)} per CPU s)` +
-          `  run ${r.run.wall.toFixed(2)} s (${r.run.cpu.toFixed(2)} CPU s)${drawn}\n`,
+          `  run ${r.run.wall.toFixed(2)} s (${r.run.cpu.toFixed(2)} CPU s, GC ${r.gc.toFixed(3)} s)${drawn}\n`,
       );
     }
   }
@@ -127,9 +139,12 @@ async function main() {
       row('training steps/CPU s', (r) => r.steps.cpu, false),
       row('run seconds', (r) => r.run.wall, true),
       row('run CPU seconds', (r) => r.run.cpu, true),
+      row('GC seconds', (r) => r.gc, true),
       '(medians; cost: throughput lost, or time added)',
       `median of the pairs' ratios, steps/CPU s: ${median(runs.dash.map((d, i) => d.steps.cpu / runs.plain[i].steps.cpu)).toFixed(4)}` +
         `; run CPU s: ${median(runs.dash.map((d, i) => d.run.cpu / runs.plain[i].run.cpu)).toFixed(4)}`,
+      `drawing: ${median(runs.dash.map((d) => d.frames.n))} frames a run, ${(100 * median(runs.dash.map((d) => d.frames.seconds / d.run.wall))).toFixed(2)}% of the run's time (median);` +
+        ` extra GC: ${(100 * (median(runs.dash.map((d) => d.gc)) - median(runs.plain.map((p) => p.gc))) / median(runs.plain.map((p) => p.run.wall))).toFixed(2)}% of it`,
       '',
     ].join('\n'),
   );

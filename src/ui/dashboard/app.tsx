@@ -27,10 +27,21 @@ export function DashboardView({ state, size, color, tick = 0 }: { state: Dashboa
   );
 }
 
-export function Dashboard({ store, color, onStopKey }: { store: DashboardStore; color: boolean; onStopKey: (key: StopKey) => void }) {
+interface DashboardProps {
+  store: DashboardStore;
+  color: boolean;
+  onStopKey: (key: StopKey) => void;
+  onFrame?: (ms: number) => void;
+}
+
+export function Dashboard({ store, color, onStopKey, onFrame }: DashboardProps) {
   // A frame's cost, from here to after Ink's layout and output in the commit, paces the next.
   const started = performance.now();
-  useLayoutEffect(() => store.drawn(performance.now() - started));
+  useLayoutEffect(() => {
+    const ms = performance.now() - started;
+    store.drawn(ms);
+    onFrame?.(ms);
+  });
   const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const size = useTerminalSize();
   const tick = useTicks(statusOf(state).busy, store.interval);

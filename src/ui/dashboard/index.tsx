@@ -21,6 +21,8 @@ export interface DashboardOptions {
   pace?: Pace;
   /** Route console output from libraries above the frame (default); off where console is replaced, as in tests. */
   patchConsole?: boolean;
+  /** Told each frame's drawing time in ms (what paces the redraws); the benchmark sums them. */
+  onFrame?: (ms: number) => void;
 }
 
 export interface Dashboard {
@@ -38,7 +40,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   for (const l of o.links ?? []) store.dispatch({ type: 'link', ...l });
   let ink: Instance | null = null;
   const mount = () =>
-    render(<App store={store} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} />, {
+    render(<App store={store} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} onFrame={o.onFrame} />, {
       stdout: o.stdout,
       // Ink's defaults (process.stdin, process.stderr) hold only where no key is given at all.
       ...(o.stdin && { stdin: o.stdin }),
