@@ -52,7 +52,7 @@ describe('Dashboard', () => {
       signs.add(plain(r.lastFrame()).at(-1)!.slice(0, 1));
     }
     expect(signs.size).toBeGreaterThan(1);
-    expect(plain(r.lastFrame()).at(-1)).toMatch(/^. sampling 4 images \(naive\)/);
+    expect(plain(r.lastFrame()).at(-1)).toMatch(/^. sampling 4 images \(cached\)/);
     store.dispatch(run.events[upTo + 1]); // the sample
     await tick(25);
     expect(plain(r.lastFrame()).at(-1)).toBe('training · q stop · Ctrl-C twice quit at once');

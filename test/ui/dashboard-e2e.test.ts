@@ -43,7 +43,7 @@ describe('pxl run dashboard in a terminal', () => {
     const command = `env -u CI -u CONTINUOUS_INTEGRATION TERM=xterm-256color ${[process.execPath, PXL, ...args].map(quote).join(' ')}; echo $? > ${quote(codeFile)}`;
     expect(tmux('new-session', '-d', '-x', '110', '-y', '40', '-s', 'pxl', command, ';', 'set-option', '-t', 'pxl', 'remain-on-exit', 'on').status).toBe(0);
 
-    const live = await waitFor(screen, (s) => /samples step \d+ · naive/.test(s) && /test \d\.\d{3} at step/.test(s), 120, 'samples and a test evaluation on screen');
+    const live = await waitFor(screen, (s) => /samples step \d+ · cached/.test(s) && /test \d\.\d{3} at step/.test(s), 120, 'samples and a test evaluation on screen');
     expect(live).toMatch(/^pxl tiny · \d{8}-\d{6}-[0-9a-f]{4} · [\d,]+ parameters$/m);
     expect(live).toMatch(/^run +\S+ +[\d,]+\/100,000 +\d+%$/m);
     expect(live).toMatch(/^[\d.]+ steps\/s · [\d,]+ img\/s · elapsed \d+s · eta /m);

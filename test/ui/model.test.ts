@@ -67,9 +67,20 @@ describe('reducer', () => {
     expect(s.links).toEqual([{ label: 'mlflow', url: 'http://b' }]);
   });
 
+  it('shows what MLflow tracking says, then the run page once it exists', () => {
+    const off = run(start, { type: 'tracking', time: 1, enabled: false, uri: null, link: null, message: 'MLflow tracking is off: set tracking.uri' });
+    expect(off.links).toEqual([{ label: 'MLflow', url: 'MLflow tracking is off: set tracking.uri' }]);
+    const on = run(
+      start,
+      { type: 'tracking', time: 1, enabled: true, uri: 'http://m', link: null, message: 'tracking to MLflow at http://m' },
+      { type: 'tracking', time: 2, enabled: true, uri: 'http://m', link: 'http://m/#/experiments/1/runs/abc', message: 'MLflow run: …' },
+    );
+    expect(on.links).toEqual([{ label: 'MLflow', url: 'http://m/#/experiments/1/runs/abc' }]);
+  });
+
   it('ignores events it does not know', () => {
     const s = run(start);
-    expect(reduce(s, { type: 'tracking' } as unknown as DashboardAction)).toBe(s);
+    expect(reduce(s, { type: 'future-event' } as unknown as DashboardAction)).toBe(s);
   });
 });
 

@@ -80,14 +80,14 @@ describe('dashboard panels', () => {
   it('sampling: the status says so and the samples panel waits for them', async () => {
     const lines = await frame(stateOf(run.until(is('sample-start'))));
     expect(lines).toContain('samples drawing 4 at step 8…');
-    expect(lines[lines.length - 1]).toMatch(/^\S sampling 4 images \(naive\) · q stop/);
+    expect(lines[lines.length - 1]).toMatch(/^\S sampling 4 images \(cached\) · q stop/);
   });
 
   it('finished: the samples drawn from their pixels, the checkpoint, the outcome', async () => {
     const state = stateOf(run.events);
     const lines = await frame(state);
     const sample = state.sample!;
-    expect(line(lines, 'samples')).toMatch(/^samples step 8 · naive · 3 of 4 shown · \d+s$/);
+    expect(line(lines, 'samples')).toMatch(/^samples step 8 · cached · 3 of 4 shown · \d+s$/);
     const drawn = imagesText(sample, 3, 1).map((l) => l.trimEnd());
     const at = lines.findIndex((l) => l.startsWith('samples')) + 1;
     expect(lines.slice(at, at + drawn.length)).toEqual(drawn);
@@ -109,7 +109,7 @@ describe('dashboard panels', () => {
     const stopping = await frame(stateOf([...upTo, { type: 'stop-requested', source: 'q' }]));
     expect(stopping[stopping.length - 1]).toMatch(/^\S q: stopping after this step and writing a checkpoint · Ctrl-C again to quit at once$/);
     const sampling = await frame(stateOf([...run.until(is('sample-start')), { type: 'stop-requested', source: 'Ctrl-C' }]));
-    expect(sampling[sampling.length - 1]).toMatch(/^\S sampling 4 images \(naive\) · Ctrl-C: stopping after this · Ctrl-C again to quit at once$/);
+    expect(sampling[sampling.length - 1]).toMatch(/^\S sampling 4 images \(cached\) · Ctrl-C: stopping after this · Ctrl-C again to quit at once$/);
     const lines = await frame(stateOf(stopped.events));
     expect(lines[lines.length - 1]).toMatch(/^interrupted: stopped at step 3 of 40; resume with: pxl run --resume/);
     expect(line(lines, 'checkpoint')).toContain('step 3 ·');

@@ -106,11 +106,19 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
       // An evaluation or sampling under way finishes first; `busy` then says 'stopping'.
       return { ...s, stopSource: a.source, phase: ['waiting', 'starting', 'training'].includes(s.phase) ? 'stopping' : s.phase };
     case 'link':
-      return { ...s, links: [...s.links.filter((l) => l.label !== a.label), { label: a.label, url: a.url }] };
+      return withLink(s, a.label, a.url);
+    case 'tracking':
+      // The run's MLflow page once it exists; until then (or when tracking is off) what the tracker says.
+      return withLink(s, 'MLflow', a.link ?? a.message);
     default:
       return s; // events added to the trainer later are ignored until the dashboard shows them
   }
 }
+
+const withLink = (s: DashboardState, label: string, url: string): DashboardState => ({
+  ...s,
+  links: [...s.links.filter((l) => l.label !== label), { label, url }],
+});
 
 export function addPoint(series: LossSeries, value: number): LossSeries {
   const pending = { sum: series.pending.sum + value, n: series.pending.n + 1 };
