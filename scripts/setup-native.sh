@@ -102,7 +102,9 @@ for tool in make python3; do
 done
 command -v "${CXX:-g++}" >/dev/null ||
   die "a C++ compiler ('${CXX:-g++}') is needed to build the addon." "Debian/Ubuntu: apt-get install build-essential"
-GLIBC=$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$' || echo 0)
+# getconf, not `ldd --version | head`: under pipefail, head closing the pipe early fails the pipeline.
+GLIBC=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+GLIBC=${GLIBC:-0}
 if [ "$(printf '%s\n2.17\n' "$GLIBC" | sort -V | head -1)" != 2.17 ]; then
   die "glibc >= 2.17 is needed by TensorFlow $TF_VERSION (found '$GLIBC')."
 fi

@@ -35,14 +35,35 @@ export function filterGrad(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo
   return dW;
 }
 
+// wasm's matMul is fast (XNNPACK) only untransposed, so one operand is
+// transposed explicitly. XNNPACK repacks the second operand on every call (it
+// is new each step), so that should be the one with fewer channels: measured,
+// this is up to 3.6x faster than the other way round (32→256: 36 vs 130 ms).
 function filterGrad1x1(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo): Info {
   const rows = info.batchSize * info.inHeight * info.inWidth;
   const xFlat = calls.reshape(x, [rows, info.inChannels]);
   const dyFlat = calls.reshape(dy, [rows, info.outChannels]);
-  const product = calls.matMul(xFlat, dyFlat, true, false);
+  const product = info.inChannels >= info.outChannels
+    ? matMulFirstTransposed(calls, xFlat, dyFlat) // [Ci, Co]
+    : transposed(calls, matMulFirstTransposed(calls, dyFlat, xFlat)); // [Co, Ci] → [Ci, Co]
   const dW = calls.reshape(product, info.filterShape);
   calls.free(xFlat, dyFlat, product);
   return dW;
+}
+
+/** aᵀ·b for 2-D a and b. */
+function matMulFirstTransposed(calls: KernelCalls, a: Info, b: Info): Info {
+  const aT = calls.transpose(a, [1, 0]);
+  const product = calls.matMul(aT, b, false, false);
+  calls.free(aT);
+  return product;
+}
+
+/** Transposes a 2-D info, freeing the original. */
+function transposed(calls: KernelCalls, a: Info): Info {
+  const t = calls.transpose(a, [1, 0]);
+  calls.free(a);
+  return t;
 }
 
 function filterGradConv(calls: KernelCalls, x: Info, dy: Info, info: ConvInfo): Info {

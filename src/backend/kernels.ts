@@ -46,9 +46,17 @@ export function uninstallKernels(backendName: string): void {
     if (!replaced.has(key)) continue;
     tf.unregisterKernel(kernelName, backendName);
     const stock = replaced.get(key);
-    if (stock != null) tf.registerKernel(stock);
+    if (stock != null) restore(stock);
     replaced.delete(key);
   }
+}
+
+// A stock wasm kernel binds its C function to the module it was set up with;
+// the running backend may be a newer one (e.g. after switching thread counts).
+function restore(stock: tf.KernelConfig): void {
+  tf.registerKernel(stock);
+  const running = tf.engine().registry[stock.backendName];
+  if (running != null) stock.setupFunc?.(running);
 }
 
 function convInfo(

@@ -11,6 +11,7 @@ export const NATIVE_PACKAGES = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
 } as const;
+export type NativeName = keyof typeof NATIVE_PACKAGES;
 
 export interface InstalledPackage {
   name: string;
@@ -19,11 +20,11 @@ export interface InstalledPackage {
   entry: string;
 }
 
-/** Resolves a package from `from` (a file URL or path) without loading it. */
-export function findPackage(name: string, from: string = import.meta.url): InstalledPackage | null {
+/** Resolves a package as seen from directory `fromDir` (default: this module's), without loading it. */
+export function findPackage(name: string, fromDir?: string): InstalledPackage | null {
   let entry: string;
   try {
-    entry = createRequire(from).resolve(name);
+    entry = createRequire(fromDir == null ? import.meta.url : join(fromDir, 'noop.js')).resolve(name);
   } catch {
     return null;
   }
@@ -47,6 +48,9 @@ export function firstLine(err: unknown): string {
 
 /** Imports a package's entry in this process; null on success, else the error's first line. */
 export async function importEntry(entry: string): Promise<string | null> {
+  // TensorFlow's C++ start-up notices (CPU instruction sets, oneDNN) would land in the
+  // middle of pxl's output; warnings and errors still show. Users can override it.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   try {
     await import(pathToFileURL(entry).href);
     return null;

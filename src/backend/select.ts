@@ -1,14 +1,14 @@
-// Picks and starts the compute backend, and reports on all of them (`pxl doctor`).
+// Picks and starts the compute backend, with what fell back and why.
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { installKernels } from './kernels.js';
-import { NATIVE_PACKAGES, cudaVisibility, findPackage, firstLine, importEntry, probeInChild } from './native.js';
+import { NATIVE_PACKAGES, type NativeName, cudaVisibility, findPackage, firstLine, importEntry } from './native.js';
 import {
-  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendProbe, type BackendRequest,
+  BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendOptions, type BackendRequest,
   BackendUnavailableError,
 } from './types.js';
 import { WASM_PACKAGE, describeWasm, loadWasmPackage, wasmFeatures } from './wasm.js';
-
-type NativeName = keyof typeof NATIVE_PACKAGES;
+import { threadedStartError, useStockWasm, useThreadedWasm } from './wasm-threads.js';
 
 const FIX: Record<BackendName, string> = {
   'tensorflow-gpu':
@@ -20,6 +20,14 @@ const FIX: Record<BackendName, string> = {
 
 // Both native packages register the same 'tensorflow' backend: only one may load per process.
 let nativeLoaded: string | null = null;
+// Threads of the wasm backend this module started (null: not started by us).
+let wasmThreads: number | null = null;
+
+/** A started backend: its device, and anything worth adding to the note. */
+interface Started {
+  device: string;
+  remark?: string;
+}
 
 /**
  * Starts a backend and registers the project's kernels for it. 'auto' takes the
@@ -27,15 +35,15 @@ let nativeLoaded: string | null = null;
  * skipped the others; an explicit request that cannot run throws a
  * BackendUnavailableError saying why and how to fix it.
  */
-export async function initBackend(request: BackendRequest): Promise<BackendInfo> {
+export async function initBackend(request: BackendRequest, options: BackendOptions = {}): Promise<BackendInfo> {
   if (request !== 'auto' && !BACKEND_ORDER.includes(request)) {
     throw new Error(`unknown backend '${String(request)}': expected auto, ${BACKEND_ORDER.join(', ')}`);
   }
-  if (request !== 'auto') return info(request, await activate(request), `${request}, as requested`, []);
+  if (request !== 'auto') return info(request, await activate(request, options), `${request}, as requested`, []);
   const fallbacks: BackendFallback[] = [];
   for (const name of BACKEND_ORDER) {
     try {
-      return info(name, await activate(name), autoNote(name, fallbacks), fallbacks);
+      return info(name, await activate(name, options), autoNote(name, fallbacks), fallbacks);
     } catch (err) {
       if (!(err instanceof BackendUnavailableError)) throw err;
       fallbacks.push({ name, reason: err.reason });
@@ -44,8 +52,9 @@ export async function initBackend(request: BackendRequest): Promise<BackendInfo>
   throw new Error(`no backend could start: ${fallbacks.map((f) => `${f.name}: ${f.reason}`).join('; ')}`);
 }
 
-function info(name: BackendName, device: string, note: string, fallbacks: BackendFallback[]): BackendInfo {
-  return { name, tfBackend: tf.getBackend(), device, note, fallbacks };
+function info(name: BackendName, started: Started, note: string, fallbacks: BackendFallback[]): BackendInfo {
+  const fullNote = started.remark ? `${note}; ${started.remark}` : note;
+  return { name, tfBackend: tf.getBackend(), device: started.device, note: fullNote, fallbacks };
 }
 
 function autoNote(name: BackendName, fallbacks: BackendFallback[]): string {
@@ -54,23 +63,30 @@ function autoNote(name: BackendName, fallbacks: BackendFallback[]): string {
   return fallbacks.length === 0 ? `auto picked ${name}, the best backend${slow}` : `auto picked ${name}; skipped ${skipped}${slow}`;
 }
 
-/** Makes `name` the active backend; returns its device description. */
-async function activate(name: BackendName): Promise<string> {
+/** Makes `name` the active backend. */
+async function activate(name: BackendName, options: BackendOptions): Promise<Started> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow':
-      return activateNative(name);
+      return { device: await activateNative(name, options.nativeSearchDir) };
     case 'wasm':
-      return activateWasm();
+      return activateWasm(requestedThreads(options));
     case 'cpu':
-      return activateCpu();
+      return { device: await activateCpu() };
   }
 }
 
-async function activateNative(name: NativeName): Promise<string> {
+function requestedThreads(options: BackendOptions): number {
+  const wanted = options.wasmThreads ?? 1;
+  if (wanted === 'auto') return availableParallelism();
+  if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`wasmThreads must be a positive integer or 'auto', got ${wanted}`);
+  return wanted;
+}
+
+async function activateNative(name: NativeName, searchDir?: string): Promise<string> {
   const packageName = NATIVE_PACKAGES[name];
   const unavailable = (reason: string) => new BackendUnavailableError(name, reason, FIX[name]);
-  const pkg = findPackage(packageName);
+  const pkg = findPackage(packageName, searchDir);
   if (pkg == null) throw unavailable(`package ${packageName} is not installed`);
   const cuda = cudaVisibility();
   if (name === 'tensorflow-gpu' && !cuda.visible) throw unavailable(`no CUDA device visible: ${cuda.detail}`);
@@ -95,85 +111,36 @@ async function activateNative(name: NativeName): Promise<string> {
   return `CPU, ${tensorflow} native${nativeLoaded === packageName ? '' : ` (via ${nativeLoaded})`}`;
 }
 
-async function activateWasm(): Promise<string> {
+async function activateWasm(threads: number): Promise<Started> {
+  const unavailable = (reason: string) => new BackendUnavailableError('wasm', reason, FIX.wasm);
   try {
     await loadWasmPackage();
   } catch (err) {
-    throw new BackendUnavailableError('wasm', `package ${WASM_PACKAGE} failed to load: ${firstLine(err)}`, FIX.wasm);
+    throw unavailable(`package ${WASM_PACKAGE} failed to load: ${firstLine(err)}`);
   }
-  if (!(await tf.setBackend('wasm'))) {
-    throw new BackendUnavailableError('wasm', 'its WebAssembly module failed to initialize (see the warning above)', FIX.wasm);
-  }
+  const remark = await startWasm(threads);
+  if (wasmThreads == null) throw unavailable('its WebAssembly module failed to initialize (see the warning above)');
   installKernels('wasm');
-  return describeWasm(await wasmFeatures());
+  return { device: describeWasm(await wasmFeatures()), remark };
+}
+
+/** Starts wasm with `threads` threads, or one when that fails; says what fell back. */
+async function startWasm(threads: number): Promise<string | undefined> {
+  if (threads === wasmThreads && (await tf.setBackend('wasm'))) return undefined;
+  let remark: string | undefined;
+  if (threads > 1) {
+    await useThreadedWasm(threads);
+    wasmThreads = (await tf.setBackend('wasm')) ? threads : null;
+    if (wasmThreads != null) return undefined;
+    remark = `${threads} wasm threads failed to start (${threadedStartError() ?? 'unknown error'}), running 1`;
+  }
+  useStockWasm();
+  wasmThreads = (await tf.setBackend('wasm')) ? 1 : null;
+  return remark;
 }
 
 async function activateCpu(): Promise<string> {
   if (!(await tf.setBackend('cpu'))) throw new BackendUnavailableError('cpu', 'the pure-JavaScript backend failed to initialize', FIX.cpu);
   installKernels('cpu');
   return 'CPU, pure JavaScript';
-}
-
-/** Every backend, best first: can it run here, why not, which version; loads nothing native into this process. */
-export async function probeBackends(): Promise<BackendProbe[]> {
-  return [await probeNative('tensorflow-gpu'), await probeNative('tensorflow'), await probeWasm(), probeCpu()];
-}
-
-async function probeNative(name: NativeName): Promise<BackendProbe> {
-  const packageName = NATIVE_PACKAGES[name];
-  const pkg = findPackage(packageName);
-  const base = { name, packageName, packageVersion: pkg?.version ?? null };
-  const no = (reason: string): BackendProbe => ({ ...base, available: false, reason });
-  if (pkg == null) return no(`package ${packageName} is not installed`);
-  const cuda = cudaVisibility();
-  if (name === 'tensorflow-gpu' && !cuda.visible) return no(`no CUDA device visible: ${cuda.detail}`);
-  const probe = await probeInChild(pkg.entry);
-  if (!probe.ok) return no(`its native addon failed to load: ${probe.error}`);
-  if (name === 'tensorflow-gpu' && !probe.gpu) return no('TensorFlow found no usable GPU (CUDA or cuDNN libraries missing or mismatched?)');
-  const device = probe.gpu ? `GPU (${cuda.detail})` : 'CPU';
-  return { ...base, available: true, reason: `${device}, TensorFlow ${probe.tensorflowVersion ?? '(version unknown)'}` };
-}
-
-async function probeWasm(): Promise<BackendProbe> {
-  const base = { name: 'wasm' as const, packageName: WASM_PACKAGE, packageVersion: null };
-  let pkg;
-  try {
-    pkg = await loadWasmPackage();
-  } catch (err) {
-    return { ...base, available: false, reason: `package ${WASM_PACKAGE} failed to load: ${firstLine(err)}` };
-  }
-  const previous = tf.engine().backendName;
-  const started = await tf.setBackend('wasm');
-  const features = await wasmFeatures();
-  if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
-  const threads = features.threads ? '' : '; multithreading is off in Node (tfjs issue 3830)';
-  return {
-    ...base,
-    packageVersion: pkg.version_wasm,
-    available: started,
-    reason: started ? `${describeWasm(features)}${threads}` : 'its WebAssembly module failed to initialize',
-    wasm: features,
-  };
-}
-
-function probeCpu(): BackendProbe {
-  return {
-    name: 'cpu',
-    available: true,
-    reason: 'pure JavaScript: fine for tests, far too slow to train',
-    packageName: '@tensorflow/tfjs-backend-cpu',
-    packageVersion: tf.version['tfjs-backend-cpu'] ?? null,
-  };
-}
-
-/** The probes as aligned text lines, for `pxl doctor`. */
-export function formatProbes(probes: BackendProbe[]): string {
-  const rows = probes.map((p) => [
-    p.name,
-    p.available ? 'yes' : 'no',
-    `${p.packageName} ${p.packageVersion ?? '(not installed)'}`,
-    p.reason,
-  ]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ')).join('\n');
 }

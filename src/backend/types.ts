@@ -4,6 +4,13 @@
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
 
+export interface BackendOptions {
+  /** Threads for the wasm backend: a count, or 'auto' for one per logical core. Default 1. */
+  wasmThreads?: number | 'auto';
+  /** Directory from which the native TensorFlow packages are resolved; default: this project's. */
+  nativeSearchDir?: string;
+}
+
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendFallback {

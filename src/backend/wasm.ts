@@ -14,6 +14,7 @@ export async function loadWasmPackage(): Promise<WasmPackage> {
 
 export interface WasmFeatures {
   simd: boolean;
+  /** Whether threads can run here (pxl starts them itself: tfjs's own flag is always false in Node). */
   threads: boolean;
   /** Threads of the initialized module; null before the backend has started. */
   threadCount: number | null;
@@ -22,7 +23,7 @@ export interface WasmFeatures {
 export async function wasmFeatures(): Promise<WasmFeatures> {
   const pkg = await loadWasmPackage();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
-  const threads = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
+  const threads = typeof SharedArrayBuffer === 'function';
   let threadCount: number | null = null;
   try {
     threadCount = pkg.getThreadsCount();

@@ -53,12 +53,22 @@ export class RunSetupError extends Error {
   override name = 'RunSetupError';
 }
 
+/** PXL_WASM_THREADS=auto|N turns on multithreaded wasm (off by default: it did not pay on a busy 2-core machine). */
+function wasmThreadsFromEnv(): number | 'auto' | undefined {
+  const v = process.env.PXL_WASM_THREADS?.trim();
+  if (!v) return undefined;
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RunSetupError(`PXL_WASM_THREADS must be auto or a positive integer; found ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** Backend, data and model for an experiment; `forTraining` also plans a training step's memory. */
 export async function prepareExperiment(
   experiment: Experiment,
   forTraining = true,
 ): Promise<{ backend: BackendInfo; data: Dataset; model: PixelCNN; recompute: boolean }> {
-  const backend = await initBackend(experiment.backend);
+  const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
   const data = await loadDataset(experiment.dataset);
   try {
     schedule(experiment, data.train.count);

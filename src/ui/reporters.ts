@@ -1,7 +1,7 @@
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
 import { eventLine } from '../store/run-dir.js';
-import type { RunEvent, RunListener } from '../train/events.js';
+import type { RunEvent, RunListener, RunSummary } from '../train/events.js';
 import { duration, eta, fixed, int } from './format.js';
 
 export type ReporterName = 'plain' | 'json';
@@ -52,17 +52,20 @@ export function plainReporter(out: Writable): RunListener {
       case 'tracking':
         line(e.message);
         break;
-      case 'end': {
-        const s = e.summary;
-        line(
-          `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
-            `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`,
-        );
-        if (e.message) line(e.message);
+      case 'end':
+        endLines(e).forEach(line);
         break;
-      }
       default:
         break;
     }
   };
+}
+
+/** How a run ended: the summary line, then the reason or the resume hint when there is one. */
+export function endLines(e: { status: string; message: string; summary: RunSummary }): string[] {
+  const s = e.summary;
+  const summary =
+    `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
+    `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
+  return e.message ? [summary, e.message] : [summary];
 }

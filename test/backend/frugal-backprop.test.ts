@@ -3,18 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFrugalBackprop, uninstallFrugalBackprop } from '../../src/backend/frugal-backprop.js';
 import { initBackend } from '../../src/backend/index.js';
-import type { ModelConfig } from '../../src/config/types.js';
 import { crossEntropyMean } from '../../src/model/loss.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
+import { smallModel } from '../helpers/models.js';
 
-const CONFIG: ModelConfig = {
-  color_levels: 16,
-  hidden: 8,
-  batch_norm: true,
-  input: { kernel_size: 5, mask: 'A' },
-  blocks: { type: 'residual', count: 3, kernel_size: 3, mask: 'B' },
-  head: { convs: 2, mask: 'B' },
-};
+const CONFIG = smallModel({ hidden: 8, input: { kernel_size: 5 }, blocks: { count: 3 } });
 
 beforeAll(async () => {
   tf.env().set('PROD', true);

@@ -1,20 +1,39 @@
-// Backend selection and probing on this machine: wasm and cpu install from the
-// registry, the native TensorFlow packages normally do not.
+// Backend selection and probing. Native packages are looked up in temp dirs
+// (none there, or a stand-in whose addon fails), so the fallback chain is the
+// same on every machine; the real @tensorflow/tfjs-node is tried last, where installed.
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, formatProbes, initBackend, probeBackends } from '../../src/backend/index.js';
 import { findPackage } from '../../src/backend/native.js';
 
 const nodeInstalled = findPackage('@tensorflow/tfjs-node') != null;
-const gpuInstalled = findPackage('@tensorflow/tfjs-node-gpu') != null;
+let empty: string; // no native packages
+let broken: string; // a tfjs-node whose addon cannot load
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  empty = mkdtempSync(join(tmpdir(), 'pxl-empty-'));
+  broken = mkdtempSync(join(tmpdir(), 'pxl-broken-'));
+  const pkg = join(broken, 'node_modules', '@tensorflow', 'tfjs-node');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node', version: '4.22.0', main: 'index.js' }));
+  writeFileSync(join(pkg, 'index.js'), "throw new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory\\nRequire stack: ...');\n");
+});
+
+afterAll(() => {
+  rmSync(empty, { recursive: true, force: true });
+  rmSync(broken, { recursive: true, force: true });
+});
 
 describe('initBackend', () => {
-  it.skipIf(nodeInstalled || gpuInstalled)('auto picks wasm and says why the native backends fell back', async () => {
-    const info = await initBackend('auto');
-    expect(info.name).toBe('wasm');
-    expect(info.tfBackend).toBe('wasm');
+  it('auto picks wasm when no native package is installed, and says so', async () => {
+    const info = await initBackend('auto', { nativeSearchDir: empty });
+    expect(info).toMatchObject({ name: 'wasm', tfBackend: 'wasm' });
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.device).toMatch(/^CPU, wasm SIMD, \d+ threads?$/);
+    expect(info.device).toMatch(/^CPU, wasm SIMD, 1 thread$/);
     expect(info.fallbacks).toEqual([
       { name: 'tensorflow-gpu', reason: 'package @tensorflow/tfjs-node-gpu is not installed' },
       { name: 'tensorflow', reason: 'package @tensorflow/tfjs-node is not installed' },
@@ -22,61 +41,90 @@ describe('initBackend', () => {
     expect(info.note).toBe(
       'auto picked wasm; skipped tensorflow-gpu (package @tensorflow/tfjs-node-gpu is not installed); ' +
       'tensorflow (package @tensorflow/tfjs-node is not installed)');
+  });
+
+  it('auto records the first line of a native addon that fails to load', async () => {
+    const info = await initBackend('auto', { nativeSearchDir: broken });
+    expect(info.name).toBe('wasm');
+    expect(info.fallbacks[1]).toEqual({
+      name: 'tensorflow',
+      reason: 'its native addon failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory',
+    });
     expect(info.note).not.toContain('\n');
   });
 
-  it('registers the missing wasm gradient kernel', async () => {
-    await initBackend('wasm');
-    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
-    const x = tf.ones([1, 4, 4, 2]);
-    const w = tf.ones([3, 3, 2, 1]);
-    const dw = tf.grad((ws: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, ws as tf.Tensor4D, 1, 'same').sum())(w);
-    // Each filter tap sees the input pixels its offset keeps inside the 4x4 image: 9, 12 or 16 per channel.
-    expect(Array.from(dw.dataSync()).sort((a, b) => a - b)).toEqual([9, 9, 9, 9, 9, 9, 9, 9, 12, 12, 12, 12, 12, 12, 12, 12, 16, 16]);
-  });
-
-  it('starts cpu on request, with its replaced filter gradient', async () => {
-    const info = await initBackend('cpu');
-    expect(info).toMatchObject({ name: 'cpu', tfBackend: 'cpu', device: 'CPU, pure JavaScript', note: 'cpu, as requested', fallbacks: [] });
-    expect(tf.getBackend()).toBe('cpu');
-  });
-
-  it.skipIf(nodeInstalled)('refuses an unavailable tensorflow request, saying why and how to fix it', async () => {
-    const request = initBackend('tensorflow');
+  it('refuses an unavailable tensorflow request, saying why and how to fix it', async () => {
+    const request = initBackend('tensorflow', { nativeSearchDir: empty });
     await expect(request).rejects.toBeInstanceOf(BackendUnavailableError);
-    await expect(initBackend('tensorflow')).rejects.toThrow(
+    await expect(request).rejects.toThrow(
       "backend 'tensorflow' is not available: package @tensorflow/tfjs-node is not installed. Run `pxl setup native`");
+    await expect(initBackend('tensorflow', { nativeSearchDir: broken })).rejects.toThrow(
+      /not available: its native addon failed to load: libtensorflow\.so\.2: cannot open .*`pxl setup native`/);
   });
 
-  it.skipIf(gpuInstalled)('refuses an unavailable tensorflow-gpu request', async () => {
-    await expect(initBackend('tensorflow-gpu')).rejects.toThrow(
+  it('refuses an unavailable tensorflow-gpu request', async () => {
+    await expect(initBackend('tensorflow-gpu', { nativeSearchDir: empty })).rejects.toThrow(
       /backend 'tensorflow-gpu' is not available: package @tensorflow\/tfjs-node-gpu is not installed\. It needs/);
   });
 
   it('rejects an unknown backend name', async () => {
     await expect(initBackend('webgpu' as never)).rejects.toThrow("unknown backend 'webgpu': expected auto, tensorflow-gpu, tensorflow, wasm, cpu");
   });
+
+  it('registers the missing wasm gradient kernel', async () => {
+    await initBackend('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    const x = tf.ones([1, 4, 4, 2]) as tf.Tensor4D;
+    const w = tf.ones([3, 3, 2, 1]);
+    const dw = tf.grad((ws: tf.Tensor) => tf.conv2d(x, ws as tf.Tensor4D, 1, 'same').sum())(w);
+    // Each filter tap sees the input pixels its offset keeps inside the 4x4 image: 9, 12 or 16 per channel.
+    expect(Array.from(dw.dataSync()).sort((a, b) => a - b)).toEqual([9, 9, 9, 9, 9, 9, 9, 9, 12, 12, 12, 12, 12, 12, 12, 12, 16, 16]);
+  });
+
+  it('starts cpu on request', async () => {
+    const info = await initBackend('cpu');
+    expect(info).toEqual({ name: 'cpu', tfBackend: 'cpu', device: 'CPU, pure JavaScript', note: 'cpu, as requested', fallbacks: [] });
+    expect(tf.getBackend()).toBe('cpu');
+  });
 });
 
 describe('probeBackends', () => {
   it('reports every backend, best first, without switching the active one', async () => {
     await initBackend('cpu');
-    const probes = await probeBackends();
+    const probes = await probeBackends({ nativeSearchDir: broken });
     expect(tf.getBackend()).toBe('cpu');
     expect(probes.map((p) => p.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
     const [gpu, node, wasm, cpu] = probes;
-    if (!gpuInstalled) expect(gpu).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node-gpu is not installed' });
-    if (!nodeInstalled) expect(node).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node is not installed' });
+    expect(gpu).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node-gpu is not installed' });
+    expect(node).toMatchObject({
+      available: false, packageVersion: '4.22.0',
+      reason: 'its native addon failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory',
+    });
     expect(wasm).toMatchObject({ available: true, packageName: '@tensorflow/tfjs-backend-wasm', packageVersion: '4.22.0' });
-    expect(wasm.wasm).toEqual({ simd: true, threads: false, threadCount: expect.any(Number) });
-    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; multithreading is off in Node/);
+    expect(wasm.wasm).toEqual({ simd: true, threads: true, threadCount: expect.any(Number) });
+    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; more threads with the wasmThreads option$/);
     expect(cpu).toMatchObject({ available: true, packageVersion: tf.version['tfjs-backend-cpu'] });
   });
 
   it('formats one aligned line per backend', async () => {
-    const lines = formatProbes(await probeBackends()).split('\n');
+    const lines = formatProbes(await probeBackends({ nativeSearchDir: empty })).split('\n');
     expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatch(/^tensorflow\s+no\s+@tensorflow\/tfjs-node \(not installed\)\s+package @tensorflow\/tfjs-node is not installed$/);
     expect(lines[2]).toMatch(/^wasm\s+yes\s+@tensorflow\/tfjs-backend-wasm 4\.22\.0\s+CPU, wasm SIMD/);
     expect(new Set(lines.map((l) => l.indexOf('@tensorflow'))).size).toBe(1);
+  });
+});
+
+// Last: once loaded, tfjs-node stays in the process.
+describe.runIf(nodeInstalled)('with the real @tensorflow/tfjs-node installed', () => {
+  it('probes it in a child process', async () => {
+    const [, node] = await probeBackends();
+    expect(node.available ? node.reason : `unavailable: ${node.reason}`).toMatch(/^CPU, TensorFlow \d|^unavailable: its native addon failed to load: /);
+  });
+
+  it('auto takes it, or says why its addon failed', async () => {
+    const info = await initBackend('auto');
+    if (info.name === 'tensorflow') expect(info.device).toMatch(/^CPU, TensorFlow \S+ native$/);
+    else expect(info.fallbacks.find((f) => f.name === 'tensorflow')?.reason).toMatch(/^its native addon failed to load: /);
   });
 });

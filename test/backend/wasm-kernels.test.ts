@@ -62,6 +62,15 @@ describe('wasm conv2d gradient kernels', () => {
     }
   });
 
+  it('keep the wasm heap flat when every call brings new tensors (XNNPACK operators are freed)', () => {
+    const heapBytes = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    const c: ConvCase = { k: 3, ci: 8, co: 8, pad: 'same', batch: 4, bias: false, h: 16, w: 16 };
+    for (let i = 0; i < 20; i++) runConv(c);
+    const before = heapBytes();
+    for (let i = 0; i < 100; i++) runConv(c);
+    expect(heapBytes()).toBe(before);
+  });
+
   it('can be uninstalled, restoring the stock registry, and installed again', () => {
     const ours = tf.getKernel('Conv2DBackpropInput', 'wasm');
     uninstallKernels('wasm');

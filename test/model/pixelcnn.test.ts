@@ -7,6 +7,7 @@ import { spatialMask } from '../../src/model/masks.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
 import { ROOT } from '../helpers/cli.js';
+import { smallModel } from '../helpers/models.js';
 
 beforeAll(async () => {
   tf.env().set('PROD', true);
@@ -118,14 +119,7 @@ function checkAutoregressive(config: ModelConfig, size: number): void {
 }
 
 describe('autoregressive property', () => {
-  const base = (): ModelConfig => ({
-    color_levels: 8,
-    hidden: 4,
-    batch_norm: true,
-    input: { kernel_size: 7, mask: 'A' },
-    blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B' },
-    head: { convs: 2, mask: 'B' },
-  });
+  const base = (): ModelConfig => smallModel({ color_levels: 8 });
   const variants: [string, (c: ModelConfig) => void][] = [
     ['the reference layout, scaled down', () => {}],
     ['kernel 3 everywhere', (c) => { c.input.kernel_size = 3; }],

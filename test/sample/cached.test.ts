@@ -7,20 +7,14 @@ import type { ModelConfig } from '../../src/config/types.js';
 import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { softmaxRows } from '../../src/sample/draw.js';
 import { samplerFor, type SampleMethod, type SampleResult } from '../../src/sample/index.js';
+import { smallModel } from '../helpers/models.js';
 
 beforeAll(async () => {
   tf.env().set('PROD', true);
   await initBackend('wasm');
 });
 
-const base: ModelConfig = {
-  color_levels: 256,
-  hidden: 4,
-  batch_norm: true,
-  input: { kernel_size: 7, mask: 'A' },
-  blocks: { type: 'residual', count: 15, kernel_size: 3, mask: 'B' },
-  head: { convs: 2, mask: 'B' },
-};
+const base: ModelConfig = smallModel({ color_levels: 256, blocks: { count: 15 } }); // the reference shape at h=4
 const square: ImageShape = { height: 7, width: 7, channels: 1 };
 
 interface Case {

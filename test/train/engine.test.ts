@@ -29,7 +29,11 @@ async function tinyRun(backend: string, extra: string[] = [], hooks: Partial<{ o
 
 const steps = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'step' }> => e.type === 'step');
 
-describe.each(['cpu', 'wasm'])('a tiny run on the %s backend', (backend) => {
+// The native backend runs here too once `npm run setup:native` has built it (the test
+// environment does); PXL_NATIVE=0 leaves it out on machines that cannot build it.
+const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
+
+describe.each(BACKENDS)('a tiny run on the %s backend', (backend) => {
   it('trains, evaluates, samples, checkpoints and leaves a complete run folder', async () => {
     const { summary, events, paths } = await tinyRun(backend);
     expect(summary.status).toBe('finished');

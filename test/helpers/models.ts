@@ -1,0 +1,20 @@
+// Small model settings for tests: the reference layout (7x7 mask-A input, 3x3 mask-B residual
+// blocks, two 1x1 head convs, batch norm), narrow and shallow unless a test says otherwise.
+import type { ModelConfig } from '../../src/config/types.js';
+
+type Overrides = Partial<Omit<ModelConfig, 'input' | 'blocks' | 'head'>> & {
+  input?: Partial<ModelConfig['input']>;
+  blocks?: Partial<ModelConfig['blocks']>;
+  head?: Partial<ModelConfig['head']>;
+};
+
+export function smallModel(o: Overrides = {}): ModelConfig {
+  return {
+    color_levels: o.color_levels ?? 16,
+    hidden: o.hidden ?? 4,
+    batch_norm: o.batch_norm ?? true,
+    input: { kernel_size: 7, mask: 'A', ...o.input },
+    blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', ...o.blocks },
+    head: { convs: 2, mask: 'B', ...o.head },
+  };
+}
