@@ -1,7 +1,7 @@
-// Naive against cached sampling, 64 samples, on the best available backend, for the quick
-// config and the seed model (untrained weights: the cost does not depend on their values).
+// Naive against cached sampling, 64 samples, on the best available backend, for a small model (4
+// blocks, h=16) and the seed model (untrained weights: the cost does not depend on their values).
 //
-//   npm run bench:sampling [-- --configs quick,seed --naive-positions 5 --repeats 3]
+//   npm run bench:sampling [-- --configs small,seed --naive-positions 5 --repeats 3]
 //
 // Naive sampling costs one identical full forward pass per pixel position, so where a full
 // naive run would take hours it is timed over its first few positions and extrapolated to
@@ -20,8 +20,8 @@ import { samplerFor, type SampleMethod } from '../src/sample/index.js';
  * holds about 8 GB of activations, past wasm's 4 GB heap, so it runs 4 batches of 16;
  * its time is linear in the batch (on wasm: 0.38 s per image and position at 8 and at 16).
  */
-const CONFIGS: Record<string, { file: string; naivePositions: number | 'all'; naiveBatch: number }> = {
-  quick: { file: 'experiments/mnist-quick.yaml', naivePositions: 'all', naiveBatch: 64 },
+const CONFIGS: Record<string, { file: string; sets?: string[]; naivePositions: number | 'all'; naiveBatch: number }> = {
+  small: { file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16'], naivePositions: 'all', naiveBatch: 64 },
   seed: { file: 'experiments/mnist-15block.yaml', naivePositions: 5, naiveBatch: 16 },
 };
 const MNIST = { height: 28, width: 28, channels: 1 };
@@ -114,7 +114,7 @@ function table(rows: string[][]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { configs: { type: 'string', default: 'quick,seed' }, 'naive-positions': { type: 'string' }, repeats: { type: 'string', default: '3' } },
+    options: { configs: { type: 'string', default: 'small,seed' }, 'naive-positions': { type: 'string' }, repeats: { type: 'string', default: '3' } },
   });
   const names = values.configs.split(',');
   for (const n of names) if (!CONFIGS[n]) throw new Error(`unknown config ${n}: expected ${Object.keys(CONFIGS).join(', ')}`);
@@ -128,8 +128,8 @@ async function main(): Promise<void> {
   const rows = [['config', 'naive', 'cached', 'ratio', 'max |p naive - p cached|', 'load at end']];
   const notes: string[] = [];
   for (const name of names) {
-    const { file, naivePositions, naiveBatch } = CONFIGS[name];
-    const experiment = loadExperiment(file).experiment;
+    const { file, sets, naivePositions, naiveBatch } = CONFIGS[name];
+    const experiment = loadExperiment(file, sets).experiment;
     const model = new PixelCNN(experiment.model, MNIST, experiment.seed);
     const total = MNIST.height * MNIST.width;
     const positions = values['naive-positions'] ? Number(values['naive-positions']) : naivePositions === 'all' ? total : naivePositions;

@@ -1,5 +1,5 @@
 // Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for the
-// quick config, a medium one and the reference model, on the backend `auto` picks (or
+// a small model, the quick config, a medium one and the reference model, on the backend `auto` picks (or
 // --backend). Medians over timed steps after warm-up, with the CPU time per step (all threads)
 // and the load average. Run: npm run bench:train [-- --backend wasm --steps 5]
 import * as tf from '@tensorflow/tfjs';
@@ -18,7 +18,8 @@ const backendRequest = (args.get('backend') ?? 'auto') as BackendRequest;
 const batch = Number(args.get('batch') ?? 32);
 
 const CONFIGS = [
-  { label: 'quick (4 blocks, h=16)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 20 },
+  { label: 'small (4 blocks, h=16)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16', 'train.optimizer.learning_rate=0.002'], steps: 20 },
+  { label: 'quick (mnist-quick.yaml: 6 5x5 blocks, h=32)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 10 },
   { label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'], steps: 10 },
   { label: 'reference (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [], steps: 3 },
 ];

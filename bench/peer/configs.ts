@@ -7,7 +7,7 @@ export interface PeerConfig {
 }
 
 export const PEER_CONFIGS: PeerConfig[] = [
-  { key: 'small', label: 'small (quick config: 4 blocks, h=16)', file: 'experiments/mnist-quick.yaml', sets: ['train.optimizer.learning_rate=0.001'] },
+  { key: 'small', label: 'small (4 blocks, h=16)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16'] },
   { key: 'medium', label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'] },
   { key: 'seed', label: 'seed (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [] },
 ];

@@ -1,7 +1,7 @@
 // Where a training step's time goes: kernel counts and kernel times per kernel name from
 // tf.profile, for one step of a model after warm-up steps, on the backend `auto` picks.
 //
-//   npx tsx bench/peer/profile-step.ts [--config seed|medium|quick] [--batch 32] [--warmup 2] [--top 25]
+//   npx tsx bench/peer/profile-step.ts [--config seed|medium|small] [--batch 32] [--warmup 2] [--top 25]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';

@@ -10,6 +10,7 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerSampleCommand } from './commands/sample.js';
+import { registerSetupCommand } from './commands/setup.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { EXIT, UsageError, version } from './common.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerSyncCommand(program);
   registerInspectCommand(program);
   registerDoctorCommand(program);
+  registerSetupCommand(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

@@ -6,6 +6,7 @@
 // unless PXL_NATIVE=0 is set, which skips them.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pxl, ROOT } from '../helpers/cli.js';
 
 const TOL = 1e-4;
 const SKIP = process.env.PXL_NATIVE === '0';
@@ -159,5 +160,12 @@ describe.skipIf(SKIP)('tfjs-node (native TensorFlow) against the cpu backend', (
       });
       expect(worst).toBeLessThanOrEqual(TOL);
     });
+  });
+
+  it('`pxl setup native --check` verifies the setup and says what it checked', () => {
+    const r = pxl(['setup', 'native', '--check'], { cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tfjs-node 4\.22\.0 on TensorFlow 2\.\d+\.\d+: backend 'tensorflow' loads/);
+    expect(r.stdout).toMatch(/conv2d forward and gradients match cpu \(max rel\. diff [\d.e-]+\)/);
   });
 });

@@ -235,9 +235,13 @@ describe('shipped sweeps', () => {
     expect(byName['4-levels']).toEqual(file('ablations/4-levels.yaml'));
   });
 
-  it('mnist-quick-ablations is the quick model with short training', () => {
+  it('mnist-quick-ablations is a small model with short training', () => {
     const def = loadSweep(join(ROOT, 'experiments/sweeps/mnist-quick-ablations.yaml'));
     expect(def.members.map((m) => m.name)).toEqual(['reference', 'no-batch-norm', '1-block', '4-levels']);
-    for (const m of def.members) expect(m.experiment.train).toMatchObject({ steps: 150, batch_size: 16 });
+    for (const m of def.members) {
+      expect(m.experiment.train).toMatchObject({ steps: 150, batch_size: 16 });
+      expect(m.experiment.model).toMatchObject({ hidden: 16, blocks: { kernel_size: 3 } });
+    }
+    expect(def.members.map((m) => m.experiment.model.blocks.count)).toEqual([4, 4, 1, 4]);
   });
 });
