@@ -1,7 +1,8 @@
-// Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for the
-// a small model, the quick config, a medium one and the reference model, on the backend `auto` picks (or
-// --backend). Medians over timed steps after warm-up, with the CPU time per step (all threads)
-// and the load average. Run: npm run bench:train [-- --backend wasm --steps 5]
+// Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for
+// a small model, the quick config, a medium one and the reference model, on the backend `auto`
+// picks (or --backend). Medians over timed steps after warm-up, with the CPU time per step (all
+// threads) and the load average.
+//   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed]
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
 import { initBackend, type BackendRequest } from '../src/backend/index.js';
@@ -18,10 +19,10 @@ const backendRequest = (args.get('backend') ?? 'auto') as BackendRequest;
 const batch = Number(args.get('batch') ?? 32);
 
 const CONFIGS = [
-  { label: 'small (4 blocks, h=16)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16', 'train.optimizer.learning_rate=0.002'], steps: 20 },
-  { label: 'quick (mnist-quick.yaml: 6 5x5 blocks, h=32)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 10 },
-  { label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'], steps: 10 },
-  { label: 'reference (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [], steps: 3 },
+  { key: 'small', label: 'small (4 blocks, h=16)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16', 'train.optimizer.learning_rate=0.002'], steps: 20 },
+  { key: 'quick', label: 'quick (6 5x5 blocks, h=32)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 10 },
+  { key: 'medium', label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'], steps: 10 },
+  { key: 'seed', label: 'reference (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [], steps: 3 },
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -33,7 +34,9 @@ async function main(): Promise<void> {
   const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
   console.log(`backend ${backend.name}: ${backend.device}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); batch ${batch}; load average ${load()}`);
   console.log('config                          params  ms/step (median)  images/s  GFLOP/s  CPU ms/step  load after');
-  for (const c of CONFIGS) {
+  const wanted = (args.get('configs') ?? CONFIGS.map((c) => c.key).join(',')).split(',');
+  for (const w of wanted) if (!CONFIGS.some((c) => c.key === w)) throw new Error(`unknown config ${w}: expected ${CONFIGS.map((c) => c.key).join(', ')}`);
+  for (const c of CONFIGS.filter((x) => wanted.includes(x.key))) {
     const steps = Number(args.get('steps') ?? c.steps);
     const { experiment: e } = loadExperiment(c.file, [...c.sets, `train.batch_size=${batch}`]);
     const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);

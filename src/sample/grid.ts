@@ -11,6 +11,8 @@ export interface GridOptions {
   levels: number;
   /** Pixels between images; the gap is mid-grey so black-background digits stay apart. */
   padding?: number;
+  /** Each pixel drawn as a scale x scale square (gaps too), for viewing 28x28 digits; default 1. */
+  scale?: number;
 }
 
 /** Encodes sampled classes [count, H, W, C] as one PNG grid (greyscale for C=1, RGB for C=3). */
@@ -35,5 +37,18 @@ export function gridPng(classes: ArrayLike<number>, o: GridOptions): Buffer {
     }
   }
   for (let i = 3; i < png.data.length; i += 4) png.data[i] = 255; // opaque gaps too
-  return PNG.sync.write(png, { colorType: o.channels === 1 ? 0 : 2 });
+  const out = upscale(png, o.scale ?? 1);
+  return PNG.sync.write(out, { colorType: o.channels === 1 ? 0 : 2 });
+}
+
+/** Nearest-neighbour enlargement: every pixel becomes a k x k square, nothing is smoothed. */
+function upscale(src: PNG, k: number): PNG {
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`grid scale must be a positive integer; found ${k}`);
+  if (k === 1) return src;
+  const out = new PNG({ width: src.width * k, height: src.height * k, colorType: 6 });
+  for (let y = 0; y < out.height; y++) {
+    const row = Math.floor(y / k) * src.width;
+    for (let x = 0; x < out.width; x++) src.data.copy(out.data, (y * out.width + x) * 4, (row + Math.floor(x / k)) * 4, (row + Math.floor(x / k)) * 4 + 4);
+  }
+  return out;
 }

@@ -147,13 +147,23 @@ function readRunOrFail(dir: string) {
 }
 
 /** Runs to the end (or a stop) and returns the summary; every listener sees every event. */
+/**
+ * A run that auto fell back to a slow backend says why and how to get the fast one; native
+ * TensorFlow without a GPU is the best a CPU-only machine can have, so that is no warning.
+ */
+export function backendWarning(experiment: Experiment, backend: BackendInfo): string[] {
+  if (experiment.backend !== 'auto' || backend.fallbacks.length === 0 || backend.name.startsWith('tensorflow')) return [];
+  const hint = backend.fallbacks.some((f) => f.name === 'tensorflow') ? '; `pxl setup native` sets up the native CPU backend, several times faster' : '';
+  return [`${backend.note}${hint}`];
+}
+
 export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   const prepared = await prepareRun(req);
   req.onPrepared?.(prepared);
   const { experiment, backend, data, model, paths, resumeFrom, recompute } = prepared;
   const listeners: RunListener[] = [runStoreListener(paths), ...req.listeners];
   const bus = eventBus(listeners);
-  const warnings = [...prepared.warnings, ...(backend.fallbacks.length > 0 && experiment.backend === 'auto' ? [backend.note] : [])];
+  const warnings = [...prepared.warnings, ...backendWarning(experiment, backend)];
   if (recompute && experiment.train.recompute === 'auto') {
     warnings.push(`blocks are recomputed in the backward pass so that train.batch_size ${experiment.train.batch_size} fits in memory (about a third slower per step)`);
   }

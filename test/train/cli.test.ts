@@ -119,9 +119,14 @@ describe('pxl sample', () => {
     const naive = pxl(['sample', dir, '--count', '3', '--columns', '3', '--seed', '5', '--method', 'naive', '--out', c]);
     expect(naive.stdout).toContain('3 samples (naive, seed 5');
     expect(readFileSync(a).equals(readFileSync(c)), 'naive and cached draw the same grid').toBe(true);
+    const d = join(runsDir, 'd.png');
+    expect(pxl(['sample', dir, '--count', '3', '--columns', '3', '--seed', '5', '--scale', '2', '--out', d]).status).toBe(0);
+    const scaled = PNG.sync.read(readFileSync(d));
+    expect([scaled.width, scaled.height]).toEqual([png.width * 2, png.height * 2]);
     const bad = pxl(['sample', dir, '--count', 'many']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--count expects a positive integer');
+    expect(pxl(['sample', dir, '--scale', '0']).stderr).toContain('--scale expects a positive integer; found "0"');
   });
 });
 

@@ -69,7 +69,7 @@ describe('reducer', () => {
 
   it('shows what MLflow tracking says, then the run page once it exists', () => {
     const off = run(start, { type: 'tracking', time: 1, enabled: false, uri: null, link: null, message: 'MLflow tracking is off: set tracking.uri' });
-    expect(off.links).toEqual([{ label: 'MLflow', url: 'MLflow tracking is off: set tracking.uri' }]);
+    expect(off.links).toEqual([{ label: 'MLflow', url: 'tracking is off: set tracking.uri' }]);
     const on = run(
       start,
       { type: 'tracking', time: 1, enabled: true, uri: 'http://m', link: null, message: 'tracking to MLflow at http://m' },

@@ -18,6 +18,7 @@ interface SampleOpts {
   seed?: string;
   temperature?: string;
   checkpoint?: string;
+  scale?: string;
   out?: string;
 }
 
@@ -32,6 +33,7 @@ export function registerSampleCommand(program: Command): void {
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
     .option('--temperature <t>', 'softmax temperature (default: sample.temperature of the run)')
     .option('--checkpoint <dir>', 'a checkpoint folder (default: the latest)')
+    .option('--scale <n>', 'draw each pixel as an n x n square (default: 1)')
     .option('--out <file>', 'PNG to write (default: RUN_DIR/samples/sample-<time>.png)')
     .action(async (runDir: string, opts: SampleOpts) => {
       const { paths } = readRun(runDir);
@@ -43,6 +45,7 @@ export function registerSampleCommand(program: Command): void {
       if (method !== 'naive' && method !== 'cached') throw new UsageError(`--method must be naive or cached; found ${JSON.stringify(opts.method)}`);
       const seed = opts.seed === undefined ? s.seed : nonNegativeInt(opts.seed, '--seed');
       const temperature = opts.temperature === undefined ? s.temperature : positiveNumber(opts.temperature, '--temperature');
+      const scale = positiveInt(opts.scale, '--scale') ?? 1;
       const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : latestCheckpoint(paths.checkpoints);
       if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet`);
       const sampler = samplerFor(method);
@@ -50,7 +53,7 @@ export function registerSampleCommand(program: Command): void {
       loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
       const result = await sampler.sample(model, { count, temperature, seed });
       const { height, width, channels } = model.image;
-      const png = gridPng(result.classes, { count, columns, height, width, channels, levels: e.model.color_levels });
+      const png = gridPng(result.classes, { count, columns, height, width, channels, levels: e.model.color_levels, scale });
       const out = resolve(opts.out ?? join(paths.samples, `sample-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}.png`));
       writeFileSync(out, png);
       process.stdout.write(`${count} samples (${method}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);

@@ -109,7 +109,7 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
       return withLink(s, a.label, a.url);
     case 'tracking':
       // The run's MLflow page once it exists; until then (or when tracking is off) what the tracker says.
-      return withLink(s, 'MLflow', a.link ?? a.message);
+      return withLink(s, 'MLflow', a.link ?? a.message.replace(/^MLflow /, ''));
     default:
       return s; // events added to the trainer later are ignored until the dashboard shows them
   }

@@ -1,0 +1,34 @@
+// PNG grids: layout, grey gaps, dequantised pixel values and nearest-neighbour scaling.
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { gridPng } from '../../src/sample/grid.js';
+
+// Three 2x3 images at 4 levels: image n has every pixel at class (n + 1) % 4.
+const classes = Array.from({ length: 3 * 2 * 3 }, (_, i) => (Math.floor(i / 6) + 1) % 4);
+const base = { count: 3, columns: 2, height: 2, width: 3, channels: 1, levels: 4 };
+const grey = (png: PNG, x: number, y: number) => png.data[(y * png.width + x) * 4];
+
+describe('gridPng', () => {
+  it('lays images out in rows with grey gaps and dequantised values', () => {
+    const png = PNG.sync.read(gridPng(classes, { ...base, padding: 1 }));
+    expect([png.width, png.height]).toEqual([2 * 3 + 3, 2 * 2 + 3]);
+    expect(grey(png, 0, 0)).toBe(128); // gap
+    expect(grey(png, 1, 1)).toBe(85); // image 0, class 1 of 4
+    expect(grey(png, 5, 2)).toBe(170); // image 1, class 2
+    expect(grey(png, 1, 4)).toBe(255); // image 2, class 3
+    expect(grey(png, 5, 4)).toBe(128); // the empty fourth cell stays grey
+  });
+
+  it('scales every pixel, gaps included, to a square without smoothing', () => {
+    const one = PNG.sync.read(gridPng(classes, { ...base, padding: 1 }));
+    const k = 3;
+    const big = PNG.sync.read(gridPng(classes, { ...base, padding: 1, scale: k }));
+    expect([big.width, big.height]).toEqual([one.width * k, one.height * k]);
+    for (let y = 0; y < big.height; y++) for (let x = 0; x < big.width; x++) expect(grey(big, x, y)).toBe(grey(one, Math.floor(x / k), Math.floor(y / k)));
+  });
+
+  it('rejects a scale that is not a positive integer', () => {
+    expect(() => gridPng(classes, { ...base, scale: 0 })).toThrow('grid scale must be a positive integer; found 0');
+    expect(() => gridPng(classes, { ...base, scale: 1.5 })).toThrow('found 1.5');
+  });
+});
