@@ -1,7 +1,8 @@
 // Outages: a second real server of our own is stopped and restarted around a
 // run (same port, same data dir); after the tracker's retries or syncRun, MLflow
 // must hold exactly the metric history of an uninterrupted run of the same events.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { MlflowClient, type Metric } from '../../src/track/mlflow-client.js';
 import { createMlflowTracker, syncRun, type MlflowTrackerOptions } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, STATE_FILE, readState } from '../../src/track/mlflow-sync.js';
 import type { RunEvent } from '../../src/train/events.js';
+import { PXL, pxl, ROOT } from '../helpers/cli.js';
 import { startMlflowServer, stopMlflowServer, waitForMlflow } from '../setup/mlflow-server.js';
 import { fakeRun, feed } from './fake-run.js';
 
@@ -154,5 +156,47 @@ describe('MLflow outages', () => {
     expect(await histories(client, resultB.runId!)).toEqual(reference);
     // And the run was not created twice.
     expect((await client.searchRuns({ experimentIds: [gotB.info.experimentId] })).runs).toHaveLength(1);
+  });
+
+  it('a real `pxl run` trains on through a server crash, and `pxl sync` leaves MLflow its full history', async () => {
+    const runsDir = tempDir();
+    const experiment = `outage-run-${randomBytes(3).toString('hex')}`;
+    const args = ['run', join(ROOT, 'test/fixtures/tiny.yaml'), '--runs-dir', runsDir, '--reporter', 'json', '--set', 'backend=wasm', '--set', `tracking.experiment=${experiment}`];
+    for (const set of ['train.steps=400', 'train.eval_every=100', 'train.checkpoint_every=200', 'train.sample_every=200']) args.push('--set', set);
+    const child = spawn(process.execPath, [PXL, ...args], { env: { ...process.env, MLFLOW_TRACKING_URI: uri, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const lastStep = () => Math.max(0, ...[...stdout.matchAll(/"type":"step","time":\d+,"step":(\d+)/g)].map((m) => Number(m[1])));
+    const reached = new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (lastStep() >= 40) resolve();
+      }),
+    );
+    await reached;
+    await stopMlflowServer(data, true); // a crash at step 40 or so
+    const stoppedAt = lastStep();
+    await startMlflowServer(data, port); // back while the run goes on, or after it ended
+    expect(await exited, stderr).toBe(0);
+    expect(stoppedAt).toBeLessThan(400); // the crash happened mid-run
+
+    const runDir = join(runsDir, 'tiny', readdirSync(join(runsDir, 'tiny'))[0]);
+    const sync = pxl(['sync', runDir]);
+    expect(sync.status, sync.stderr).toBe(0);
+    const client = new MlflowClient({ uri });
+    const run = await client.getRun(readState(runDir).runId!);
+    expect(run.info.status).toBe('FINISHED');
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    expect(events.some((e) => e.type === 'warning' && /spooling to/.test(e.message)) || /spooling to/.test(stderr), 'the outage was noticed').toBe(true);
+    const steps = events.flatMap((e) => (e.type === 'step' ? [e] : []));
+    const history = await client.getMetricHistory(run.info.runId, 'train/loss');
+    expect(history.map((m) => m.step)).toEqual(steps.map((e) => e.step));
+    history.forEach((m, i) => expect(m.value).toBeCloseTo(steps[i].loss, 6));
+    const evals = events.flatMap((e) => (e.type === 'eval' ? [e.step] : []));
+    expect((await client.getMetricHistory(run.info.runId, 'test/bits_per_dim')).map((m) => m.step)).toEqual(evals);
+    expect(evals).toEqual([100, 200, 300, 400]);
+    expect((await client.listArtifacts(run.info.runId, 'samples')).map((f) => f.path)).toEqual(['samples/step-00000200.png', 'samples/step-00000400.png']);
   });
 });

@@ -17,8 +17,8 @@ let unmount: (() => void) | undefined;
 afterEach(() => unmount?.());
 
 /** The frame Ink draws for a state: plain text lines, trailing spaces removed. */
-async function frame(state: DashboardState, size = SIZE): Promise<string[]> {
-  const r = render(<DashboardView state={state} size={size} color={false} />);
+async function frame(state: DashboardState, size = SIZE, now?: number): Promise<string[]> {
+  const r = render(<DashboardView state={state} size={size} color={false} now={now} />);
   unmount = r.unmount;
   await new Promise((resolve) => setTimeout(resolve, 20)); // progress bars measure their width, then redraw
   return stripVTControlCharacters(r.lastFrame() ?? '').split('\n').map((l) => l.trimEnd());
@@ -72,6 +72,10 @@ describe('dashboard panels', () => {
   it('evaluating: a spinner with what is being evaluated; then the test bits/dim', async () => {
     const lines = await frame(stateOf(run.until(is('eval-start'))));
     expect(lines[lines.length - 1]).toMatch(/^\S evaluating on 16 test images · q stop/);
+    // The elapsed time keeps counting from the wall clock while no step arrives.
+    const start = run.events[0] as Extract<RunEvent, { type: 'start' }>;
+    const later = await frame(stateOf(run.until(is('eval-start'))), SIZE, start.time + 125_000);
+    expect(later.find((l) => l.includes('steps/s'))).toContain('elapsed 2m05s');
     const evaluated = run.until(is('eval'));
     const ev = evaluated[evaluated.length - 1] as Extract<RunEvent, { type: 'eval' }>;
     expect(line(await frame(stateOf(evaluated)), 'train bits/dim')).toContain(`test ${fixed(ev.testBitsPerDim, 3)} at step 4 · best ${fixed(ev.bestTestBitsPerDim, 3)} at step 4`);

@@ -9,7 +9,8 @@ import type { DashboardStore } from './store.js';
 
 export type StopKey = 'q' | 'Ctrl-C';
 
-export function DashboardView({ state, size, color, tick = 0 }: { state: DashboardState; size: Size; color: boolean; tick?: number }) {
+/** `now`: the wall clock while the run is busy between steps (evaluating, sampling), so elapsed time keeps counting. */
+export function DashboardView({ state, size, color, tick = 0, now }: { state: DashboardState; size: Size; color: boolean; tick?: number; now?: number }) {
   const { run } = state;
   if (!run) return null;
   const image = { height: run.dataset.height, width: run.dataset.width };
@@ -19,7 +20,7 @@ export function DashboardView({ state, size, color, tick = 0 }: { state: Dashboa
   return (
     <Box flexDirection="column" width={width}>
       <Header run={run} />
-      <Progress run={run} progress={state.progress} />
+      <Progress run={run} progress={state.progress} now={now} />
       <LossPanel state={state} width={width} height={l.chartHeight} color={color} />
       <SamplesPanel state={state} scale={l.sampleScale} fit={l.sampleFit} rows={l.sampleRows} />
       <Footer state={state} tick={tick} />
@@ -44,7 +45,8 @@ export function Dashboard({ store, color, onStopKey, onFrame }: DashboardProps) 
   });
   const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const size = useTerminalSize();
-  const tick = useTicks(statusOf(state).busy, store.interval);
+  const busy = statusOf(state).busy;
+  const tick = useTicks(busy, store.interval);
   const { isRawModeSupported } = useStdin();
   // Ink puts stdin in raw mode, so Ctrl-C arrives here as a key rather than as SIGINT.
   useInput(
@@ -54,7 +56,7 @@ export function Dashboard({ store, color, onStopKey, onFrame }: DashboardProps) 
     },
     { isActive: isRawModeSupported === true },
   );
-  return <DashboardView state={state} size={size} color={color} tick={tick} />;
+  return <DashboardView state={state} size={size} color={color} tick={tick} now={busy ? Date.now() : undefined} />;
 }
 
 /** The terminal's size, following resizes. */

@@ -36,7 +36,7 @@ export function Header({ run }: { run: Run }) {
 
 export const PROGRESS_ROWS = 3;
 
-export function Progress({ run, progress }: Pick<DashboardState, 'progress'> & { run: Run }) {
+export function Progress({ run, progress, now }: Pick<DashboardState, 'progress'> & { run: Run; now?: number }) {
   const step = progress?.step ?? run.resumedFromStep;
   const epochs = Math.ceil(run.totalSteps / run.stepsPerEpoch);
   const epoch = progress ? progress.epoch : Math.floor(step / run.stepsPerEpoch);
@@ -44,7 +44,7 @@ export function Progress({ run, progress }: Pick<DashboardState, 'progress'> & {
   const epochLength = Math.min(run.stepsPerEpoch, run.totalSteps - epoch * run.stepsPerEpoch);
   const epochStep = progress?.epochStep ?? step - epoch * run.stepsPerEpoch; // a resumed run starts mid-epoch
   const rate = progress?.stepsPerSecond ?? 0;
-  const elapsed = progress ? (progress.time - run.time) / 1000 : 0;
+  const elapsed = Math.max(0, Math.max(progress?.time ?? run.time, now ?? 0) - run.time) / 1000;
   return (
     <Box flexDirection="column">
       <Bar label={`epoch ${epoch + 1}/${epochs}`} done={epochStep} total={epochLength} />
