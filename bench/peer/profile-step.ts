@@ -6,12 +6,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../../src/backend/index.js';
-import { loadExperiment } from '../../src/config/load.js';
-import { EpochOrder, loadDataset } from '../../src/data/index.js';
-import { PixelCNN } from '../../src/model/pixelcnn.js';
-import { makeOptimizer } from '../../src/train/optimizer.js';
-import { trainStep } from '../../src/train/trainer.js';
-import { PEER_CONFIGS } from './configs.js';
+import { peerTraining } from './configs.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,19 +21,8 @@ const { values } = parseArgs({
 
 tf.env().set('PROD', true);
 const backend = await initBackend(values.backend as BackendRequest);
-const spec = PEER_CONFIGS.find((c) => c.key === values.config);
-if (!spec) throw new Error(`unknown config ${values.config}`);
 const batch = Number(values.batch);
-const { experiment: e } = loadExperiment(spec.file, [...spec.sets, `train.batch_size=${batch}`]);
-const data = await loadDataset({ name: 'mnist' });
-const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
-const optimizer = makeOptimizer(e.train.optimizer);
-const order = new EpochOrder(0, data.train.count, batch);
-const step = (s: number) => {
-  const loss = trainStep(model, optimizer, data.train, order.forStep(s), e.model.color_levels);
-  loss.dataSync();
-  loss.dispose();
-};
+const { spec, step } = await peerTraining(values.config!, batch);
 for (let s = 0; s < Number(values.warmup); s++) step(s);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

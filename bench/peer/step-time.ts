@@ -6,12 +6,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../../src/backend/index.js';
-import { loadExperiment } from '../../src/config/load.js';
-import { EpochOrder, loadDataset } from '../../src/data/index.js';
-import { PixelCNN } from '../../src/model/pixelcnn.js';
-import { makeOptimizer } from '../../src/train/optimizer.js';
-import { trainStep } from '../../src/train/trainer.js';
-import { PEER_CONFIGS } from './configs.js';
+import { peerTraining } from './configs.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,22 +26,14 @@ const median = (xs: number[]) => {
 
 tf.env().set('PROD', true);
 const backend = await initBackend(values.backend as BackendRequest);
-const spec = PEER_CONFIGS.find((c) => c.key === values.config);
-if (!spec) throw new Error(`unknown config ${values.config}`);
 const batch = Number(values.batch);
-const { experiment: e } = loadExperiment(spec.file, [...spec.sets, `train.batch_size=${batch}`]);
-const data = await loadDataset({ name: 'mnist' });
-const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
-const optimizer = makeOptimizer(e.train.optimizer);
-const order = new EpochOrder(0, data.train.count, batch);
+const { spec, model, step } = await peerTraining(values.config!, batch);
 const rows: { wall: number; user: number; sys: number; loss: number }[] = [];
 const total = Number(values.warmup) + Number(values.steps);
 for (let s = 0; s < total; s++) {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const loss = trainStep(model, optimizer, data.train, order.forStep(s), e.model.color_levels);
-  const value = loss.dataSync()[0];
-  loss.dispose();
+  const value = step(s);
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
   const row = { wall, user: c.user / 1000, sys: c.system / 1000, loss: value };
