@@ -18,3 +18,27 @@ export function version(): string {
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export const SET_HELP = 'override a setting, e.g. --set model.hidden=64 (repeatable; the value is read as YAML)';
+
+let outputClosed: (() => void) | null = null;
+
+/**
+ * What to do when stdout's reader goes away (EPIPE): by default exit 0, as `pxl … | head`
+ * expects; a run instead stops with a checkpoint. Returns the function that restores the default.
+ */
+export function onOutputClosed(handler: () => void): () => void {
+  outputClosed = handler;
+  return () => {
+    if (outputClosed === handler) outputClosed = null;
+  };
+}
+
+let outputGone = false;
+
+/** The EPIPE handler main installs on stdout and stderr. */
+export function outputError(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  if (outputGone) return; // handled once: the command finishes and sets its own exit status
+  outputGone = true;
+  if (outputClosed) outputClosed();
+  else process.exit(EXIT.ok);
+}

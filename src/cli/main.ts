@@ -13,7 +13,7 @@ import { registerSampleCommand } from './commands/sample.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { registerSyncCommand } from './commands/sync.js';
-import { EXIT, UsageError, version } from './common.js';
+import { EXIT, outputError, UsageError, version } from './common.js';
 
 export function buildProgram(): Command {
   const program = new Command('pxl')
@@ -76,9 +76,7 @@ function reportError(err: unknown): number {
 // Production mode: tfjs skips its debug checks and its console banners.
 tf.env().set('PROD', true);
 
-// `pxl … | head` closes the pipe early: that is not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(EXIT.ok);
-  throw err;
-});
+// `pxl … | head` closes the pipe early: that is not an error (and a run stops with a checkpoint).
+process.stdout.on('error', outputError);
+process.stderr.on('error', outputError);
 process.exitCode = await main(process.argv);

@@ -8,6 +8,9 @@ import type { EndEvent, RunEvent } from '../train/events.js';
 
 export const PXL_BIN = fileURLToPath(new URL('../../bin/pxl.js', import.meta.url));
 
+/** Names the process that started a `pxl run`; the run stops with a checkpoint when it is gone. */
+export const PARENT_PID_ENV = 'PXL_PARENT_PID';
+
 export interface MemberProcess {
   /** Resolves once the process has exited and its output is read. */
   done: Promise<MemberExit>;
@@ -27,7 +30,8 @@ const STDERR_KEEP = 4000;
 
 export function spawnMember(args: string[], env: NodeJS.ProcessEnv, onEvent: (e: RunEvent) => void): MemberProcess {
   // Its own process group: a Ctrl-C in the terminal reaches the sweep alone, which passes it on once.
-  const child = spawn(process.execPath, [PXL_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // PXL_PARENT_PID: a member whose sweep is killed outright (SIGKILL) stops itself, see `pxl run`.
+  const child = spawn(process.execPath, [PXL_BIN, ...args], { env: { ...env, [PARENT_PID_ENV]: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let end: EndEvent | null = null;
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {

@@ -2,7 +2,7 @@
 // the figure, and the MLflow parent/child runs on the real server; members in parallel with
 // one failing; bad input.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -153,6 +153,61 @@ describe('pxl sweep', () => {
     expect(pxl(['sweep', join(dir, 'bad.yaml'), '--parallel', '0', '--runs-dir', runsDir]).stderr).toContain('--parallel expects an integer from 1 to 64');
     expect(existsSync(runsDir)).toBe(false);
   });
+});
+
+/** Live processes whose command line mentions `text` (read from /proc, as ps would). */
+function processesMentioning(text: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) ? [Number(pid)] : [];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+async function until<T>(probe: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('a sweep killed outright', () => {
+  it('leaves no member training: the member checkpoints and stops, and the next sweep resumes it', async () => {
+    const dir = tempDir();
+    const runsDir = join(dir, 'runs');
+    writeFiles(dir, {
+      'k.yaml': ['name: killed', `experiment: ${TINY}`, 'set:', '  backend: wasm', '  train.steps: 300', '  train.checkpoint_every: 0', '  train.eval_every: 0', '  train.sample_every: 0', 'variants:', '  only: {}', ''].join('\n'),
+    });
+    const args = ['sweep', join(dir, 'k.yaml'), '--runs-dir', runsDir, '--reporter', 'json'];
+    const sweepDir = join(runsDir, 'sweeps', 'killed');
+    const sweep = spawn(process.execPath, [PXL, ...args], { env: { ...process.env, CI: 'true' } });
+    let out = '';
+    sweep.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /"type":"member-run".*"type":"step","time":\d+,"step":([1-9]\d)/.test(out), 60_000, 'the member trains');
+    const exited = new Promise((resolve) => sweep.on('exit', resolve));
+    sweep.kill('SIGKILL'); // no handler runs: the member must notice on its own
+    await exited;
+
+    // The member stops after its step with a checkpoint, as on Ctrl-C, long before its 300 steps.
+    const runDir = join(sweepDir, await until(() => stateOf(sweepDir).members[0].run_dir, 5_000, 'the member has a run folder'));
+    const summary = await until(() => existsSync(join(runDir, 'summary.json')) && JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')), 10_000, 'the member ends');
+    expect(summary).toMatchObject({ status: 'interrupted' });
+    expect(summary.steps).toBeLessThan(300);
+    await until(() => processesMentioning(sweepDir).length === 0, 10_000, 'no member process is left');
+    expect(readdirSync(join(runDir, 'checkpoints'))).toContain(`step-${String(summary.steps).padStart(8, '0')}`);
+
+    // The stale lock is taken over and the member goes on from its checkpoint.
+    const again = pxl(args);
+    expect(again.status, again.stderr).toBe(0);
+    const start = parse(again.stdout).find((e) => e.type === 'member-run' && e.event!.type === 'start');
+    expect(start!.event).toMatchObject({ resumedFromStep: summary.steps });
+    expect(stateOf(sweepDir).members[0]).toMatchObject({ status: 'finished', summary: { steps: 300 } });
+  }, 120_000);
 });
 
 describe('sweep lock', () => {

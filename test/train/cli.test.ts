@@ -101,6 +101,25 @@ describe('pxl run', () => {
   });
 });
 
+describe('pxl run whose output is closed', () => {
+  it('stops with a checkpoint and exit 130 when the reader of its stdout goes away (`pxl run | head`)', async () => {
+    const runsDir = tempDir();
+    const child = spawn(process.execPath, [PXL, 'run', TINY, ...WASM, '--set', 'train.steps=300', '--runs-dir', runsDir, '--reporter', 'json'], { env: { ...process.env, CI: 'true' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy(); // as head does after its first lines
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toContain('pxl: output closed: stopping after this step and writing a checkpoint');
+    const dir = onlyRun(runsDir);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('interrupted');
+    expect(summary.steps).toBeLessThan(300);
+    expect(readdirSync(join(dir, 'checkpoints'))).toContain(`step-${String(summary.steps).padStart(8, '0')}`);
+  });
+});
+
 describe('pxl sample', () => {
   it("draws a grid from a run's checkpoint, reproducibly for a seed", () => {
     const runsDir = tempDir();

@@ -1,11 +1,12 @@
 // `pxl run`: train an experiment (or resume a run) with a live dashboard or plain/json lines.
 import { Option, type Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../../store/run-dir.js';
+import { PARENT_PID_ENV } from '../../sweep/child.js';
 import type { RunListener, RunSummary } from '../../train/events.js';
 import { runExperiment } from '../../train/run.js';
 import { loadDashboard } from '../../ui/dashboard/load.js';
 import { endLines, reporter } from '../../ui/reporters.js';
-import { collect, EXIT, SET_HELP, UsageError } from '../common.js';
+import { collect, EXIT, onOutputClosed, SET_HELP, UsageError } from '../common.js';
 
 interface RunOpts {
   set: string[];
@@ -126,13 +127,39 @@ export function stopper(stop: Stop, hooks: { announce: (source: string) => void;
   };
 }
 
-/** SIGINT and SIGTERM go to `request`; returns the function that detaches the handlers. */
-export function onStopSignals(request: (source: string, force: boolean) => void): () => void {
+/**
+ * SIGINT and SIGTERM go to `request`; so do a closed stdout (its reader is gone: the run store
+ * keeps every event, so the run goes on to its checkpoint) and the end of the parent named by
+ * PXL_PARENT_PID (a sweep killed outright cannot pass a signal on: its members notice that they
+ * have been orphaned). Returns the function that detaches it all.
+ */
+export function onStopSignals(request: (source: string, force: boolean) => void, env: NodeJS.ProcessEnv = process.env): () => void {
   const handler = (signal: NodeJS.Signals) => request(signal, true);
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  let closed = false;
+  const restoreOutput = onOutputClosed(() => {
+    if (!closed) request('output closed', false);
+    closed = true;
+  });
+  const unwatch = watchParent(env[PARENT_PID_ENV], () => request('the parent process ended', false));
   return () => {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
+    restoreOutput();
+    unwatch();
   };
+}
+
+const PARENT_POLL_MS = 1000;
+
+/** Calls `gone` once when this process's parent is no longer `parentPid` (reparented on its death). */
+function watchParent(parentPid: string | undefined, gone: () => void): () => void {
+  if (!parentPid || !/^\d+$/.test(parentPid)) return () => {};
+  const timer = setInterval(() => {
+    if (process.ppid === Number(parentPid)) return;
+    clearInterval(timer);
+    gone();
+  }, PARENT_POLL_MS).unref();
+  return () => clearInterval(timer);
 }
