@@ -7,6 +7,9 @@ export default defineConfig({
     hookTimeout: 300_000,
     // tfjs backends are process-global: isolate files in their own processes.
     pool: 'forks',
+    // Test files run side by side, each training tiny models: one wasm thread each (and in
+    // the runs they start) instead of one per core. Tests of threads ask for them.
+    env: { PXL_WASM_THREADS: '1' },
     // One real MLflow server for the run; it boots in the background (see the file).
     globalSetup: ['test/setup/mlflow-server.ts'],
   },

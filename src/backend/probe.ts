@@ -37,7 +37,7 @@ async function probeWasm(): Promise<BackendProbe> {
   const started = await tf.setBackend('wasm');
   const features = await wasmFeatures();
   if (previous != null && previous !== 'wasm') await tf.setBackend(previous);
-  const threads = features.threads ? '; more threads with the wasmThreads option' : '; no SharedArrayBuffer, so no threads';
+  const threads = features.threads ? '; runs use one thread per core (PXL_WASM_THREADS=N sets it)' : '; no SharedArrayBuffer, so no threads';
   return {
     ...base,
     packageVersion: pkg.version_wasm,

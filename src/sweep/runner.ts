@@ -2,6 +2,7 @@
 // sweep folder after every change, so a stopped or killed sweep goes on where it was:
 // finished members are skipped, interrupted ones resume from their checkpoints.
 import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { writeSweepResults } from '../compare/report.js';
 import { resolveTracking, TRACKING_OFF_HINT } from '../track/settings.js';
@@ -153,9 +154,13 @@ class SweepRun {
     return [...start, '--reporter', 'json', ...tags, ...parent];
   }
 
-  /** Members land in the parent's MLflow experiment whatever their own names, parent or not. */
+  /**
+   * Members land in the parent's MLflow experiment whatever their own names, parent or not.
+   * Members side by side share the cores: each gets its part as wasm threads unless set.
+   */
   private memberEnv(): NodeJS.ProcessEnv {
     const env = { ...(this.o.env ?? process.env) };
+    env.PXL_WASM_THREADS ||= String(wasmThreadsPerMember(this.o.parallel));
     const settings = resolveTracking(this.def.members[0].experiment.tracking, env);
     if (settings) env.MLFLOW_EXPERIMENT_NAME = this.tracker?.parent.experimentName ?? settings.experimentName ?? this.def.baseName;
     return env;
@@ -233,4 +238,9 @@ function failureMessage(exit: MemberExit): string {
   const lines = exit.stderr.split('\n').map((l) => l.replace(/^pxl: /, '').trim()).filter(Boolean);
   if (lines.length) return lines.slice(-5).join('\n');
   return exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
+}
+
+/** The cores shared out between the members that run side by side, at least one each. */
+export function wasmThreadsPerMember(parallel: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / parallel));
 }

@@ -102,7 +102,7 @@ describe('probeBackends', () => {
     });
     expect(wasm).toMatchObject({ available: true, packageName: '@tensorflow/tfjs-backend-wasm', packageVersion: '4.22.0' });
     expect(wasm.wasm).toEqual({ simd: true, threads: true, threadCount: expect.any(Number) });
-    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; more threads with the wasmThreads option$/);
+    expect(wasm.reason).toMatch(/^CPU, wasm SIMD, \d+ threads?; runs use one thread per core \(PXL_WASM_THREADS=N sets it\)$/);
     expect(cpu).toMatchObject({ available: true, packageVersion: tf.version['tfjs-backend-cpu'] });
   });
 

@@ -58,3 +58,20 @@ describe('wasm with 2 threads', () => {
     await expect(initBackend('wasm', { wasmThreads: 0 })).rejects.toThrow("wasmThreads must be a positive integer or 'auto', got 0");
   });
 });
+
+describe('how many wasm threads a run gets', () => {
+  it('one per core unless PXL_WASM_THREADS says otherwise, which must be auto or a positive integer', async () => {
+    const { wasmThreadsFromEnv } = await import('../../src/train/run.js');
+    expect(wasmThreadsFromEnv({})).toBe('auto');
+    expect(wasmThreadsFromEnv({ PXL_WASM_THREADS: ' ' })).toBe('auto');
+    expect(wasmThreadsFromEnv({ PXL_WASM_THREADS: 'auto' })).toBe('auto');
+    expect(wasmThreadsFromEnv({ PXL_WASM_THREADS: '3' })).toBe(3);
+    expect(() => wasmThreadsFromEnv({ PXL_WASM_THREADS: '0' })).toThrow('PXL_WASM_THREADS must be auto or a positive integer; found "0"');
+  });
+
+  it('sweep members side by side share the cores out, at least one thread each', async () => {
+    const { wasmThreadsPerMember } = await import('../../src/sweep/runner.js');
+    expect([1, 2, 3, 4].map((parallel) => wasmThreadsPerMember(parallel, 4))).toEqual([4, 2, 1, 1]);
+    expect(wasmThreadsPerMember(2, 1)).toBe(1);
+  });
+});
