@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pxl, ROOT } from '../helpers/cli.js';
+import { pseudoRandom } from './conv-cases.js';
 
 const TOL = 1e-4;
 const SKIP = process.env.PXL_NATIVE === '0';
@@ -31,16 +32,8 @@ beforeAll(async () => {
   tf.env().set('PROD', true); // no "install tfjs-node" advice from the cpu backend
 });
 
-/** Deterministic values in [-1, 1) from a small LCG, so both backends see the same inputs. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+/** Deterministic inputs, so both backends see the same values. */
+const values = pseudoRandom;
 
 interface Result {
   shape: number[];
