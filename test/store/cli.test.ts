@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PXL, pxl, ROOT } from '../helpers/cli.js';
 import { tempDir, writeFiles } from '../helpers/tmp.js';
 
@@ -19,9 +19,16 @@ interface Live {
   stderr: () => string;
 }
 
+const children: ChildProcessWithoutNullStreams[] = [];
+// A test that fails while its run is still training must not leave the run behind.
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 /** `pxl ARGS --reporter json` in the background, its events readable as they come. */
 function start(args: string[]): Live {
   const child = spawn(process.execPath, [PXL, ...args, '--reporter', 'json'], { env: { ...process.env, CI: 'true' } });
+  children.push(child);
   let out = '';
   let err = '';
   const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
