@@ -14,7 +14,6 @@ export interface RunOwner {
   pid: number;
   host: string;
   since: string; // ISO time the lock was taken
-  command: string;
 }
 
 /**
@@ -71,7 +70,8 @@ export function lockRun(paths: RunPaths, onLost: (err: Error) => void): () => vo
     rmSync(lockPath(paths), { recursive: true, force: true });
     take(paths, onLost);
   }
-  const me: RunOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: process.argv.slice(2).join(' ') };
+  // No command line: its --set arguments may carry credentials (tracking.uri), which stay out of run folders.
+  const me: RunOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   writeFileAtomic(ownerPath(paths), `${JSON.stringify(me, null, 2)}\n`);
   let released = false;
   return () => {

@@ -1,6 +1,6 @@
 // The local run store: one folder per run under runs/<experiment>/<run id>/ holding the
 // resolved config, every event in metrics.jsonl, sample PNGs, checkpoints and summary.json.
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
@@ -146,6 +146,18 @@ export function truncateEvents(paths: RunPaths, step: number): void {
     .filter((e) => e.type !== 'end' && (e.step === undefined || (e.step as number) <= step))
     .map((e) => JSON.stringify(e));
   storeWrite(paths.metrics, () => writeFileAtomic(paths.metrics, kept.length ? `${kept.join('\n')}\n` : ''));
+}
+
+/**
+ * Removes what an interrupted write left in the run folder: checkpoint folders still under
+ * their temporary name (`checkpoints/.tmp-*`, left when the process died or the disk filled
+ * while writing one). Called with the run's lock held, so no other process is writing them.
+ */
+export function removeLeftovers(paths: RunPaths): string[] {
+  if (!existsSync(paths.checkpoints)) return [];
+  const left = readdirSync(paths.checkpoints).filter((n) => n.startsWith('.tmp-'));
+  for (const n of left) storeWrite(join(paths.checkpoints, n), () => rmSync(join(paths.checkpoints, n), { recursive: true, force: true }));
+  return left;
 }
 
 /** Runs a write of the run store; a failure becomes a RunStoreError naming the file and the OS error. */

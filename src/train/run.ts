@@ -14,7 +14,7 @@ import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readEvents, readOriginal, readSummary, runPaths, runsRootProblem, runStoreListener, type RunPaths } from '../store/run-dir.js';
+import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, type RunPaths } from '../store/run-dir.js';
 import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
@@ -147,6 +147,7 @@ async function prepareResume(dir: string, onLost: (err: Error) => void): Promise
     if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
     const { experiment, sources, warnings } = resumedExperiment(paths);
     readEvents(paths, (m) => warnings.push(m)); // a corrupt metrics.jsonl stops the resume here
+    removeLeftovers(paths);
     const checkpoint = latestCheckpoint(paths.checkpoints);
     if (!checkpoint) warnings.push(`${dir} has no checkpoint (it was stopped before its first one): training starts again from step 0 in this folder`);
     const prepared = await prepareExperiment(experiment);

@@ -190,6 +190,15 @@ describe('metrics.jsonl after a crash', () => {
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
+  it('removes checkpoint folders a crash left under their temporary name when the run is resumed', () => {
+    const dir = killedAfterTheEnd();
+    const left = join(dir, 'checkpoints', '.tmp-step-00000012-4242');
+    mkdirSync(left);
+    writeFileSync(join(left, 'weights.bin'), Buffer.alloc(64));
+    expect(pxl(['run', '--resume', dir]).status).toBe(0);
+    expect(readdirSync(join(dir, 'checkpoints')).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
   it('leaves metrics.jsonl as it was when the resume fails on its checkpoint', () => {
     const dir = killedAfterTheEnd();
     const latest = join(dir, 'checkpoints', readFileSync(join(dir, 'checkpoints', 'latest'), 'utf8').trim());
