@@ -3,11 +3,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Experiment } from '../config/types.js';
+import { isLocked } from '../store/lock.js';
 import { readEvents, readRun, runPaths } from '../store/run-dir.js';
 import type { RunSummary } from '../train/events.js';
 import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
 
-/** incomplete: no summary yet (running, or killed before it could write one); pending: a sweep member not started. */
+/**
+ * running: no summary yet and a process holds the run folder; incomplete: no summary and no
+ * owner (killed before it could write one: `pxl run --resume` continues it, from step 0 when
+ * it had no checkpoint yet); pending: a sweep member not started.
+ */
 export type RecordStatus = RunSummary['status'] | 'incomplete' | 'pending';
 
 export interface Results {
@@ -43,7 +48,8 @@ const NO_RESULTS: Results = {
 export function readRecord(dir: string, label?: string): RunRecord {
   const { paths, experiment, summary } = readRun(dir);
   const results = summary ? fromSummary(summary) : fromEvents(readEvents(paths));
-  return { label: label ?? experiment.name, dir: paths.dir, status: summary?.status ?? 'incomplete', experiment, results };
+  const status = summary?.status ?? (isLocked(paths) ? 'running' : 'incomplete');
+  return { label: label ?? experiment.name, dir: paths.dir, status, experiment, results };
 }
 
 /** Run folders named on the command line; a name shared by several runs gets the run id added. */

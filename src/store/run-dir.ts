@@ -1,12 +1,13 @@
 // The local run store: one folder per run under runs/<experiment>/<run id>/ holding the
 // resolved config, every event in metrics.jsonl, sample PNGs, checkpoints and summary.json.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import type { Experiment } from '../config/types.js';
 import type { RunEvent, RunListener, RunSummary } from '../train/events.js';
 import { writeFileAtomic } from '../util/files.js';
+import { recordedMeaning } from './resume-config.js';
 
 export const DEFAULT_RUNS_DIR = 'runs';
 
@@ -16,6 +17,8 @@ export interface RunPaths {
   config: string;
   metrics: string;
   summary: string;
+  /** The resolved experiment as the run was created, to tell what an edited config.yaml changed. */
+  original: string;
   samples: string;
   checkpoints: string;
 }
@@ -28,6 +31,7 @@ export function runPaths(dir: string): RunPaths {
     config: join(abs, 'config.yaml'),
     metrics: join(abs, 'metrics.jsonl'),
     summary: join(abs, 'summary.json'),
+    original: join(abs, 'config.original.json'),
     samples: join(abs, 'samples'),
     checkpoints: join(abs, 'checkpoints'),
   };
@@ -42,10 +46,33 @@ export function newRunId(now = new Date()): string {
 /** Creates runs/<experiment>/<id>/ with the resolved config; called only once everything has validated. */
 export function createRun(runsRoot: string, experiment: Experiment): RunPaths {
   const paths = runPaths(join(runsRoot, experiment.name, newRunId()));
-  mkdirSync(paths.samples, { recursive: true });
-  mkdirSync(paths.checkpoints, { recursive: true });
-  writeFileAtomic(paths.config, `# resolved experiment; \`pxl run --resume ${paths.dir}\` continues it\n${stringify(experiment, { lineWidth: 0 })}`);
+  storeWrite(paths.dir, () => {
+    mkdirSync(paths.samples, { recursive: true });
+    mkdirSync(paths.checkpoints, { recursive: true });
+  });
+  storeWrite(paths.original, () => writeFileAtomic(paths.original, `${JSON.stringify(recordedMeaning(experiment), null, 2)}\n`));
+  storeWrite(paths.config, () =>
+    writeFileAtomic(paths.config, `# resolved experiment; \`pxl run --resume ${paths.dir}\` continues it\n${stringify(experiment, { lineWidth: 0 })}`),
+  );
   return paths;
+}
+
+/**
+ * Why runs cannot be stored under `runsRoot`, or null when they can: checked before any data
+ * is loaded. The root need not exist yet; its nearest existing ancestor must be a writable folder.
+ */
+export function runsRootProblem(runsRoot: string): string | null {
+  let dir = resolve(runsRoot);
+  while (!existsSync(dir)) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) {
+    return dir === resolve(runsRoot) ? `${runsRoot} is a file, not a folder` : `${runsRoot} cannot be created: ${dir} is a file, not a folder`;
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    return `${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+  return null;
 }
 
 export class RunStoreError extends Error {
@@ -56,34 +83,91 @@ export class RunStoreError extends Error {
 export function readRun(dir: string): { paths: RunPaths; experiment: Experiment; summary: RunSummary | null } {
   const paths = runPaths(dir);
   if (!existsSync(paths.config)) throw new RunStoreError(`${dir} is not a pxl run folder (no config.yaml)`);
-  const experiment = parse(readFileSync(paths.config, 'utf8')) as Experiment;
-  const summary = existsSync(paths.summary) ? (JSON.parse(readFileSync(paths.summary, 'utf8')) as RunSummary) : null;
-  return { paths, experiment, summary };
+  const experiment = readJsonOrYaml(paths.config, (t) => parse(t) as Experiment);
+  return { paths, experiment, summary: readSummary(paths) };
 }
 
-/** Events of metrics.jsonl, in order. */
-export function readEvents(paths: RunPaths): Record<string, unknown>[] {
+/** summary.json, or null while the run has none (running, or killed before it could write one). */
+export function readSummary(paths: RunPaths): RunSummary | null {
+  return existsSync(paths.summary) ? readJsonOrYaml(paths.summary, (t) => JSON.parse(t) as RunSummary) : null;
+}
+
+/** The resolved experiment recorded when the run was created; null for runs from before it was recorded. */
+export function readOriginal(paths: RunPaths): Omit<Experiment, 'tracking'> | null {
+  return existsSync(paths.original) ? readJsonOrYaml(paths.original, (t) => JSON.parse(t) as Omit<Experiment, 'tracking'>) : null;
+}
+
+function readJsonOrYaml<T>(file: string, parseText: (text: string) => T): T {
+  try {
+    return parseText(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RunStoreError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * Events of metrics.jsonl, in order. A crash can leave the last line half-written (no newline
+ * after it): that line is dropped, and `warn` says so. A line that does not parse anywhere else
+ * means the file is corrupt: an error naming the file and line.
+ */
+export function readEvents(paths: RunPaths, warn: (message: string) => void = warnOnStderr): Record<string, unknown>[] {
   if (!existsSync(paths.metrics)) return [];
-  return readFileSync(paths.metrics, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(paths.metrics, 'utf8').split('\n');
+  const torn = lines.length - 1; // index of the text after the last newline ('' when the file ends with one)
+  const events: Record<string, unknown>[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      if (i !== torn) throw new RunStoreError(`${paths.metrics}:${i + 1}: not a JSON event (${JSON.stringify(line.slice(0, 60))}); the file is corrupt`);
+      warn(`${paths.metrics}:${i + 1}: dropped a half-written last line (the run was most likely killed while writing it)`);
+    }
+  });
+  return events;
+}
+
+const warned = new Set<string>();
+/** Once per message: a command may read the same metrics.jsonl more than once (results, then curves). */
+function warnOnStderr(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`pxl: warning: ${message}\n`);
 }
 
 /**
  * Drops recorded events after `step` (a resumed run repeats them from its checkpoint), so
- * metrics.jsonl of a resumed run reads like that of an uninterrupted one.
+ * metrics.jsonl of a resumed run reads like that of an uninterrupted one. A half-written last
+ * line goes too (readEvents warned about it when the resume was prepared).
  */
 export function truncateEvents(paths: RunPaths, step: number): void {
   if (!existsSync(paths.metrics)) return;
-  const kept = readFileSync(paths.metrics, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .filter((l) => {
-      const e = JSON.parse(l) as { type: string; step?: number };
-      return e.type !== 'end' && (e.step === undefined || e.step <= step);
-    });
-  writeFileAtomic(paths.metrics, kept.length ? `${kept.join('\n')}\n` : '');
+  const kept = readEvents(paths, () => {})
+    .filter((e) => e.type !== 'end' && (e.step === undefined || (e.step as number) <= step))
+    .map((e) => JSON.stringify(e));
+  storeWrite(paths.metrics, () => writeFileAtomic(paths.metrics, kept.length ? `${kept.join('\n')}\n` : ''));
+}
+
+/**
+ * Removes what an interrupted write left in the run folder: checkpoint folders still under
+ * their temporary name (`checkpoints/.tmp-*`, left when the process died or the disk filled
+ * while writing one). Called with the run's lock held, so no other process is writing them.
+ */
+export function removeLeftovers(paths: RunPaths): string[] {
+  if (!existsSync(paths.checkpoints)) return [];
+  const left = readdirSync(paths.checkpoints).filter((n) => n.startsWith('.tmp-'));
+  for (const n of left) storeWrite(join(paths.checkpoints, n), () => rmSync(join(paths.checkpoints, n), { recursive: true, force: true }));
+  return left;
+}
+
+/** Runs a write of the run store; a failure becomes a RunStoreError naming the file and the OS error. */
+export function storeWrite<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new RunStoreError(`could not write ${file}: ${e.code ? `${e.code} (${e.message.replace(/^[A-Z]+: /, '')})` : e.message}`);
+  }
 }
 
 /** An event as one JSON line: big pixel arrays stay in the PNG files. */
@@ -91,16 +175,37 @@ export function eventLine(e: RunEvent): string {
   return JSON.stringify(e, (key, value) => (key === 'pixels' || key === 'config' ? undefined : value));
 }
 
-/** The subscriber that writes metrics.jsonl and summary.json. */
+/**
+ * The subscriber that writes metrics.jsonl and summary.json. A failed write throws a
+ * RunStoreError (the event bus stops the run on it); later events are no longer appended, so
+ * metrics.jsonl has no gap, but the end still writes summary.json, marked failed, if it can.
+ * The start event truncates what a resumed run repeats: only then has its checkpoint loaded,
+ * so a resume that fails earlier leaves metrics.jsonl as it was.
+ */
 export function runStoreListener(paths: RunPaths): RunListener {
+  let broken = false;
+  const append = (e: RunEvent) => {
+    if (broken) return;
+    try {
+      storeWrite(paths.metrics, () => appendFileSync(paths.metrics, `${eventLine(e)}\n`));
+    } catch (err) {
+      broken = true;
+      throw err;
+    }
+  };
   return (e: RunEvent) => {
-    appendFileSync(paths.metrics, `${eventLine(e)}\n`);
-    if (e.type === 'end') writeFileAtomic(paths.summary, `${JSON.stringify(e.summary, null, 2)}\n`);
+    if (e.type === 'start') truncateEvents(paths, e.resumedFromStep);
+    if (e.type !== 'end') return append(e);
+    try {
+      append(e);
+    } finally {
+      writeSummary(paths, e.summary);
+    }
   };
 }
 
 export function writeSummary(paths: RunPaths, summary: RunSummary): void {
-  writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+  storeWrite(paths.summary, () => writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`));
 }
 
 /** Run folders under a runs root: runs/<experiment>/<id>/ holding a config.yaml. */
@@ -118,6 +223,6 @@ export function listRuns(runsRoot: string): string[] {
 
 export function writeSample(paths: RunPaths, step: number, png: Uint8Array): string {
   const file = join(paths.samples, `step-${String(step).padStart(8, '0')}.png`);
-  writeFileSync(file, png);
+  storeWrite(file, () => writeFileSync(file, png));
   return file;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { initBackend, type BackendInfo } from '../backend/index.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
+import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
 import { loadDataset, type Dataset } from '../data/index.js';
 import { totalmem } from 'node:os';
@@ -13,7 +14,11 @@ import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
+import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, type RunPaths } from '../store/run-dir.js';
+import { lockRun } from '../store/lock.js';
+import { checkResumeConfig, show } from '../store/resume-config.js';
+import { ConfigError } from '../config/diagnostics.js';
+import { locate } from '../config/compose.js';
 import { latestCheckpoint } from './checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
 import { redactUri } from '../track/mlflow-client.js';
@@ -46,6 +51,8 @@ export interface PreparedRun {
   model: PixelCNN;
   paths: RunPaths;
   resumeFrom: string | null;
+  /** Releases the run folder's lock (see store/lock.ts); the run holds it from here to its end. */
+  unlock: () => void;
 }
 
 /** A problem with the run's input or environment, found before anything was written. */
@@ -112,40 +119,78 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
   );
 }
 
-export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
-  if (req.resume) return prepareResume(req.resume);
+/** `onLost`: called if the run folder's lock is lost while the run holds it (see lockRun). */
+export async function prepareRun(req: RunRequest, onLost: (err: Error) => void = () => {}): Promise<PreparedRun> {
+  if (req.resume) return prepareResume(req.resume, onLost);
   const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
   checkTracking(experiment);
+  const problem = runsRootProblem(req.runsDir);
+  if (problem) throw new RunSetupError(`--runs-dir: ${problem}`);
   const prepared = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
-  return { experiment, warnings: warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null };
+  const unlock = lockRun(paths, onLost);
+  return { experiment, warnings: warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, unlock };
 }
 
-async function prepareResume(dir: string): Promise<PreparedRun> {
-  const { paths, summary } = readRunOrFail(dir);
-  if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
-  const checkpoint = latestCheckpoint(paths.checkpoints);
-  if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
-  const { experiment } = loadExperiment(paths.config);
-  const prepared = await prepareExperiment(experiment);
-  const step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
-  truncateEvents(paths, step);
-  return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint };
+/**
+ * Everything about a resume is checked before the data is loaded, once the run folder is
+ * locked: that it is a run folder no other process holds, not finished, that config.yaml
+ * still reads and changes only what a resume may change, and that metrics.jsonl reads.
+ */
+async function prepareResume(dir: string, onLost: (err: Error) => void): Promise<PreparedRun> {
+  if (!existsSync(dir)) throw new RunSetupError(`run folder ${dir} does not exist`);
+  const paths = runPaths(dir);
+  if (!existsSync(paths.config)) throw new RunSetupError(`${dir} is not a pxl run folder (no config.yaml)`);
+  const unlock = lockRun(paths, onLost);
+  try {
+    const summary = readSummary(paths);
+    if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
+    const { experiment, sources, warnings } = resumedExperiment(paths);
+    readEvents(paths, (m) => warnings.push(m)); // a corrupt metrics.jsonl stops the resume here
+    removeLeftovers(paths);
+    const checkpoint = latestCheckpoint(paths.checkpoints);
+    if (!checkpoint) warnings.push(`${dir} has no checkpoint (it was stopped before its first one): training starts again from step 0 in this folder`);
+    const prepared = await prepareExperiment(experiment);
+    if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, prepared.data.train.count);
+    return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+/** config.yaml as it reads now, refused (exit 2, located) where it changed what the checkpoints mean. */
+function resumedExperiment(paths: RunPaths): { experiment: Experiment; sources: readonly SourceFile[]; warnings: string[] } {
+  const { experiment, composed } = loadExperiment(paths.config);
+  const original = readOriginal(paths);
+  if (!original) return { experiment, sources: composed.sources, warnings: [] };
+  const changes = checkResumeConfig(original, experiment, composed.sources);
+  const said = changes.map((c) => `${c.path} ${show(c.before)} -> ${show(c.after)}`).join(', ');
+  return { experiment, sources: composed.sources, warnings: changes.length ? [`config.yaml changed since the run was created: ${said}`] : [] };
+}
+
+/** A resume whose (edited) length ends before its checkpoint would train nothing: refused at the setting. */
+function checkScheduleCovers(experiment: Experiment, sources: readonly SourceFile[], checkpoint: string, trainCount: number): void {
+  let step: number;
+  try {
+    step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
+  } catch {
+    return; // loading the checkpoint reports what is wrong with it
+  }
+  const total = schedule(experiment, trainCount).total;
+  if (total >= step) return;
+  const key = experiment.train.steps != null ? 'steps' : 'epochs';
+  throw new ConfigError([{
+    location: locate(sources, ['train', key], 'value'),
+    path: `train.${key}`,
+    message: `the run would end at step ${total}, but its checkpoint ${checkpoint} is at step ${step} already; ask for at least ${step} steps`,
+  }]);
 }
 
 /** A malformed MLFLOW_TRACKING_URI is an error before anything is created. */
 function checkTracking(experiment: Experiment): void {
   try {
     resolveTracking(experiment.tracking);
-  } catch (err) {
-    throw new RunSetupError((err as Error).message);
-  }
-}
-
-function readRunOrFail(dir: string) {
-  if (!existsSync(dir)) throw new RunSetupError(`run folder ${dir} does not exist`);
-  try {
-    return readRun(dir);
   } catch (err) {
     throw new RunSetupError((err as Error).message);
   }
@@ -163,19 +208,29 @@ export function backendWarning(experiment: Experiment, backend: BackendInfo): st
 }
 
 export async function runExperiment(req: RunRequest): Promise<RunSummary> {
-  const prepared = await prepareRun(req);
+  const bus = eventBus();
+  const prepared = await prepareRun(req, bus.fail);
+  try {
+    return await trainPrepared(req, prepared, bus);
+  } finally {
+    prepared.unlock();
+  }
+}
+
+async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventBus): Promise<RunSummary> {
   req.onPrepared?.(prepared);
   const { experiment, backend, data, model, paths, resumeFrom, recompute } = prepared;
-  const listeners: RunListener[] = [runStoreListener(paths), ...req.listeners];
-  const bus = eventBus(listeners);
+  bus.add(runStoreListener(paths), true);
+  req.listeners.forEach((l) => bus.add(l));
   const warnings = [...prepared.warnings, ...backendWarning(experiment, backend)];
   if (recompute && experiment.train.recompute === 'auto') {
     warnings.push(`blocks are recomputed in the backward pass so that train.batch_size ${experiment.train.batch_size} fits in memory (about a third slower per step)`);
   }
   const notices: RunEvent[] = warnings.map((message) => ({ type: 'warning', time: Date.now(), message }));
-  notices.push(attachTracking(prepared, req, listeners, bus.emit));
+  notices.push(attachTracking(prepared, req, bus));
+  let summary: RunSummary;
   try {
-    return await train({
+    summary = await train({
       experiment, data, model, paths, resumeFrom,
       sampler: samplerFor(experiment.sample.method),
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
@@ -188,13 +243,19 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
     await bus.drain();
     model.dispose();
   }
+  // A store failure the trainer did not see (writing the end of the run) still fails it.
+  const failure = bus.failure();
+  if (!failure || summary.status === 'failed') return summary;
+  process.stderr.write(`pxl: ${failure.message}\n`);
+  return { ...summary, status: 'failed', message: failure.message };
 }
 
 /**
  * Adds the MLflow tracker to the listeners when a tracking URI is configured, and returns
  * the notice that says so (or how to turn tracking on).
  */
-function attachTracking(p: PreparedRun, req: RunRequest, listeners: RunListener[], emit: (e: RunEvent) => void): TrackingEvent {
+function attachTracking(p: PreparedRun, req: RunRequest, bus: EventBus): TrackingEvent {
+  const emit = bus.notify;
   const settings = resolveTracking(p.experiment.tracking);
   const notice = (enabled: boolean, uri: string | null, link: string | null, message: string): TrackingEvent => ({
     type: 'tracking', time: Date.now(), enabled, uri, link, message,
@@ -202,7 +263,7 @@ function attachTracking(p: PreparedRun, req: RunRequest, listeners: RunListener[
   if (!settings) return notice(false, null, null, TRACKING_OFF_HINT);
   const uri = redactUri(settings.uri);
   const experimentName = settings.experimentName ?? p.experiment.name;
-  listeners.push(
+  bus.add(
     createMlflowTracker({
       uri: settings.uri,
       experimentName,
@@ -217,31 +278,70 @@ function attachTracking(p: PreparedRun, req: RunRequest, listeners: RunListener[
   return notice(true, uri, null, `tracking to MLflow at ${uri}, experiment ${experimentName}`);
 }
 
+export interface EventBus {
+  /** Delivers an event; throws the failure of an essential listener (see below). For the trainer. */
+  emit: (e: RunEvent) => void;
+  /** Delivers an event and never throws: for events from listeners themselves (MLflow warnings). */
+  notify: (e: RunEvent) => void;
+  /** Adds a listener; `essential`: the run cannot go on without it (the run store). */
+  add: (listener: RunListener, essential?: boolean) => void;
+  /** Records a failure that stops the run at its next event (a lost run-folder lock). */
+  fail: (err: Error) => void;
+  /** The first essential failure, or null. */
+  failure: () => Error | null;
+  /** Waits for asynchronous listeners. */
+  drain: () => Promise<void>;
+}
+
 /**
- * Delivers each event to every listener. A failing listener is reported once and never
- * stops training; asynchronous listeners are awaited only at the end (drain).
+ * Delivers each event to every listener. An optional listener that fails (the dashboard, a
+ * reporter, MLflow, which spools what it cannot send) is reported once, skipped from then on,
+ * and never stops training. An essential one that fails (the run store: without it the run
+ * keeps no record) stops the run: once the event has reached every listener, emit throws its
+ * error, so the trainer stops at once and marks the run failed; the end event is still
+ * delivered to all, so the summary can say so. Asynchronous listeners are awaited only at the
+ * end (drain); an essential one's rejection surfaces at the next emit.
  */
-export function eventBus(listeners: RunListener[]): { emit: (e: RunEvent) => void; drain: () => Promise<void> } {
-  const tails: Promise<unknown>[] = listeners.map(() => Promise.resolve());
-  const failed = new Set<number>();
-  const report = (i: number, err: unknown) => {
-    if (failed.has(i)) return;
-    failed.add(i);
+export function eventBus(): EventBus {
+  const listeners: RunListener[] = [];
+  const essential = new Set<RunListener>();
+  const tails = new Map<RunListener, Promise<unknown>>();
+  const skipped = new Set<RunListener>();
+  let failure: Error | null = null;
+  const fail = (err: unknown) => {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+  };
+  const report = (l: RunListener, err: unknown) => {
+    if (essential.has(l)) return fail(err);
+    if (skipped.has(l)) return;
+    skipped.add(l);
     process.stderr.write(`pxl: a run subscriber failed and is skipped from now on: ${err instanceof Error ? err.message : String(err)}\n`);
   };
+  const deliver = (e: RunEvent) => {
+    for (const l of listeners) {
+      if (skipped.has(l)) continue;
+      try {
+        const r = l(e);
+        if (r instanceof Promise) tails.set(l, Promise.all([tails.get(l), r.catch((err) => report(l, err))]));
+      } catch (err) {
+        report(l, err);
+      }
+    }
+  };
   return {
-    emit: (e) =>
-      listeners.forEach((l, i) => {
-        if (failed.has(i)) return;
-        try {
-          const r = l(e);
-          if (r instanceof Promise) tails[i] = Promise.all([tails[i], r.catch((err) => report(i, err))]);
-        } catch (err) {
-          report(i, err);
-        }
-      }),
+    emit: (e) => {
+      deliver(e);
+      if (failure && e.type !== 'end') throw failure;
+    },
+    notify: deliver,
+    add: (l, isEssential = false) => {
+      listeners.push(l);
+      if (isEssential) essential.add(l);
+    },
+    fail,
+    failure: () => failure,
     drain: async () => {
-      await Promise.all(tails);
+      await Promise.all(tails.values());
     },
   };
 }

@@ -1,9 +1,12 @@
 // Small file helpers shared across concerns.
-import { renameSync, writeFileSync } from 'node:fs';
+import writeFileAtomicPackage from 'write-file-atomic';
 
-/** Writes a file so readers see either the old or the new content, never a partial one. */
+/**
+ * Writes a file so readers see either the old or the new content, never a partial one:
+ * write-file-atomic writes a temp file, fsyncs it before the rename (so a power cut cannot
+ * leave an empty file under the final name) and removes the temp file when anything fails
+ * (so a full disk leaves nothing behind).
+ */
 export function writeFileAtomic(path: string, content: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
+  writeFileAtomicPackage.sync(path, typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength));
 }

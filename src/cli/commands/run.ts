@@ -1,6 +1,6 @@
 // `pxl run`: train an experiment (or resume a run) with a live dashboard or plain/json lines.
 import { Option, type Command } from 'commander';
-import { DEFAULT_RUNS_DIR } from '../../store/run-dir.js';
+import { DEFAULT_RUNS_DIR, runsRootProblem } from '../../store/run-dir.js';
 import { PARENT_PID_ENV } from '../../sweep/child.js';
 import type { RunListener, RunSummary } from '../../train/events.js';
 import { runExperiment } from '../../train/run.js';
@@ -34,6 +34,9 @@ export function registerRunCommand(program: Command): void {
     .action(async (file: string | undefined, opts: RunOpts) => {
       if (!file === !opts.resume) throw new UsageError('give either an experiment FILE or --resume RUN_DIR');
       if (opts.resume && opts.set.length) throw new UsageError('--set cannot change a run being resumed; start a new run instead');
+      // Before anything is loaded: a runs root that cannot hold runs is bad input.
+      const problem = file ? runsRootProblem(opts.runsDir) : null;
+      if (problem) throw new UsageError(`--runs-dir: ${problem}`);
       const kind = pickReporter(opts.reporter, process.stdout.isTTY === true, process.env);
       const stop = { requested: false };
       const trackingTags = parseTags(opts.trackingTag);

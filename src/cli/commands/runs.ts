@@ -27,8 +27,13 @@ export function registerRunsCommand(program: Command): void {
         r.results.wall_seconds === null ? '-' : duration(r.results.wall_seconds), r.results.started_at?.replace('T', ' ').slice(0, 19) ?? '-',
       ]);
       process.stdout.write(textTable(['run', 'status', 'steps', 'best test bits/dim', 'wall', 'started (UTC)'], rows, ['l', 'l', 'r', 'r', 'r', 'l']));
+      // On stderr: stdout stays the table alone, for scripts that read it.
+      if (records.some((r) => r.status === 'incomplete')) process.stderr.write(INCOMPLETE_HINT);
     });
 }
+
+const INCOMPLETE_HINT =
+  'pxl: incomplete: stopped before it could finish (killed, or the machine went down); `pxl run --resume RUN_DIR` continues it from its last checkpoint, or from step 0 if it had none\n';
 
 /** A folder that cannot be read is named on stderr, and the listing goes on. */
 function readOrSkip(dir: string): RunRecord[] {
