@@ -5,6 +5,7 @@
 // looks the same on every machine, fonts installed or not.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { markPng } from '../sample/png-mark.js';
 import type { Curves } from './records.js';
 
 export interface CurveSeries {
@@ -35,7 +36,7 @@ export async function learningCurvesPng(series: CurveSeries[], title: string): P
     background: 'white',
     font: { loadSystemFonts: false, fontFiles: fontFiles(), defaultFontFamily: FONT, sansSerifFamily: FONT },
   });
-  return resvg.render().asPng();
+  return markPng(resvg.render().asPng());
 }
 
 export type Point = { run: string; curve: string; step: number; bits: number };
