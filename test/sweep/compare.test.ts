@@ -8,6 +8,8 @@ import { loadExperiment } from '../../src/config/load.js';
 import { deepMerge } from '../../src/config/compose.js';
 import { recordsFromDirs } from '../../src/compare/records.js';
 import { compareRuns, formatComparison } from '../../src/compare/table.js';
+import { figureSeries } from '../../src/compare/report.js';
+import { fileKind } from '../../src/sample/png-mark.js';
 import { pxl, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { pngStats } from './png.js';
@@ -149,11 +151,20 @@ describe('runs of different colour levels', () => {
     expect(formatComparison(cmp, 'table')).not.toContain('8-bit');
   });
 
-  it('pxl compare prints the note under the table', () => {
-    const r = pxl(['compare', ...runs, '--no-figure']);
+  it('draws the learning curves on the 8-bit scale too', () => {
+    const { series, eightBit } = figureSeries(recordsFromDirs(runs));
+    expect(eightBit).toBe(true);
+    expect(series.map((s) => [s.label, s.curves.test.map((p) => p.value)])).toEqual([['four', [6.3, 6.25]], ['sixteen', [5.6, 5.5]], ['full', [1.3, 1.23]]]);
+    expect(figureSeries(recordsFromDirs([runs[1]])).series[0].curves.test.map((p) => p.value)).toEqual([1.6, 1.5]);
+  });
+
+  it('pxl compare prints the note under the table, and marks its figure as a pxl PNG', () => {
+    const figure = join(tempDir(), 'curves.png');
+    const r = pxl(['compare', ...runs, '--figure', figure]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[2]).toMatch(/^full\s/);
     expect(r.stdout).toContain('note: the runs model different colour levels');
+    expect(fileKind(figure)).toBe('pxl-png');
   });
 });
 
