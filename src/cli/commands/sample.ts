@@ -33,7 +33,7 @@ export function registerSampleCommand(program: Command): void {
     .command('sample')
     .description("sample an image grid from a run's latest checkpoint and write it as a PNG")
     .argument('<run-dir>', 'a run folder, e.g. runs/mnist-quick/20261130-101500-ab12')
-    .option('--count <n>', 'images (default: sample.count of the run; at most 4096)')
+    .option('--count <n>', `images (default: sample.count of the run; at most ${int(sampleBounds().count.maximum ?? Infinity)})`)
     .option('--columns <n>', 'images per grid row (default: sample.columns, at most --count)')
     .option('--method <m>', 'naive | cached (default: sample.method of the run)')
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
@@ -114,7 +114,7 @@ function checkOut(out: string, force: boolean): void {
     const st = statSync(out);
     if (st.isDirectory()) throw new UsageError(`--out ${out} is a folder; give the PNG file to write, e.g. --out ${join(out, 'samples.png')}`);
     if (!st.isFile()) throw new UsageError(`--out ${out} exists and is not a regular file`);
-    const kind = fileKind(out);
+    const kind = readableKind(out);
     if (kind !== 'pxl-png' && !force) {
       const what = kind === 'png' ? 'a PNG that pxl did not write (no "Software: pxl" text chunk)' : 'not a PNG';
       throw new UsageError(`--out ${out} exists and is ${what}; pxl replaces only its own PNGs: choose another file, or add --force to replace it`);
@@ -128,6 +128,14 @@ function checkOut(out: string, force: boolean): void {
     accessSync(folder, constants.W_OK);
   } catch {
     throw new UsageError(`--out ${out}: the folder ${folder} is not writable`);
+  }
+}
+
+function readableKind(out: string): ReturnType<typeof fileKind> {
+  try {
+    return fileKind(out);
+  } catch (err) {
+    throw new UsageError(`--out ${out} exists and cannot be read to check what it is: ${(err as Error).message}`);
   }
 }
 
