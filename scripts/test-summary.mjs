@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Reads vitest's JSON report and prints, as its very last line, the line CI counts:
-// "N passed, N failed". Exits non-zero when the report is missing, a test failed, or none ran.
+// "N passed, N failed, N skipped". Exits non-zero when the report is missing, a test failed,
+// or none ran (every test skipped counts as none).
 import { readFileSync } from 'node:fs';
 
 const file = process.argv[2] ?? '.cache/vitest.json';
@@ -15,6 +16,8 @@ const passed = report?.numPassedTests ?? 0;
 const crashed = (report?.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0);
 for (const f of crashed) console.error(`test-summary: ${f.name} failed to run: ${(f.message ?? '').split('\n')[0]}`);
 const failed = (report?.numFailedTests ?? 0) + crashed.length + (report ? 0 : 1);
-if (passed + failed === 0) console.error('test-summary: no test ran');
-console.log(`${passed} passed, ${failed} failed`);
+// vitest reports skipped tests as pending, and it.todo as todo.
+const skipped = (report?.numPendingTests ?? 0) + (report?.numTodoTests ?? 0);
+if (passed + failed === 0) console.error(`test-summary: no test ran${skipped ? ` (${skipped} skipped)` : ''}`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -5,6 +5,7 @@
 // looks the same on every machine, fonts installed or not.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { markPng } from '../sample/png-mark.js';
 import type { Curves } from './records.js';
 
 export interface CurveSeries {
@@ -19,14 +20,14 @@ const TRAIN_SMOOTHING = 40;
 const FONT = 'DejaVu Sans';
 
 /** The figure as PNG bytes; null when no run has a single recorded step. */
-export async function learningCurvesPng(series: CurveSeries[], title: string): Promise<Uint8Array | null> {
+export async function learningCurvesPng(series: CurveSeries[], title: string, o: { eightBit?: boolean } = {}): Promise<Uint8Array | null> {
   const values = series.flatMap(({ label, curves }) => [
     ...averaged(curves.train, TRAIN_POINTS).map((p) => ({ run: label, curve: 'train', step: p.step, bits: p.value })),
     ...curves.test.map((p) => ({ run: label, curve: 'test', step: p.step, bits: p.value })),
   ]);
   if (values.length === 0) return null;
   const [{ compile }, vega, { Resvg }] = await Promise.all([import('vega-lite'), import('vega'), import('@resvg/resvg-js')]);
-  const spec = chartSpec(values, title, series.map((s) => s.label));
+  const spec = chartSpec(values, title, series.map((s) => s.label), o.eightBit ?? false);
   const view = new vega.View(vega.parse(compile(spec as never).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
@@ -35,12 +36,12 @@ export async function learningCurvesPng(series: CurveSeries[], title: string): P
     background: 'white',
     font: { loadSystemFonts: false, fontFiles: fontFiles(), defaultFontFamily: FONT, sansSerifFamily: FONT },
   });
-  return resvg.render().asPng();
+  return markPng(resvg.render().asPng());
 }
 
 export type Point = { run: string; curve: string; step: number; bits: number };
 
-function chartSpec(values: Point[], title: string, runs: string[]): Record<string, unknown> {
+function chartSpec(values: Point[], title: string, runs: string[], eightBit: boolean): Record<string, unknown> {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 720,
@@ -52,6 +53,7 @@ function chartSpec(values: Point[], title: string, runs: string[]): Record<strin
       subtitle: [
         'solid with points: test bits/dim at each evaluation; dashed: train bits/dim (averaged over steps)',
         'the y axis fits the test points and the second half of training: early train values lie above it',
+        ...(eightBit ? ['the runs model different colour levels: bits/dim + log2(256/L), the 8-bit equivalent, so that they compare'] : []),
       ],
       anchor: 'start',
       fontSize: 16,
@@ -62,7 +64,7 @@ function chartSpec(values: Point[], title: string, runs: string[]): Record<strin
     encoding: {
       // Padding keeps the last evaluation's point inside the plot.
       x: { field: 'step', type: 'quantitative', title: 'training step', scale: { nice: false, padding: 10 }, axis: { tickMinStep: 1, format: ',d' } },
-      y: { field: 'bits', type: 'quantitative', title: 'bits/dim (lower is better)', scale: { zero: false, domain: yDomain(values) } },
+      y: { field: 'bits', type: 'quantitative', title: eightBit ? 'bits/dim, 8-bit equivalent (lower is better)' : 'bits/dim (lower is better)', scale: { zero: false, domain: yDomain(values) } },
       color: {
         field: 'run',
         type: 'nominal',

@@ -6,14 +6,16 @@ import type { Experiment } from '../config/types.js';
 import { isLocked } from '../store/lock.js';
 import { readEvents, readRun, runPaths } from '../store/run-dir.js';
 import type { RunSummary } from '../train/events.js';
+import type { MemberStatus } from '../sweep/events.js';
 import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
 
 /**
- * running: no summary yet and a process holds the run folder; incomplete: no summary and no
- * owner (killed before it could write one: `pxl run --resume` continues it, from step 0 when
- * it had no checkpoint yet); pending: a sweep member not started.
+ * A run folder's: its summary's status; without one, running while a process holds the
+ * folder, incomplete when none does (killed before it could write one: `pxl run --resume`
+ * continues it, from step 0 when it had no checkpoint yet). A sweep member's: its status in
+ * the sweep's state.json (pending, running, ...).
  */
-export type RecordStatus = RunSummary['status'] | 'incomplete' | 'pending';
+export type RecordStatus = RunSummary['status'] | 'incomplete' | MemberStatus;
 
 export interface Results {
   steps: number | null;
@@ -60,15 +62,19 @@ export function recordsFromDirs(dirs: string[]): RunRecord[] {
   return records.map((r) => (count.get(r.label)! > 1 ? { ...r, label: `${r.label}/${runPaths(r.dir!).id}` } : r));
 }
 
-/** A sweep's members, labelled by member name; members not yet run come as pending. */
+/**
+ * A sweep's members, labelled by member name, with the status state.json gives them: the one
+ * source of the sweep's counts, its table and its files, also for a member that failed
+ * before its run folder had a summary (or before it had a run folder at all).
+ */
 export function recordsFromSweep(dir: string): { name: string; records: RunRecord[] } {
   const state = readSweepState(dir);
   const paths = sweepPaths(dir);
   const records = state.members.map((m): RunRecord => {
     const runDir = memberRunDir(paths, m);
-    if (runDir && existsSync(runPaths(runDir).config)) return readRecord(runDir, m.name);
+    if (runDir && existsSync(runPaths(runDir).config)) return { ...readRecord(runDir, m.name), status: m.status };
     const experiment = parse(readFileSync(memberFile(paths, m.name), 'utf8')) as Experiment;
-    return { label: m.name, dir: null, status: 'pending', experiment, results: NO_RESULTS };
+    return { label: m.name, dir: null, status: m.status, experiment, results: NO_RESULTS };
   });
   return { name: state.name, records };
 }

@@ -2,8 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { sweepPaths } from '../sweep/state.js';
 import { writeFileAtomic } from '../util/files.js';
-import { learningCurvesPng } from './figure.js';
-import { readCurves, recordsFromSweep, type RunRecord } from './records.js';
+import { learningCurvesPng, type CurveSeries } from './figure.js';
+import { eightBitEquivalent } from './levels.js';
+import { readCurves, recordsFromSweep, type Curves, type RunRecord } from './records.js';
 import { compareRuns, formatComparison, type Comparison, type SortKey } from './table.js';
 
 export interface SweepResults {
@@ -25,6 +26,19 @@ export async function writeSweepResults(dir: string, sort: SortKey = 'best'): Pr
 
 /** The learning-curves figure of the runs that have any recorded steps. */
 export function curvesFigure(records: RunRecord[], title: string): Promise<Uint8Array | null> {
-  const series = records.filter((r) => r.dir).map((r) => ({ label: r.label, curves: readCurves(r.dir!) }));
-  return learningCurvesPng(series, title);
+  const { series, eightBit } = figureSeries(records);
+  return learningCurvesPng(series, title, { eightBit });
+}
+
+/** The curves drawn: when the runs' colour levels differ, on the 8-bit-equivalent scale, as the table ranks them. */
+export function figureSeries(records: RunRecord[]): { series: CurveSeries[]; eightBit: boolean } {
+  const eightBit = new Set(records.map((r) => r.experiment.model.color_levels)).size > 1;
+  const series = records.filter((r) => r.dir).map((r) => {
+    const curves = readCurves(r.dir!);
+    if (!eightBit) return { label: r.label, curves };
+    const levels = r.experiment.model.color_levels;
+    const shift = (points: Curves['train']) => points.map((p) => ({ step: p.step, value: eightBitEquivalent(p.value, levels) }));
+    return { label: r.label, curves: { train: shift(curves.train), test: shift(curves.test) } };
+  });
+  return { series, eightBit };
 }

@@ -1,6 +1,10 @@
 // Sample grids as PNG files, through pngjs.
 import { PNG } from 'pngjs';
 import { dequantize } from '../data/batches.js';
+import { markPng } from './png-mark.js';
+
+/** The largest grid drawn: 8192 x 8192 pixels (256 MiB of RGBA while it is encoded). */
+export const MAX_GRID_PIXELS = 8192 * 8192;
 
 export interface GridOptions {
   count: number;
@@ -15,8 +19,23 @@ export interface GridOptions {
   scale?: number;
 }
 
-/** Encodes sampled classes [count, H, W, C] as one PNG grid (greyscale for C=1, RGB for C=3). */
+/** The grid's size in pixels, scale included. */
+export function gridSize(o: GridOptions): { width: number; height: number } {
+  const pad = o.padding ?? 2;
+  const rows = Math.ceil(o.count / o.columns);
+  const scale = o.scale ?? 1;
+  return { width: (o.columns * o.width + (o.columns + 1) * pad) * scale, height: (rows * o.height + (rows + 1) * pad) * scale };
+}
+
+/**
+ * Encodes sampled classes [count, H, W, C] as one PNG grid (greyscale for C=1, RGB for C=3),
+ * with pxl's mark (png-mark.ts). At most MAX_GRID_PIXELS.
+ */
 export function gridPng(classes: ArrayLike<number>, o: GridOptions): Buffer {
+  const size = gridSize(o);
+  if (size.width * size.height > MAX_GRID_PIXELS) {
+    throw new RangeError(`a ${size.width} x ${size.height} grid is larger than the ${MAX_GRID_PIXELS.toLocaleString('en-US')} pixels pxl draws`);
+  }
   const pad = o.padding ?? 2;
   const rows = Math.ceil(o.count / o.columns);
   const gw = o.columns * o.width + (o.columns + 1) * pad;
@@ -38,7 +57,7 @@ export function gridPng(classes: ArrayLike<number>, o: GridOptions): Buffer {
   }
   for (let i = 3; i < png.data.length; i += 4) png.data[i] = 255; // opaque gaps too
   const out = upscale(png, o.scale ?? 1);
-  return PNG.sync.write(out, { colorType: o.channels === 1 ? 0 : 2 });
+  return markPng(PNG.sync.write(out, { colorType: o.channels === 1 ? 0 : 2 }));
 }
 
 /** Nearest-neighbour enlargement: every pixel becomes a k x k square, nothing is smoothed. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, formatProbes, initBackend, probeBackends } from '../../src/backend/index.js';
 import { findPackage } from '../../src/backend/native.js';
+import { nativeMissingAdvice, nativeRequired } from '../helpers/native.js';
 
 const nodeInstalled = findPackage('@tensorflow/tfjs-node') != null;
 let empty: string; // no native packages
@@ -115,8 +116,13 @@ describe('probeBackends', () => {
   });
 });
 
-// Last: once loaded, tfjs-node stays in the process.
-describe.runIf(nodeInstalled)('with the real @tensorflow/tfjs-node installed', () => {
+// Last: once loaded, tfjs-node stays in the process. Outside CI only where it is installed;
+// in CI, which installs it, always (test/helpers/native.ts).
+describe.runIf(nodeInstalled || nativeRequired())('with the real @tensorflow/tfjs-node installed', () => {
+  beforeAll(() => {
+    if (!nodeInstalled) expect.fail(`@tensorflow/tfjs-node is not installed: ${nativeMissingAdvice()}`);
+  });
+
   it('probes it in a child process', async () => {
     const [, node] = await probeBackends();
     expect(node.available ? node.reason : `unavailable: ${node.reason}`).toMatch(/^CPU, TensorFlow \d|^unavailable: its native addon failed to load: /);
@@ -124,6 +130,7 @@ describe.runIf(nodeInstalled)('with the real @tensorflow/tfjs-node installed', (
 
   it('auto takes it, or says why its addon failed', async () => {
     const info = await initBackend('auto');
+    if (nativeRequired()) expect(info.name, `auto chose ${info.name}: ${nativeMissingAdvice()}`).toBe('tensorflow');
     if (info.name === 'tensorflow') expect(info.device).toMatch(/^CPU, TensorFlow \S+ native$/);
     else expect(info.fallbacks.find((f) => f.name === 'tensorflow')?.reason).toMatch(/^its native addon failed to load: /);
   });

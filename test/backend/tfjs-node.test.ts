@@ -3,14 +3,15 @@
 // gradients of the ops a PixelCNN training step uses, to 1e-4.
 //
 // tfjs-node is optional. When it does not load these tests FAIL, saying why,
-// unless PXL_NATIVE=0 is set, which skips them.
+// unless PXL_NATIVE=0 is set outside CI, which skips them (test/helpers/native.ts).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pxl, ROOT } from '../helpers/cli.js';
 import { pseudoRandom } from './conv-cases.js';
+import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 const TOL = 1e-4;
-const SKIP = process.env.PXL_NATIVE === '0';
+const SKIP = skipNative();
 
 interface TfjsNode {
   engine: () => unknown;
@@ -87,8 +88,7 @@ describe.skipIf(SKIP)('tfjs-node (native TensorFlow) against the cpu backend', (
     if (!tfn) {
       expect.fail(
         `@tensorflow/tfjs-node does not load: ${loadError}\n` +
-          'Set it up with `npm run setup:native` (see docs/native-backend.md), ' +
-          'or set PXL_NATIVE=0 to skip the native-backend tests.',
+          nativeMissingAdvice(),
       );
     }
     expect(tfn.engine()).toBe(tf.engine());
@@ -100,7 +100,7 @@ describe.skipIf(SKIP)('tfjs-node (native TensorFlow) against the cpu backend', (
 
   describe('with tfjs-node loaded', () => {
     beforeAll(() => {
-      if (!tfn) expect.fail(`@tensorflow/tfjs-node does not load: ${loadError} (npm run setup:native; PXL_NATIVE=0 skips)`);
+      if (!tfn) expect.fail(`@tensorflow/tfjs-node does not load: ${loadError} (${nativeMissingAdvice()})`);
     });
 
     it('conv2d 3x3, same padding, NHWC: forward and gradients', async () => {

@@ -76,21 +76,21 @@ describe('makeBatch', () => {
     expect(() => makeBatch(set, [0, 1, 2, 0], 256, out)).toThrow(/out buffers hold 36 values, batch needs 48/);
   });
 
-  it('builds a 128-image MNIST batch in well under a millisecond-scale budget', async () => {
+  // Its speed is measured by bench/ (the training throughput); here: every value of a full-size batch.
+  it('builds a 128-image MNIST batch: every target is the image byte at 256 levels, every input that over 255', async () => {
     const mnist = await loadDataset({ name: 'mnist', train_limit: 1024, test_limit: 1 });
     const indices = orderForEpoch(0, 0, 1024).subarray(0, 128);
     const b = makeBatch(mnist.train, indices, 256);
     expect(b.targets.length).toBe(128 * 784);
-    expect(b.targets[5 * 784 + 300]).toBe(mnist.train.images[indices[5] * 784 + 300]);
-    const times: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      const t = performance.now();
-      makeBatch(mnist.train, indices, 256);
-      times.push(performance.now() - t);
+    expect(b.inputs.length).toBe(128 * 784);
+    let wrong = 0;
+    for (let n = 0; n < 128; n++) {
+      for (let p = 0; p < 784; p++) {
+        const byte = mnist.train.images[indices[n] * 784 + p];
+        if (b.targets[n * 784 + p] !== byte || b.inputs[n * 784 + p] !== Math.fround(byte / 255)) wrong++;
+      }
     }
-    times.sort((x, y) => x - y);
-    // Typically ~0.2 ms; the bound only catches a per-pixel-object regression on a busy machine.
-    expect(times[25]).toBeLessThan(10);
+    expect(wrong).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@
 // 'tensorflow' backend: forward values, gradients and batch-norm running statistics.
 //
 // tfjs-node is optional: when it does not load these tests fail, saying why, unless
-// PXL_NATIVE=0 is set, which skips them (as test/backend/tfjs-node.test.ts does).
+// PXL_NATIVE=0 is set outside CI, which skips them (test/helpers/native.ts).
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MaskType, ModelConfig } from '../../src/config/types.js';
@@ -13,8 +13,9 @@ import { crossEntropyMean, crossEntropySum } from '../../src/model/loss.js';
 import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/model/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
+import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
-const SKIP = process.env.PXL_NATIVE === '0';
+const SKIP = skipNative();
 let loadError = '';
 
 beforeAll(async () => {
@@ -76,7 +77,7 @@ function expectClose(names: string[], r: { native: Float32Array[]; generic: Floa
 
 describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
   beforeAll(() => {
-    if (loadError) expect.fail(`@tensorflow/tfjs-node does not load: ${loadError} (npm run setup:native; PXL_NATIVE=0 skips)`);
+    if (loadError) expect.fail(`@tensorflow/tfjs-node does not load: ${loadError} (${nativeMissingAdvice()})`);
   });
 
   it('are used on the tensorflow backend, and not when disabled', () => {

@@ -8,6 +8,8 @@ import { loadExperiment } from '../../src/config/load.js';
 import { deepMerge } from '../../src/config/compose.js';
 import { recordsFromDirs } from '../../src/compare/records.js';
 import { compareRuns, formatComparison } from '../../src/compare/table.js';
+import { figureSeries } from '../../src/compare/report.js';
+import { fileKind } from '../../src/sample/png-mark.js';
 import { pxl, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { pngStats } from './png.js';
@@ -108,6 +110,61 @@ describe('comparison', () => {
     expect(json.sort).toBe('best');
     expect(json.keys).toEqual(['model.hidden', 'model.batch_norm']);
     expect(json.runs[0]).toMatchObject({ label: 'wide', dir: b, status: 'finished', config: { 'model.hidden': '8' }, results: { images_per_second: 120.5 } });
+  });
+});
+
+describe('runs of different colour levels', () => {
+  // Raw test bits/dim 0.25 at 4 levels, 1.5 at 16 and 1.23 at 256: by hand, log2(256/4) = 6 and
+  // log2(256/16) = 4, so on the 8-bit scale they are 6.25, 5.5 and 1.23.
+  const root = join(tempDir(), 'runs');
+  const runs = [
+    fakeRun(root, { name: 'four', id: '20261130-100000-aaaa', config: { model: { color_levels: 4 } }, summary: { best: 0.25, test: 0.25, train: 0.2, speed: 80, wall: 75, params: 596 }, evals: [0.3, 0.25] }),
+    fakeRun(root, { name: 'sixteen', id: '20261130-110000-bbbb', summary: { best: 1.5, test: 1.5, train: 1.4, speed: 80, wall: 75, params: 596 }, evals: [1.6, 1.5] }),
+    fakeRun(root, { name: 'full', id: '20261130-120000-cccc', config: { model: { color_levels: 256 } }, summary: { best: 1.23, test: 1.23, train: 1.2, speed: 80, wall: 75, params: 596 }, evals: [1.3, 1.23] }),
+  ];
+
+  it('ranks on the 8-bit equivalent and shows it beside the raw figure, with a note', () => {
+    const cmp = compareRuns(recordsFromDirs(runs));
+    expect(cmp.mixedLevels).toBe(true);
+    expect(cmp.rows.map((r) => [r.label, r.levels, r.results.best_test_bits_per_dim, r.eight_bit!.best_test_bits_per_dim])).toEqual([
+      ['full', 256, 1.23, 1.23],
+      ['sixteen', 16, 1.5, 5.5],
+      ['four', 4, 0.25, 6.25],
+    ]);
+    expect(compareRuns(recordsFromDirs(runs), 'test', true).rows.map((r) => r.label)).toEqual(['four', 'sixteen', 'full']);
+    const table = formatComparison(cmp, 'table').split('\n');
+    expect(table[0]).toMatch(/status\s+steps\s+test bits\/dim\s+test \(8-bit eq\.\)\s+best test\s+best test \(8-bit eq\.\)\s+train bits\/dim\s+train \(8-bit eq\.\)\s+params/);
+    expect(table[4]).toMatch(/^four\s+4\s+finished\s+20\s+0\.2500\s+6\.2500\s+0\.2500\s+6\.2500\s+0\.2000\s+6\.2000\s+596/);
+    expect(table.at(-2)).toMatch(/^note: the runs model different colour levels .*log2\(256\/L\).*ranked on them/);
+    const md = formatComparison(cmp, 'markdown');
+    expect(md).toContain('| full | 256 | finished | 20 | 1.2300 | 1.2300 | 1.2300 | 1.2300 | 1.2000 | 1.2000 |');
+    expect(md.trim().split('\n').at(-1)).toMatch(/^note: .*8-bit eq\./);
+    const csv = formatComparison(cmp, 'csv').trim().split('\n');
+    expect(csv[0]).toMatch(/,test_bits_per_dim_8bit,best_test_bits_per_dim_8bit,train_bits_per_dim_8bit$/);
+    expect(csv[3]).toMatch(/^four,.*,6\.25,6\.25,6\.2$/);
+    expect(JSON.parse(formatComparison(cmp, 'json')).note).toContain('log2(256/L)');
+  });
+
+  it('keeps the plain columns when every run has the same levels', () => {
+    const cmp = compareRuns(recordsFromDirs([runs[1]]));
+    expect(cmp.mixedLevels).toBe(false);
+    expect(formatComparison(cmp, 'table')).not.toContain('8-bit');
+  });
+
+  it('draws the learning curves on the 8-bit scale too', () => {
+    const { series, eightBit } = figureSeries(recordsFromDirs(runs));
+    expect(eightBit).toBe(true);
+    expect(series.map((s) => [s.label, s.curves.test.map((p) => p.value)])).toEqual([['four', [6.3, 6.25]], ['sixteen', [5.6, 5.5]], ['full', [1.3, 1.23]]]);
+    expect(figureSeries(recordsFromDirs([runs[1]])).series[0].curves.test.map((p) => p.value)).toEqual([1.6, 1.5]);
+  });
+
+  it('pxl compare prints the note under the table, and marks its figure as a pxl PNG', () => {
+    const figure = join(tempDir(), 'curves.png');
+    const r = pxl(['compare', ...runs, '--figure', figure]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[2]).toMatch(/^full\s/);
+    expect(r.stdout).toContain('note: the runs model different colour levels');
+    expect(fileKind(figure)).toBe('pxl-png');
   });
 });
 

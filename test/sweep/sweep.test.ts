@@ -118,12 +118,12 @@ describe('pxl sweep', () => {
     expect(children.runs.find((r) => r.data.tags['pxl.sweep_member'] === 'long')!.info.runId).toBe(readState(longDir).runId);
   }, 240_000);
 
-  it('runs members in parallel; a failing one is recorded and the others finish; exit 1', () => {
+  it('runs members in parallel; a failing one is recorded the same everywhere and the others finish; exit 1', () => {
     const dir = tempDir();
     writeFiles(dir, {
       'p.yaml': [
         `experiment: ${TINY}`, 'set: {backend: wasm, train.steps: 4, train.sample_every: 0}',
-        'variants:', '  a: {}', '  b: {model.hidden: 8}', '  too-big: {train.batch_size: 128}', '',
+        'variants:', '  a: {}', '  b: {model.hidden: 8}', '  four: {model.color_levels: 4}', '  too-big: {train.batch_size: 128}', '',
       ].join('\n'),
     });
     const r = pxl(['sweep', join(dir, 'p.yaml'), '--runs-dir', join(dir, 'runs'), '--parallel', '2'], { env: { MLFLOW_TRACKING_URI: '' } });
@@ -131,13 +131,31 @@ describe('pxl sweep', () => {
     const lines = r.stdout.split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     // Both started before either ended; each member's lines say whose they are.
-    expect(at(/^\[2\/3\] b: starting/)).toBeLessThan(at(/^\[1\/3\] a: finished/));
+    expect(at(/^\[2\/4\] b: starting/)).toBeLessThan(at(/^\[1\/4\] a: finished/));
     expect(at(/^\[a\] step 4\/4/)).toBeGreaterThan(0);
-    expect(r.stdout).toMatch(/\[3\/3\] too-big: failed; no results\n\s+.*smaller than the batch size 128/);
-    expect(r.stdout).toContain('sweep failed: 2 finished, 1 failed');
-    const state = stateOf(join(dir, 'runs', 'sweeps', 'p'));
-    expect(state.members.map((m) => [m.name, m.status])).toEqual([['a', 'finished'], ['b', 'finished'], ['too-big', 'failed']]);
+    expect(r.stdout).toMatch(/\[4\/4\] too-big: failed; no results\n\s+.*smaller than the batch size 128/);
+    expect(r.stdout).toContain('sweep failed: 3 finished, 1 failed');
+    const sweepDir = join(dir, 'runs', 'sweeps', 'p');
+    const state = stateOf(sweepDir);
+    expect(state.members.map((m) => [m.name, m.status])).toEqual([['a', 'finished'], ['b', 'finished'], ['four', 'finished'], ['too-big', 'failed']]);
     expect(member(state, 'too-big').message).toContain('smaller than the batch size 128');
+    // The failed member is "failed" in the printed table, results.md and results.csv too, never "pending".
+    expect(lines.find((l) => l.startsWith('too-big '))).toMatch(/^too-big\s.*\sfailed\s/);
+    expect(readFileSync(join(sweepDir, 'results.md'), 'utf8')).toMatch(/^\| too-big \|.*\| failed \|/m);
+    expect(readFileSync(join(sweepDir, 'results.csv'), 'utf8')).toMatch(/^too-big,.*,failed,/m);
+    // The 4-level member's bits/dim are shown on the 8-bit scale too, and ranked on it.
+    const md = readFileSync(join(sweepDir, 'results.md'), 'utf8');
+    expect(md).toContain('best test (8-bit eq.)');
+    expect(md).toContain('note: the runs model different colour levels');
+    expect(r.stdout).toContain('note: the runs model different colour levels');
+    const csv = readFileSync(join(sweepDir, 'results.csv'), 'utf8').trim().split('\n');
+    const header = csv[0].split(',');
+    const rows = csv.slice(1).map((l) => l.split(','));
+    const col = (name: string) => header.indexOf(name);
+    const four = rows.find((row) => row[0] === 'four')!;
+    expect(Number(four[col('best_test_bits_per_dim_8bit')])).toBeCloseTo(Number(four[col('best_test_bits_per_dim')]) + 6, 12); // log2(256/4)
+    const ranked = rows.filter((row) => row[col('status')] === 'finished').map((row) => Number(row[col('best_test_bits_per_dim_8bit')]));
+    expect(ranked).toEqual([...ranked].sort((x, y) => x - y));
   }, 120_000);
 
   it('rejects a bad sweep file with located errors, exit 2, and creates nothing', () => {

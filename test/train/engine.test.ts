@@ -9,6 +9,7 @@ import type { RunEvent, RunSummary } from '../../src/train/events.js';
 import { runExperiment, type PreparedRun } from '../../src/train/run.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { skipNative } from '../helpers/native.js';
 
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
 
@@ -30,8 +31,9 @@ async function tinyRun(backend: string, extra: string[] = [], hooks: Partial<{ o
 const steps = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'step' }> => e.type === 'step');
 
 // The native backend runs here too once `npm run setup:native` has built it (the test
-// environment does); PXL_NATIVE=0 leaves it out on machines that cannot build it.
-const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
+// environment does); PXL_NATIVE=0 leaves it out on machines that cannot build it, outside CI
+// (test/helpers/native.ts).
+const BACKENDS = skipNative() ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
 
 describe.each(BACKENDS)('a tiny run on the %s backend', (backend) => {
   it('trains, evaluates, samples, checkpoints and leaves a complete run folder', async () => {

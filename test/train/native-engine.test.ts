@@ -2,7 +2,7 @@
 // ops and Adam is FusedAdam: a tiny run trains without leaking tensors, and a run stopped
 // and resumed from its checkpoint reaches the same metrics as an uninterrupted one.
 //
-// tfjs-node is optional: PXL_NATIVE=0 skips these tests (as test/backend/tfjs-node.test.ts).
+// tfjs-node is optional: PXL_NATIVE=0 skips these tests outside CI (test/helpers/native.ts).
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -11,9 +11,10 @@ import type { RunEvent } from '../../src/train/events.js';
 import { runExperiment, type PreparedRun } from '../../src/train/run.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { skipNative } from '../helpers/native.js';
 
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
-const SKIP = process.env.PXL_NATIVE === '0';
+const SKIP = skipNative();
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 async function tinyRun(extra: string[] = [], hooks: Partial<{ onEvent: (e: RunEvent) => void; stop: { requested: boolean } }> = {}) {

@@ -1,14 +1,19 @@
-// `pxl sample`: draw an image grid from a run's checkpoint.
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// `pxl sample`: draw an image grid from a run's checkpoint. Every option, the output path
+// and the size of the image are checked before the model is built and the sampling starts.
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadExperiment } from '../../config/load.js';
+import { loadSchema, type JsonSchema } from '../../config/schema.js';
 import { latestCheckpoint, loadCheckpoint } from '../../train/checkpoint.js';
 import { prepareExperiment } from '../../train/run.js';
 import { readRun } from '../../store/run-dir.js';
-import { gridPng } from '../../sample/grid.js';
+import { gridSize, gridPng, MAX_GRID_PIXELS, type GridOptions } from '../../sample/grid.js';
+import { fileKind } from '../../sample/png-mark.js';
 import { samplerFor, type SampleMethod } from '../../sample/index.js';
-import { duration } from '../../ui/format.js';
+import { duration, int } from '../../ui/format.js';
+import { writeFileAtomic } from '../../util/files.js';
+import { progressLine } from '../progress.js';
 import { UsageError } from '../common.js';
 
 interface SampleOpts {
@@ -20,6 +25,7 @@ interface SampleOpts {
   checkpoint?: string;
   scale?: string;
   out?: string;
+  force?: boolean;
 }
 
 export function registerSampleCommand(program: Command): void {
@@ -27,55 +33,118 @@ export function registerSampleCommand(program: Command): void {
     .command('sample')
     .description("sample an image grid from a run's latest checkpoint and write it as a PNG")
     .argument('<run-dir>', 'a run folder, e.g. runs/mnist-quick/20261130-101500-ab12')
-    .option('--count <n>', 'images (default: sample.count of the run)')
+    .option('--count <n>', `images (default: sample.count of the run; at most ${int(sampleBounds().count.maximum ?? Infinity)})`)
     .option('--columns <n>', 'images per grid row (default: sample.columns, at most --count)')
     .option('--method <m>', 'naive | cached (default: sample.method of the run)')
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
     .option('--temperature <t>', 'softmax temperature (default: sample.temperature of the run)')
     .option('--checkpoint <dir>', 'a checkpoint folder (default: the latest)')
-    .option('--scale <n>', 'draw each pixel as an n x n square (default: 1)')
-    .option('--out <file>', 'PNG to write (default: RUN_DIR/samples/sample-<time>.png)')
+    .option('--scale <n>', `draw each pixel as an n x n square (default: 1; the image at most ${int(MAX_GRID_PIXELS)} pixels)`)
+    .option('--out <file>', 'PNG to write (default: RUN_DIR/samples/sample-<time>.png); replaces only a PNG pxl wrote')
+    .option('--force', 'let --out replace a file that is not a PNG written by pxl')
     .action(async (runDir: string, opts: SampleOpts) => {
       const { paths } = readRun(runDir);
       const { experiment: e } = loadExperiment(paths.config);
       const s = e.sample;
-      const count = positiveInt(opts.count, '--count') ?? s.count;
-      const columns = Math.min(positiveInt(opts.columns, '--columns') ?? s.columns, count);
+      const bounds = sampleBounds();
+      const count = intOption(opts.count, '--count', bounds.count) ?? s.count;
+      const columns = Math.min(intOption(opts.columns, '--columns', bounds.columns) ?? s.columns, count);
       const method = (opts.method ?? s.method) as SampleMethod;
       if (method !== 'naive' && method !== 'cached') throw new UsageError(`--method must be naive or cached; found ${JSON.stringify(opts.method)}`);
-      const seed = opts.seed === undefined ? s.seed : nonNegativeInt(opts.seed, '--seed');
-      const temperature = opts.temperature === undefined ? s.temperature : positiveNumber(opts.temperature, '--temperature');
-      const scale = positiveInt(opts.scale, '--scale') ?? 1;
+      const seed = intOption(opts.seed, '--seed', bounds.seed) ?? s.seed;
+      const temperature = opts.temperature === undefined ? s.temperature : temperatureOption(opts.temperature, bounds.temperature);
+      const scale = intOption(opts.scale, '--scale', { minimum: 1 }) ?? 1;
       const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : latestCheckpoint(paths.checkpoints);
       if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet`);
+      if (opts.out === undefined) mkdirSync(paths.samples, { recursive: true });
+      const out = resolve(opts.out ?? join(paths.samples, `sample-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}.png`));
+      checkOut(out, opts.force ?? false);
       const sampler = samplerFor(method);
       const { model, backend } = await prepareExperiment({ ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1 }, train: { ...e.train, batch_size: 1 } }, false);
-      loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
-      const result = await sampler.sample(model, { count, temperature, seed });
-      const { height, width, channels } = model.image;
-      const png = gridPng(result.classes, { count, columns, height, width, channels, levels: e.model.color_levels, scale });
-      const out = resolve(opts.out ?? join(paths.samples, `sample-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}.png`));
-      writeFileSync(out, png);
-      process.stdout.write(`${count} samples (${method}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
-      model.dispose();
+      try {
+        const { height, width, channels } = model.image;
+        const grid: GridOptions = { count, columns, height, width, channels, levels: e.model.color_levels, scale };
+        checkGridSize(grid);
+        loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
+        const progress = progressLine({ label: `sampling ${count} images`, unit: 'row' });
+        const result = await sampler.sample(model, { count, temperature, seed, onProgress: (p) => progress.update(Math.floor(p / width), height) });
+        progress.end();
+        writeFileAtomic(out, gridPng(result.classes, grid));
+        process.stdout.write(`${count} samples (${method}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
+      } finally {
+        model.dispose();
+      }
     });
 }
 
-function positiveInt(v: string | undefined, flag: string): number | undefined {
+type Bounds = Pick<JsonSchema, 'minimum' | 'maximum' | 'exclusiveMinimum'>;
+
+/** The bounds of the options that set `sample.*`: the experiment schema's, so the two agree. */
+function sampleBounds(): Record<'count' | 'columns' | 'seed' | 'temperature', Bounds> {
+  const p = loadSchema('experiment.schema.json').properties!.sample.properties!;
+  return { count: p.count, columns: p.columns, seed: p.seed, temperature: p.temperature };
+}
+
+function intOption(v: string | undefined, flag: string, b: Bounds): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a positive integer; found ${JSON.stringify(v)}`);
+  const min = b.minimum ?? 0;
+  if (Number.isInteger(n) && n >= min && (b.maximum === undefined || n <= b.maximum)) return n;
+  const kind = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
+  throw new UsageError(`${flag} expects ${kind}${b.maximum === undefined ? '' : ` up to ${int(b.maximum)}`}; found ${JSON.stringify(v)}`);
+}
+
+function temperatureOption(v: string, b: Bounds): number {
+  const n = Number(v);
+  const above = b.exclusiveMinimum ?? 0;
+  if (!Number.isFinite(n) || !(n > above) || (b.maximum !== undefined && n > b.maximum)) {
+    throw new UsageError(`--temperature expects a number greater than ${above}${b.maximum === undefined ? '' : ` and at most ${b.maximum}`}; found ${JSON.stringify(v)}`);
+  }
   return n;
 }
 
-function nonNegativeInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} expects a non-negative integer; found ${JSON.stringify(v)}`);
-  return n;
+/**
+ * The PNG can be written where --out says, and writing it loses nothing: its folder exists
+ * and is writable, and what it replaces, if anything, is a PNG pxl wrote (it carries the
+ * "Software: pxl" text chunk, see sample/png-mark.ts), unless --force.
+ */
+function checkOut(out: string, force: boolean): void {
+  const folder = dirname(out);
+  if (existsSync(out)) {
+    const st = statSync(out);
+    if (st.isDirectory()) throw new UsageError(`--out ${out} is a folder; give the PNG file to write, e.g. --out ${join(out, 'samples.png')}`);
+    if (!st.isFile()) throw new UsageError(`--out ${out} exists and is not a regular file`);
+    const kind = readableKind(out);
+    if (kind !== 'pxl-png' && !force) {
+      const what = kind === 'png' ? 'a PNG that pxl did not write (no "Software: pxl" text chunk)' : 'not a PNG';
+      throw new UsageError(`--out ${out} exists and is ${what}; pxl replaces only its own PNGs: choose another file, or add --force to replace it`);
+    }
+  } else if (!existsSync(folder)) {
+    throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
+  } else if (!statSync(folder).isDirectory()) {
+    throw new UsageError(`--out ${out}: ${folder} is not a folder`);
+  }
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new UsageError(`--out ${out}: the folder ${folder} is not writable`);
+  }
 }
 
-function positiveNumber(v: string, flag: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`${flag} expects a number greater than 0; found ${JSON.stringify(v)}`);
-  return n;
+function readableKind(out: string): ReturnType<typeof fileKind> {
+  try {
+    return fileKind(out);
+  } catch (err) {
+    throw new UsageError(`--out ${out} exists and cannot be read to check what it is: ${(err as Error).message}`);
+  }
+}
+
+/** The grid fits in MAX_GRID_PIXELS; otherwise says which --scale would. */
+function checkGridSize(grid: GridOptions): void {
+  const { width, height } = gridSize(grid);
+  if (width * height <= MAX_GRID_PIXELS) return;
+  const one = gridSize({ ...grid, scale: 1 });
+  const fits = Math.floor(Math.sqrt(MAX_GRID_PIXELS / (one.width * one.height)));
+  const hint = fits >= 1 ? `--scale ${fits} or less fits these ${grid.count} images` : 'fewer images (--count) are needed';
+  throw new UsageError(`--scale ${grid.scale} makes a ${int(width)} x ${int(height)} image (${int(width * height)} pixels); pxl draws at most ${int(MAX_GRID_PIXELS)} pixels: ${hint}`);
 }
