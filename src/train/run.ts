@@ -16,8 +16,8 @@ import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from './checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
-import { redactUri } from '../track/mlflow-client.js';
-import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
+import { redactUri, type MlflowAuth } from '../track/mlflow-client.js';
+import { createMlflowTracker, datasetInputs, resolveTracking, splitCredentials, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
 import { schedule, train } from './trainer.js';
 
 export interface RunRequest {
@@ -46,6 +46,8 @@ export interface PreparedRun {
   model: PixelCNN;
   paths: RunPaths;
   resumeFrom: string | null;
+  /** Credentials taken out of tracking.uri: for the tracker only, never written down. */
+  trackingAuth: MlflowAuth;
 }
 
 /** A problem with the run's input or environment, found before anything was written. */
@@ -114,11 +116,12 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
 
 export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
   if (req.resume) return prepareResume(req.resume);
-  const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
+  const loaded = loadExperiment(req.file!, req.sets ?? []);
+  const { experiment, auth } = splitCredentials(loaded.experiment);
   checkTracking(experiment);
   const prepared = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
-  return { experiment, warnings: warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null };
+  return { experiment, warnings: loaded.warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, trackingAuth: auth };
 }
 
 async function prepareResume(dir: string): Promise<PreparedRun> {
@@ -126,11 +129,11 @@ async function prepareResume(dir: string): Promise<PreparedRun> {
   if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
   const checkpoint = latestCheckpoint(paths.checkpoints);
   if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
-  const { experiment } = loadExperiment(paths.config);
+  const { experiment, auth } = splitCredentials(loadExperiment(paths.config).experiment);
   const prepared = await prepareExperiment(experiment);
   const step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
   truncateEvents(paths, step);
-  return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint };
+  return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint, trackingAuth: auth };
 }
 
 /** A malformed MLFLOW_TRACKING_URI is an error before anything is created. */
@@ -210,6 +213,8 @@ function attachTracking(p: PreparedRun, req: RunRequest, listeners: RunListener[
       logModel: settings.logModel,
       parentRunId: req.parentRunId,
       tags: req.trackingTags,
+      auth: p.trackingAuth,
+      datasets: datasetInputs(p.data),
       log: (message) => emit({ type: 'warning', time: Date.now(), message: `MLflow: ${message}` }),
       onRunLink: (link) => emit(notice(true, uri, link, `MLflow run: ${link}`)),
     }),
