@@ -10,8 +10,10 @@ import { sweepSummary } from '../../src/sweep/mlflow-summary.js';
 import type { MemberState } from '../../src/sweep/state.js';
 import type { RunSummary } from '../../src/train/events.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
-import { pxl, ROOT } from '../helpers/cli.js';
+import { ROOT } from '../helpers/cli.js';
 import { tempDir, writeFiles } from '../helpers/tmp.js';
+import { recordingProxy } from '../track/recording-proxy.js';
+import { pxlAsync } from '../track/pxl-async.js';
 
 const server = inject('mlflow');
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
@@ -54,7 +56,8 @@ describe('a sweep tracked with a password in tracking.uri', () => {
     const dir = tempDir();
     const runsDir = join(dir, 'runs');
     const experiment = `pxl-sweep-summary-${randomBytes(4).toString('hex')}`;
-    const uri = server.uri.replace('http://', `http://user:${PASSWORD}@`);
+    const proxy = await recordingProxy(server.uri);
+    const uri = proxy.uri.replace('http://', `http://user:${PASSWORD}@`);
     writeFiles(dir, {
       's.yaml': [
         'name: levels', 'description: Two colour depths.', `experiment: ${TINY}`,
@@ -63,7 +66,7 @@ describe('a sweep tracked with a password in tracking.uri', () => {
         'variants:', '  four: {model.color_levels: 4}', '  sixteen: {}', '',
       ].join('\n'),
     });
-    const r = pxl(['sweep', join(dir, 's.yaml'), '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_URI: '' } });
+    const r = await pxlAsync(['sweep', join(dir, 's.yaml'), '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_URI: '' } });
     expect(r.status, r.stderr).toBe(0);
     const state = JSON.parse(readFileSync(join(runsDir, 'sweeps', 'levels', 'state.json'), 'utf8'));
     const client = new MlflowClient({ uri: server.uri });
@@ -82,9 +85,11 @@ describe('a sweep tracked with a password in tracking.uri', () => {
     expect(eight).toEqual([...eight].sort((a, b) => a - b));
     expect(parent.data.tags['pxl.sweep.ranked_by']).toMatch(/8-bit scale/);
     expect((await client.getExperimentByName(experiment))!.tags['mlflow.experimentKind']).toBe('custom_model_development');
-    // The members were tracked (their credentials came by the environment) as the parent's children.
+    // The members were tracked as the parent's children, sending the password they got by the environment.
     const children = await client.searchRuns({ experimentIds: [parent.info.experimentId], filter: `tags.mlflow.parentRunId = '${parent.info.runId}'` });
     expect(children.runs.map((c) => c.info.status)).toEqual(['FINISHED', 'FINISHED']);
+    await proxy.close();
+    expect(new Set(proxy.authorizations)).toEqual(new Set([`Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`]));
 
     const holding = (root: string) =>
       readdirSync(root, { recursive: true, encoding: 'utf8' })
@@ -93,6 +98,6 @@ describe('a sweep tracked with a password in tracking.uri', () => {
     expect(holding(runsDir)).toEqual([]);
     expect(holding(server.data)).toEqual([]);
     expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
-    expect(readFileSync(join(runsDir, 'sweeps', 'levels', 'sweep.yaml'), 'utf8')).toContain(`tracking.uri: ${server.uri}`);
+    expect(readFileSync(join(runsDir, 'sweeps', 'levels', 'sweep.yaml'), 'utf8')).toContain(`tracking.uri: ${proxy.uri}`);
   }, 120_000);
 });

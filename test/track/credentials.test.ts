@@ -11,9 +11,11 @@ import { MlflowClient, MlflowError } from '../../src/track/mlflow-client.js';
 import { createMlflowTracker, syncRun } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, readState } from '../../src/track/mlflow-sync.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
-import { pxl, ROOT } from '../helpers/cli.js';
+import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fakeRun, feed } from './fake-run.js';
+import { recordingProxy } from './recording-proxy.js';
+import { pxlAsync } from './pxl-async.js';
 
 const server = inject('mlflow');
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
@@ -45,17 +47,22 @@ describe('credentials', () => {
     const dir = tempDir();
     const runsDir = join(dir, 'runs');
     const experiment = `pxl-secrets-${randomBytes(4).toString('hex')}`;
-    const withPassword = server.uri.replace('http://', `http://user:${PASSWORD}@`);
+    const proxy = await recordingProxy(server.uri);
+    const withPassword = proxy.uri.replace('http://', `http://user:${PASSWORD}@`);
     const file = join(dir, 'secret.yaml');
     writeFileSync(file, `extends: ${TINY}\nbackend: wasm\ntracking:\n  uri: ${withPassword}\n  experiment: ${experiment}\n  log_model: true\n`);
-    const r = pxl(['run', file, '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_TOKEN: TOKEN, MLFLOW_TRACKING_URI: '' } });
+    const r = await pxlAsync(['run', file, '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_TOKEN: TOKEN, MLFLOW_TRACKING_URI: '' } });
     expect(r.status, r.stderr).toBe(0);
 
     // It was tracked: the run is in MLflow, with the URI less its credentials as the param.
     const runDir = join(runsDir, 'tiny', readdirSync(join(runsDir, 'tiny'))[0]);
     const run = await new MlflowClient({ uri: server.uri }).getRun(readState(runDir).runId!);
     expect(run.info.status).toBe('FINISHED');
-    expect(run.data.params['tracking.uri']).toBe(server.uri);
+    expect(run.data.params['tracking.uri']).toBe(proxy.uri);
+    // Every request carried the password from the URI, as Basic auth (it wins over the token).
+    await proxy.close();
+    expect(proxy.authorizations.length).toBeGreaterThan(5);
+    expect(new Set(proxy.authorizations)).toEqual(new Set([`Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`]));
 
     expect(`${r.stdout}\n${r.stderr}`).not.toContain(PASSWORD);
     expect(`${r.stdout}\n${r.stderr}`).not.toContain(TOKEN);
