@@ -11,7 +11,7 @@ import { MlflowClient, MlflowError } from '../../src/track/mlflow-client.js';
 import { createMlflowTracker, syncRun } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, readState } from '../../src/track/mlflow-sync.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
-import { ROOT } from '../helpers/cli.js';
+import { pxl, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fakeRun, feed } from './fake-run.js';
 import { recordingProxy } from './recording-proxy.js';
@@ -112,6 +112,15 @@ describe('a server that refuses the credentials or is not MLflow', () => {
     expect(seen.length - before).toBe(1);
   });
 
+  it('a login page answering an artifact upload is no upload', async () => {
+    answer = ANSWERS['login page'];
+    const c = new MlflowClient({ uri: fakeUri, retries: 0 });
+    await expect(c.uploadArtifact('mlflow-artifacts:/1/abc/artifacts', 'config.yaml', Buffer.from('x'))).rejects.toMatchObject({
+      kind: 'proxy',
+      message: expect.stringMatching(/answered with an HTML page/),
+    });
+  });
+
   it.each(Object.keys(ANSWERS))('%s: a run spools everything, keeps no secret in the spool, and `pxl sync` sends it later', async (name) => {
     answer = ANSWERS[name];
     const run = fakeRun(tempDir(), { steps: 20, evalEvery: 10, sampleEvery: 10 });
@@ -134,14 +143,15 @@ describe('a server that refuses the credentials or is not MLflow', () => {
     const spooled = readFileSync(join(run.runDir, SPOOL_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string });
     expect(spooled.map((o) => o.op)).toEqual(expect.arrayContaining(['create-run', 'log', 'artifact', 'status']));
 
-    // Later, pointed at the real server with the credentials from the environment, it all arrives.
-    const synced = await syncRun(run.runDir, { uri: server.uri, env: { MLFLOW_TRACKING_USERNAME: 'user', MLFLOW_TRACKING_PASSWORD: PASSWORD } });
-    expect(synced).toMatchObject({ status: 'synced', pending: 0, sent: spooled.length });
+    // Later, `pxl sync` pointed at the real server, with the credentials from the environment, sends it all.
+    const synced = pxl(['sync', run.runDir, '--uri', server.uri], { env: { MLFLOW_TRACKING_URI: '', MLFLOW_TRACKING_USERNAME: 'user', MLFLOW_TRACKING_PASSWORD: PASSWORD } });
+    expect(synced.status, synced.stderr).toBe(0);
+    expect(synced.stdout).toContain(`sent ${spooled.length} records to ${server.uri}`);
+    const runId = readState(run.runDir).runId!;
     const client = new MlflowClient({ uri: server.uri });
-    const mlflowRun = await client.getRun(synced.runId!);
-    expect(mlflowRun.info.status).toBe('FINISHED');
-    expect((await client.getMetricHistory(synced.runId!, 'train/loss')).map((m) => m.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect((await client.listArtifacts(synced.runId!)).map((f) => f.path)).toContain('config.yaml');
+    expect((await client.getRun(runId)).info.status).toBe('FINISHED');
+    expect((await client.getMetricHistory(runId, 'train/loss')).map((m) => m.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect((await client.listArtifacts(runId)).map((f) => f.path)).toContain('config.yaml');
   });
 
   it('`pxl sync` against a server that still refuses says why the records wait', async () => {
