@@ -21,6 +21,7 @@ const server = inject('mlflow');
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
 const PASSWORD = 's3cret-XYZ';
 const TOKEN = 'tok-XYZ';
+const ENV_PASSWORD = 'envpw-XYZ';
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -43,7 +44,7 @@ beforeAll(async () => {
 });
 
 describe('credentials', () => {
-  it('a password in tracking.uri and MLFLOW_TRACKING_TOKEN reach no file, output, database or artifact', async () => {
+  it('a password in tracking.uri, MLFLOW_TRACKING_TOKEN and MLFLOW_TRACKING_PASSWORD reach no file, output, database or artifact', async () => {
     const dir = tempDir();
     const runsDir = join(dir, 'runs');
     const experiment = `pxl-secrets-${randomBytes(4).toString('hex')}`;
@@ -51,7 +52,9 @@ describe('credentials', () => {
     const withPassword = proxy.uri.replace('http://', `http://user:${PASSWORD}@`);
     const file = join(dir, 'secret.yaml');
     writeFileSync(file, `extends: ${TINY}\nbackend: wasm\ntracking:\n  uri: ${withPassword}\n  experiment: ${experiment}\n  log_model: true\n`);
-    const r = await pxlAsync(['run', file, '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_TOKEN: TOKEN, MLFLOW_TRACKING_URI: '' } });
+    const r = await pxlAsync(['run', file, '--runs-dir', runsDir, '--reporter', 'json'], {
+      env: { MLFLOW_TRACKING_TOKEN: TOKEN, MLFLOW_TRACKING_USERNAME: 'env-user', MLFLOW_TRACKING_PASSWORD: ENV_PASSWORD, MLFLOW_TRACKING_URI: '' },
+    });
     expect(r.status, r.stderr).toBe(0);
 
     // It was tracked: the run is in MLflow, with the URI less its credentials as the param.
@@ -59,17 +62,16 @@ describe('credentials', () => {
     const run = await new MlflowClient({ uri: server.uri }).getRun(readState(runDir).runId!);
     expect(run.info.status).toBe('FINISHED');
     expect(run.data.params['tracking.uri']).toBe(proxy.uri);
-    // Every request carried the password from the URI, as Basic auth (it wins over the token).
+    // Every request carried the password from the URI, as Basic auth (it wins over the variables).
     await proxy.close();
     expect(proxy.authorizations.length).toBeGreaterThan(5);
     expect(new Set(proxy.authorizations)).toEqual(new Set([`Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`]));
 
-    expect(`${r.stdout}\n${r.stderr}`).not.toContain(PASSWORD);
-    expect(`${r.stdout}\n${r.stderr}`).not.toContain(TOKEN);
-    expect(filesHolding(runDir, [PASSWORD, TOKEN])).toEqual([]);
+    for (const secret of [PASSWORD, TOKEN, ENV_PASSWORD]) expect(`${r.stdout}\n${r.stderr}`).not.toContain(secret);
+    expect(filesHolding(runDir, [PASSWORD, TOKEN, ENV_PASSWORD])).toEqual([]);
     // The server's sqlite database, its artifact store and its log.
     expect(filesUnder(server.data).some((f) => f.endsWith('mlflow.db'))).toBe(true);
-    expect(filesHolding(server.data, [PASSWORD, TOKEN])).toEqual([]);
+    expect(filesHolding(server.data, [PASSWORD, TOKEN, ENV_PASSWORD])).toEqual([]);
   });
 });
 
