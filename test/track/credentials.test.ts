@@ -2,6 +2,7 @@
 // reported as what it is with nothing lost. A real `pxl run` with a password in tracking.uri
 // and a token in the environment, against the real server; then small fake servers on
 // 127.0.0.1 for what a real MLflow cannot answer (401, 403, a login page with status 200).
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { MlflowClient, MlflowError } from '../../src/track/mlflow-client.js';
 import { createMlflowTracker, syncRun } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, readState } from '../../src/track/mlflow-sync.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
-import { pxl, ROOT } from '../helpers/cli.js';
+import { PXL, pxl, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fakeRun, feed } from './fake-run.js';
 import { recordingProxy } from './recording-proxy.js';
@@ -73,6 +74,47 @@ describe('credentials', () => {
     expect(filesUnder(server.data).some((f) => f.endsWith('mlflow.db'))).toBe(true);
     expect(filesHolding(server.data, [PASSWORD, TOKEN, ENV_PASSWORD])).toEqual([]);
   });
+});
+
+/** Starts `pxl run`, sends SIGINT once it reports step `at`, and resolves with its exit status. */
+function runUntilStep(args: string[], env: NodeJS.ProcessEnv, at: number): Promise<number | null> {
+  const child = spawn(process.execPath, [PXL, ...args], { env: { ...process.env, CI: 'true', ...env } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (!child.killed && [...out.matchAll(/"type":"step","time":\d+,"step":(\d+)/g)].some((m) => Number(m[1]) >= at)) child.kill('SIGINT');
+  });
+  child.stderr.resume();
+  return new Promise((resolve) => child.on('close', resolve));
+}
+
+describe('a resumed run', () => {
+  it('has its credentials back from MLFLOW_TRACKING_USERNAME and _PASSWORD, its run folder holding none', async () => {
+    const dir = tempDir();
+    const runsDir = join(dir, 'runs');
+    const proxy = await recordingProxy(server.uri);
+    const basic = `Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}`;
+    const file = join(dir, 'resume.yaml');
+    const tracking = `tracking:\n  uri: ${proxy.uri.replace('http://', `http://user:${PASSWORD}@`)}\n  experiment: pxl-resume-${randomBytes(4).toString('hex')}\n`;
+    writeFileSync(file, `extends: ${TINY}\nbackend: wasm\ntrain:\n  steps: 300\n  checkpoint_every: 10\n  sample_every: 0\n  eval_every: 100\n${tracking}`);
+    const noEnv = { MLFLOW_TRACKING_URI: '', MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '', MLFLOW_TRACKING_TOKEN: '' };
+    expect(await runUntilStep(['run', file, '--runs-dir', runsDir, '--reporter', 'json'], noEnv, 20)).toBe(130);
+    const runDir = join(runsDir, 'tiny', readdirSync(join(runsDir, 'tiny'))[0]);
+    expect(readFileSync(join(runDir, 'config.yaml'), 'utf8')).toContain(`uri: ${proxy.uri}\n`);
+    expect(filesHolding(runDir, [PASSWORD])).toEqual([]);
+    const before = proxy.authorizations.splice(0);
+    expect(before.length).toBeGreaterThan(0);
+    expect(new Set(before)).toEqual(new Set([basic]));
+
+    const r = await pxlAsync(['run', '--resume', runDir, '--reporter', 'json'], { env: { ...noEnv, MLFLOW_TRACKING_USERNAME: 'user', MLFLOW_TRACKING_PASSWORD: PASSWORD } });
+    expect(r.status, r.stderr).toBe(0);
+    await proxy.close();
+    expect(proxy.authorizations.length).toBeGreaterThan(0);
+    expect(new Set(proxy.authorizations)).toEqual(new Set([basic]));
+    const run = await new MlflowClient({ uri: server.uri }).getRun(readState(runDir).runId!);
+    expect(run.info.status).toBe('FINISHED');
+    expect(filesHolding(runDir, [PASSWORD])).toEqual([]);
+  }, 120_000);
 });
 
 type Answer = { status: number; type: string; body: string };
