@@ -1,18 +1,47 @@
-// A sweep in MLflow: one parent run holding the sweep file and, at the end, the results
-// (table and figure artifacts, per-member metrics and tags); each member's run is its
-// child (mlflow.parentRunId, given to `pxl run` by the runner). A resumed sweep reopens
-// the same parent. MLflow trouble never stops a sweep: it is reported and the sweep goes on.
+// A sweep in MLflow: one parent run holding the sweep file and, at the end, the results (a
+// ranked table artifact, the same table in its note, tags, and the results files); each
+// member's run is its child (mlflow.parentRunId, given to `pxl run` by the runner). A resumed
+// sweep reopens the same parent. MLflow trouble never stops a sweep: it is reported and the
+// sweep goes on.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { TrackingSection } from '../track/settings.js';
-import { MlflowClient, MlflowError, authFromEnv, type Metric, type MlflowRunStatus, type RunTag } from '../track/mlflow-client.js';
-import { resolveTracking } from '../track/settings.js';
+import { MlflowClient, MlflowError, credentialsFor, type MlflowAuth, type MlflowRunStatus, type RunTag } from '../track/mlflow-client.js';
+import { EXPERIMENT_TAGS, resolveTracking, splitCredentials } from '../track/settings.js';
 import type { SweepDefinition } from './definition.js';
 import type { SweepStatus } from './events.js';
+import { sweepSummary, TABLE_ARTIFACT } from './mlflow-summary.js';
 import type { SweepState } from './state.js';
 
 const STATUS: Record<SweepStatus, MlflowRunStatus> = { finished: 'FINISHED', failed: 'FAILED', interrupted: 'KILLED' };
-const RESULT_METRICS = ['best_test_bits_per_dim', 'test_bits_per_dim', 'train_bits_per_dim', 'images_per_second', 'wall_seconds'] as const;
+const MAX_NOTE = 8000;
+
+/**
+ * The sweep with any user:password@ taken out of its members' tracking.uri and out of the
+ * sweep file's text (kept as a copy in the sweep folder and uploaded to the parent run), and
+ * those credentials: the parent run's client gets them, the members get them as
+ * MLFLOW_TRACKING_USERNAME/_PASSWORD (see credentialsEnv).
+ */
+export function splitSweepCredentials(def: SweepDefinition): { def: SweepDefinition; auth: MlflowAuth } {
+  let auth: MlflowAuth = {};
+  const members = def.members.map((m) => {
+    const split = splitCredentials(m.experiment);
+    if (split.auth.username || split.auth.password) auth = split.auth;
+    return { ...m, experiment: split.experiment };
+  });
+  // The text is the user's own, kept as written but for the userinfo of any URL in it.
+  const text = def.text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, '$1');
+  return { def: { ...def, members, text }, auth };
+}
+
+/** The environment variables that hand `auth` on to a member process. */
+export function credentialsEnv(auth: MlflowAuth): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  if (auth.username) env.MLFLOW_TRACKING_USERNAME = auth.username;
+  if (auth.password) env.MLFLOW_TRACKING_PASSWORD = auth.password;
+  if (auth.token) env.MLFLOW_TRACKING_TOKEN = auth.token;
+  return env;
+}
 
 export interface ParentRun {
   runId: string;
@@ -26,28 +55,31 @@ export class SweepTracker {
     private readonly artifactUri: string,
     readonly parent: ParentRun,
     private readonly log: (message: string) => void,
+    private readonly def: SweepDefinition,
   ) {}
 
   /**
    * Creates the parent run, or reopens the one in `state` (same server), and records it
    * there. Null when tracking is off or the server cannot be used (said through `log`).
    */
-  static async open(def: SweepDefinition, state: SweepState, tracking: TrackingSection, log: (m: string) => void): Promise<SweepTracker | null> {
+  static async open(
+    def: SweepDefinition, state: SweepState, tracking: TrackingSection, log: (m: string) => void, auth: MlflowAuth = {},
+  ): Promise<SweepTracker | null> {
     const settings = resolveTracking(tracking);
     if (!settings) return null;
-    const client = new MlflowClient({ ...authFromEnv(), uri: settings.uri, retries: 2, backoffMs: 250, timeoutMs: 10_000 });
+    const client = new MlflowClient({ ...credentialsFor(settings.uri, auth), uri: settings.uri, retries: 2, backoffMs: 250, timeoutMs: 10_000 });
     const experimentName = settings.experimentName ?? def.baseName;
     try {
       const reopened = state.mlflow && state.mlflow.uri === client.uri ? await reopen(client, state.mlflow.run_id) : null;
       if (!reopened) {
-        const experimentId = await client.ensureExperiment(experimentName);
+        const experimentId = await client.ensureExperiment(experimentName, [...EXPERIMENT_TAGS]);
         const info = await client.createRun({ experimentId, runName: def.name, tags: parentTags(def) });
         state.mlflow = { uri: client.uri, experiment_id: experimentId, experiment_name: experimentName, run_id: info.runId, artifact_uri: info.artifactUri };
       }
       const m = state.mlflow!;
       await client.uploadArtifact(m.artifact_uri, 'sweep.yaml', Buffer.from(def.text));
       const link = `${client.uri.replace(/\/+$/, '')}/#/experiments/${m.experiment_id}/runs/${m.run_id}`;
-      return new SweepTracker(client, m.artifact_uri, { runId: m.run_id, experimentName: m.experiment_name, link }, log);
+      return new SweepTracker(client, m.artifact_uri, { runId: m.run_id, experimentName: m.experiment_name, link }, log, def);
     } catch (err) {
       if (!(err instanceof MlflowError)) throw err;
       log(`MLflow: ${err.message}; the sweep goes on without its parent run (each member tracks itself)`);
@@ -56,23 +88,18 @@ export class SweepTracker {
   }
 
   /**
-   * Per-member results as metrics (<member>/best_test_bits_per_dim, ...) and tags, the
-   * results files as artifacts, and the status. No sweep-wide "best": members with other
-   * colour levels have bits/dim that do not compare.
+   * The results: a ranked table (artifact and note), tags, the results files, the status.
+   * No metrics: the experiment's chart view is for the members' curves.
    */
   async finish(state: SweepState, status: SweepStatus, files: string[]): Promise<void> {
     const time = Date.now();
-    const metrics: Metric[] = [];
-    const tags: RunTag[] = [{ key: 'pxl.sweep.status', value: status }];
-    for (const m of state.members) {
-      tags.push({ key: `pxl.member.${m.name}.status`, value: m.status });
-      for (const key of RESULT_METRICS) {
-        const value = m.summary?.[key];
-        if (typeof value === 'number') metrics.push({ key: `${m.name}/${key}`, value, step: m.summary!.steps, timestamp: time });
-      }
-    }
+    const levels = new Map(this.def.members.map((m) => [m.name, m.experiment.model.color_levels]));
+    const summary = sweepSummary(state.members, levels);
+    const note = `${this.def.description}${this.def.description ? '\n\n' : ''}${summary.markdown}`.slice(0, MAX_NOTE);
+    const tags: RunTag[] = [{ key: 'pxl.sweep.status', value: status }, { key: 'mlflow.note.content', value: note }, ...summary.tags];
     try {
-      await this.client.logBatch(this.parent.runId, { metrics, tags });
+      await this.client.logBatch(this.parent.runId, { tags });
+      await this.client.uploadArtifact(this.artifactUri, TABLE_ARTIFACT, Buffer.from(`${JSON.stringify(summary.table)}\n`));
       for (const file of files) await this.client.uploadArtifact(this.artifactUri, basename(file), await readFile(file));
       await this.client.updateRun(this.parent.runId, { status: STATUS[status], endTime: time });
     } catch (err) {

@@ -10,7 +10,8 @@ import type { RunEvent, RunStatus } from '../train/events.js';
 import { spawnMember, type MemberExit, type MemberProcess } from './child.js';
 import type { SweepDefinition } from './definition.js';
 import type { MemberStatus, SweepEvent, SweepListener, SweepStatus } from './events.js';
-import { SweepTracker } from './mlflow.js';
+import { credentialsEnv, splitSweepCredentials, SweepTracker } from './mlflow.js';
+import type { MlflowAuth } from '../track/mlflow-client.js';
 import {
   lockSweep, memberFile, memberRunDir, planMember, readSummary, readSweepState, reconcileState, setRunDir, sweepDir, sweepPaths,
   writeSweepFiles, writeSweepState, type MemberPlan, type MemberState, type SweepPaths, type SweepState,
@@ -58,8 +59,10 @@ export async function runSweep(def: SweepDefinition, options: SweepOptions): Pro
   const paths = sweepPaths(sweepDir(options.runsDir, def.name));
   mkdirSync(paths.dir, { recursive: true });
   const unlock = lockSweep(paths);
+  // Before anything is written: the sweep folder and the member files keep no credentials.
+  const { def: clean, auth } = splitSweepCredentials(def);
   try {
-    return await new SweepRun(def, paths, options).run();
+    return await new SweepRun(clean, paths, options, auth).run();
   } finally {
     unlock();
   }
@@ -82,6 +85,7 @@ class SweepRun {
     private readonly def: SweepDefinition,
     private readonly paths: SweepPaths,
     private readonly o: SweepOptions,
+    private readonly auth: MlflowAuth,
   ) {}
 
   async run(): Promise<SweepOutcome> {
@@ -90,7 +94,7 @@ class SweepRun {
     const { state, notes } = reconcileState(saved, this.def);
     this.state = state;
     notes.forEach((n) => this.warn(n));
-    this.tracker = await SweepTracker.open(this.def, state, this.def.members[0].experiment.tracking, (m) => this.warn(m));
+    this.tracker = await SweepTracker.open(this.def, state, this.def.members[0].experiment.tracking, (m) => this.warn(m), this.auth);
     this.save();
     this.emitTracking();
     const jobs = state.members.map((member, index): Job => ({ index, member, plan: planMember(this.paths, member) }));
@@ -159,7 +163,7 @@ class SweepRun {
    * Members side by side share the cores: each gets its part as wasm threads unless set.
    */
   private memberEnv(): NodeJS.ProcessEnv {
-    const env = { ...(this.o.env ?? process.env) };
+    const env = { ...(this.o.env ?? process.env), ...credentialsEnv(this.auth) };
     env.PXL_WASM_THREADS ||= String(wasmThreadsPerMember(this.o.parallel));
     const settings = resolveTracking(this.def.members[0].experiment.tracking, env);
     if (settings) env.MLFLOW_EXPERIMENT_NAME = this.tracker?.parent.experimentName ?? settings.experimentName ?? this.def.baseName;

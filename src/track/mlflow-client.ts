@@ -59,9 +59,23 @@ export interface RunInfo {
   artifactUri: string;
   lifecycleStage: string;
 }
+/** A dataset as runs/log-inputs takes it; schema, profile and source are JSON strings. */
+export interface MlflowDataset {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+export interface DatasetInputEntry {
+  dataset: MlflowDataset;
+  tags: Record<string, string>;
+}
 export interface Run {
   info: RunInfo;
   data: { metrics: Metric[]; params: Record<string, string>; tags: Record<string, string> };
+  inputs: { datasetInputs: DatasetInputEntry[] };
 }
 export interface FileInfo {
   path: string; // relative to the run's artifact root
@@ -97,7 +111,12 @@ export const LOG_BATCH_LIMITS = {
   bytes: 1_000_000 - 1_000,
 } as const;
 
-type ErrorKind = 'network' | 'server' | 'client';
+/**
+ * network: the server could not be reached; server: it failed on its side (5xx, 429);
+ * auth: it refused the credentials (401, 403); proxy: something other than MLflow's JSON
+ * API answered (an HTML login page, say); client: MLflow refused the request itself.
+ */
+type ErrorKind = 'network' | 'server' | 'auth' | 'proxy' | 'client';
 
 /** A failed MLflow call. Its message names the endpoint and never carries credentials. */
 export class MlflowError extends Error {
@@ -112,7 +131,11 @@ export class MlflowError extends Error {
     this.name = 'MlflowError';
   }
 
-  /** True when the server could not be reached or failed on its side: worth trying again later. */
+  /**
+   * True when the request itself is fine and may succeed later: the server was unreachable or
+   * failing, or the credentials or the URI need fixing first. Only MLflow refusing the request
+   * (a 4xx of its own) is final.
+   */
   get transient(): boolean {
     return this.kind !== 'client';
   }
@@ -150,24 +173,64 @@ export function authFromEnv(env: NodeJS.ProcessEnv = process.env): MlflowAuth {
   return auth;
 }
 
-// Node's fetch refuses URLs with credentials, and they must not leak into
-// messages either: split them off into Basic auth.
-function splitUri(uri: string): { base: string; auth: MlflowAuth } {
+/**
+ * The URI without its user:password@ and those credentials, decoded. A string that is not a
+ * URL comes back as it is, for the caller's own error. Everything that writes a URI down
+ * (config.yaml, params, the spool, messages) gets the first part only.
+ */
+export function withoutCredentials(uri: string): { uri: string; auth: MlflowAuth } {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new Error(`MLflow tracking URI is not a URL: ${redactUri(uri)}`);
+    return { uri, auth: {} };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`MLflow tracking URI must be http(s)://…, got ${redactUri(uri)}`);
-  }
+  if (!url.username && !url.password) return { uri, auth: {} };
   const auth: MlflowAuth = {};
   if (url.username) auth.username = decodeURIComponent(url.username);
   if (url.password) auth.password = decodeURIComponent(url.password);
   url.username = '';
   url.password = '';
-  return { base: url.toString().replace(/\/+$/, ''), auth };
+  // URL adds a slash after a bare host: keep the user's spelling otherwise.
+  const clean = url.toString();
+  return { uri: !uri.endsWith('/') && clean.endsWith('/') && url.pathname === '/' ? clean.slice(0, -1) : clean, auth };
+}
+
+/**
+ * The credentials for a server: MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD, and those in
+ * MLFLOW_TRACKING_URI when it names the same server (how a resumed run or `pxl sync` gets
+ * back the credentials its run folder does not keep), then `explicit` (say, from the URI in
+ * the experiment file) over both.
+ */
+export function credentialsFor(uri: string, explicit: MlflowAuth = {}, env: NodeJS.ProcessEnv = process.env): MlflowAuth {
+  const fromEnvUri = env.MLFLOW_TRACKING_URI ? withoutCredentials(env.MLFLOW_TRACKING_URI.trim()) : null;
+  const sameServer = fromEnvUri !== null && sameBase(fromEnvUri.uri, withoutCredentials(uri).uri);
+  const defined = (a: MlflowAuth): MlflowAuth => Object.fromEntries(Object.entries(a).filter(([, v]) => v)) as MlflowAuth;
+  return { ...authFromEnv(env), ...(sameServer ? defined(fromEnvUri.auth) : {}), ...defined(explicit) };
+}
+
+function sameBase(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+// Node's fetch refuses URLs with credentials, and they must not leak into
+// messages either: split them off into Basic auth.
+function splitUri(uri: string): { base: string; auth: MlflowAuth } {
+  try {
+    new URL(uri);
+  } catch {
+    throw new Error(`MLflow tracking URI is not a URL: ${redactUri(uri)}`);
+  }
+  if (!/^https?:\/\//i.test(uri)) {
+    throw new Error(`MLflow tracking URI must be http(s)://…, got ${redactUri(uri)}`);
+  }
+  const { uri: base, auth } = withoutCredentials(uri);
+  return { base: base.replace(/\/+$/, ''), auth };
+}
+
+function isHtml(res: Response, text: string | null): boolean {
+  if (/\bx?html\b/i.test(res.headers.get('content-type') ?? '')) return true;
+  return text !== null && /^\s*<(!doctype\s+html|html)\b/i.test(text);
 }
 
 function str(value: unknown): string {
@@ -222,11 +285,19 @@ function toRunInfo(i: Json): RunInfo {
     lifecycleStage: str(i.lifecycle_stage),
   };
 }
+function toDatasetInput(d: Json): DatasetInputEntry {
+  const ds = d.dataset ?? {};
+  return {
+    dataset: { name: str(ds.name), digest: str(ds.digest), sourceType: str(ds.source_type), source: str(ds.source), schema: str(ds.schema), profile: str(ds.profile) },
+    tags: keyValues(d.tags),
+  };
+}
 function toRun(r: Json): Run {
   const data = r.data ?? {};
   return {
     info: toRunInfo(r.info ?? {}),
     data: { metrics: (data.metrics ?? []).map(toMetric), params: keyValues(data.params), tags: keyValues(data.tags) },
+    inputs: { datasetInputs: (r.inputs?.dataset_inputs ?? []).map(toDatasetInput) },
   };
 }
 
@@ -319,18 +390,30 @@ export class MlflowClient {
     return str(res.experiment_id);
   }
 
-  /** The id of experiment `name`, created if missing; safe when several processes race to create it. */
-  async ensureExperiment(name: string): Promise<string> {
+  async setExperimentTag(experimentId: string, key: string, value: string): Promise<void> {
+    await this.api('POST', 'experiments/set-experiment-tag', { json: { experiment_id: experimentId, key, value } });
+  }
+
+  /**
+   * The id of experiment `name`, created with `tags` if missing; safe when several processes
+   * race to create it. An existing experiment gets those of `tags` it lacks, and keeps its own.
+   */
+  async ensureExperiment(name: string, tags: RunTag[] = []): Promise<string> {
     const found = await this.getExperimentByName(name);
-    if (found) return found.experimentId;
+    if (found) return this.addMissingTags(found, tags);
     try {
-      return await this.createExperiment(name);
+      return await this.createExperiment(name, tags);
     } catch (err) {
       if (!(err instanceof MlflowError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
       const winner = await this.getExperimentByName(name);
       if (!winner) throw err;
-      return winner.experimentId;
+      return this.addMissingTags(winner, tags);
     }
+  }
+
+  private async addMissingTags(experiment: Experiment, tags: RunTag[]): Promise<string> {
+    for (const t of tags) if (!(t.key in experiment.tags)) await this.setExperimentTag(experiment.experimentId, t.key, t.value);
+    return experiment.experimentId;
   }
 
   // ---- runs ----
@@ -382,6 +465,15 @@ export class MlflowClient {
       await this.api('POST', 'runs/log-batch', { json: { run_id: runId, metrics, params: chunk.params, tags: chunk.tags } });
     }
     return chunks.length;
+  }
+
+  /** Records datasets as the run's inputs, each with its mlflow.data.context tag (train, test). */
+  async logInputs(runId: string, inputs: { dataset: MlflowDataset; context: string }[]): Promise<void> {
+    const datasets = inputs.map(({ dataset: d, context }) => ({
+      tags: [{ key: 'mlflow.data.context', value: context }],
+      dataset: { name: d.name, digest: d.digest, source_type: d.sourceType, source: d.source, schema: d.schema, profile: d.profile },
+    }));
+    await this.api('POST', 'runs/log-inputs', { json: { run_id: runId, datasets } });
   }
 
   /** The whole history of one metric, following page tokens. */
@@ -463,9 +555,24 @@ export class MlflowClient {
   // ---- transport ----
 
   private async api(method: 'GET' | 'POST', endpoint: string, spec: Partial<RequestSpec> = {}): Promise<Json> {
-    const res = await this.request({ ...spec, method, path: `api/2.0/mlflow/${endpoint}`, label: `${method} ${endpoint}` });
+    const label = `${method} ${endpoint}`;
+    const res = await this.request({ ...spec, method, path: `api/2.0/mlflow/${endpoint}`, label });
     const text = await res.text();
-    return text ? (JSON.parse(text) as Json) : {};
+    if (!text) return {};
+    try {
+      return JSON.parse(text) as Json;
+    } catch {
+      throw this.notMlflow(label, res, text);
+    }
+  }
+
+  /** A 2xx that is not MLflow's JSON: most often a proxy's login page. */
+  private notMlflow(label: string, res: Response, text: string): MlflowError {
+    const html = isHtml(res, text);
+    const what = html ? 'an HTML page' : `${res.headers.get('content-type') ?? 'something'} that is not JSON`;
+    const hint = html ? ': is the URI pointing at a proxy or login page?' : '';
+    const message = `MLflow ${label} failed: the server at ${this.uri} answered with ${what}, not MLflow's JSON API${hint}`;
+    return new MlflowError(this.scrub(message), label, 'proxy', res.status);
   }
 
   private async request(spec: RequestSpec): Promise<Response> {
@@ -485,10 +592,15 @@ export class MlflowClient {
       let failure: MlflowError;
       try {
         const res = await fetch(url, { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
-        if (res.ok) return res;
+        if (res.ok) {
+          // An artifact upload answers JSON too; a download is whatever the file holds.
+          if (spec.method === 'PUT' && isHtml(res, null)) throw this.notMlflow(spec.label, res, await res.text());
+          return res;
+        }
         failure = await this.httpError(spec.label, res);
+        // Refused credentials or a wrong URI do not mend in seconds: no retry now.
         // A non-idempotent call is retried only when it surely never reached the server.
-        if (failure.kind === 'client' || spec.idempotent === false) throw failure;
+        if (failure.kind !== 'server' || spec.idempotent === false) throw failure;
       } catch (err) {
         if (err instanceof MlflowError) throw err;
         failure = this.networkError(spec.label, err, attempt + 1);
@@ -503,17 +615,36 @@ export class MlflowClient {
   private async httpError(label: string, res: Response): Promise<MlflowError> {
     let code: string | null = null;
     let detail = res.statusText;
+    const text = await res.text().catch(() => '');
+    let json = false;
     try {
-      const parsed = JSON.parse(await res.text()) as { error_code?: string; message?: string };
+      const parsed = JSON.parse(text) as { error_code?: string; message?: string };
       code = parsed.error_code ?? null;
       detail = parsed.message ?? detail;
+      json = true;
     } catch {
       // not JSON: keep the status text
     }
-    // 429 is the server asking us to come back later: treat it like a 5xx.
-    const kind: ErrorKind = res.status >= 500 || res.status === 429 ? 'server' : 'client';
-    const shortDetail = detail.length > 500 ? `${detail.slice(0, 500)}…` : detail;
-    const message = `MLflow ${label} failed: HTTP ${res.status}${code ? ` ${code}` : ''}: ${shortDetail} (server ${this.uri})`;
+    const status = `HTTP ${res.status}${code ? ` ${code}` : ''}`;
+    const short = (d: string): string => (d.length > 500 ? `${d.slice(0, 500)}…` : d);
+    let kind: ErrorKind;
+    let message: string;
+    if (res.status === 401 || res.status === 403) {
+      kind = 'auth';
+      const what = res.status === 401 ? 'unauthorized' : 'forbidden';
+      message = `MLflow ${label} failed: ${what} (${status}) at ${this.uri}: check MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD`;
+    } else if (res.status >= 500 || res.status === 429) {
+      // 429 is the server asking us to come back later: treat it like a 5xx.
+      kind = 'server';
+      message = `MLflow ${label} failed: ${status}: ${short(detail)} (server ${this.uri})`;
+    } else if (!json && isHtml(res, text)) {
+      // MLflow answers its own errors in JSON: an HTML error page is something in front of it.
+      kind = 'proxy';
+      message = `MLflow ${label} failed: ${status}: the server at ${this.uri} answered with an HTML page, not MLflow's JSON API: is the URI pointing at a proxy or login page?`;
+    } else {
+      kind = 'client';
+      message = `MLflow ${label} failed: ${status}: ${short(detail)} (server ${this.uri})`;
+    }
     return new MlflowError(this.scrub(message), label, kind, res.status, code);
   }
 

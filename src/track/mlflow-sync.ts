@@ -6,7 +6,8 @@
 //   mlflow-pending.jsonl one operation per line, append-only while in use
 //
 // Replay is idempotent: a run is created at most once (looked up by its
-// pxl.run_id tag before creating), tags and artifacts overwrite, params are
+// pxl.run_id tag before creating), tags and artifacts overwrite, a dataset input
+// is recorded once per name and digest, params are
 // re-sent with the same values (which MLflow accepts), and metrics carry their
 // own step and timestamp: MLflow's SQL stores drop a metric identical in key,
 // step, timestamp and value to one already stored, so a batch sent again after
@@ -17,13 +18,16 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   MlflowClient,
   MlflowError,
-  authFromEnv,
+  credentialsFor,
+  redactUri,
   type Metric,
   type MlflowAuth,
+  type MlflowDataset,
   type MlflowRunStatus,
   type Param,
   type RunTag,
 } from './mlflow-client.js';
+import { EXPERIMENT_TAGS } from './settings.js';
 
 export const STATE_FILE = 'mlflow.json';
 export const SPOOL_FILE = 'mlflow-pending.jsonl';
@@ -47,6 +51,7 @@ export type SyncOp =
       resume: boolean;
     }
   | LogOp
+  | { op: 'inputs'; datasets: { dataset: MlflowDataset; context: string }[] }
   /** `path` is relative to the run dir when inside it, so a moved run dir still syncs. */
   | { op: 'artifact'; path: string; artifactPath: string }
   | { op: 'status'; status: MlflowRunStatus; endTime: number };
@@ -90,6 +95,8 @@ const REPLAY_GROUP_METRICS = 5000;
 /** One run dir's link to MLflow: its state file, its spool, and how to send each operation. */
 export class RunSync {
   state: MlflowRunState;
+  /** Why the last send failed for now (unreachable, unauthorized, a proxy's page), if it did. */
+  lastError: MlflowError | null = null;
   private lines: number;
   private readonly said = new Set<string>();
 
@@ -144,6 +151,9 @@ export class RunSync {
       case 'log':
         await this.client.logBatch(this.requireRun(), op);
         return;
+      case 'inputs':
+        await this.client.logInputs(this.requireRun(), op.datasets);
+        return;
       case 'artifact':
         return this.uploadArtifact(op);
       case 'status':
@@ -176,7 +186,10 @@ export class RunSync {
         try {
           for (const op of group.ops) await this.sendOrDrop(op);
         } catch (err) {
-          if (err instanceof MlflowError && err.transient) return false;
+          if (err instanceof MlflowError && err.transient) {
+            this.lastError = err;
+            return false;
+          }
           throw err;
         }
         this.saveState({ spoolAcked: this.state.spoolAcked + group.lines });
@@ -201,7 +214,7 @@ export class RunSync {
       if (op.resume) await this.client.updateRun(this.state.runId, { status: 'RUNNING' });
       return;
     }
-    const experimentId = await this.client.ensureExperiment(op.experimentName);
+    const experimentId = await this.client.ensureExperiment(op.experimentName, [...EXPERIMENT_TAGS]);
     // A create whose reply was lost may still have made the run: find it by our id first.
     const filter = `tags.\`pxl.run_id\` = '${op.pxlRunId.replace(/'/g, "\\'")}'`;
     const found = await this.client.searchRuns({ experimentIds: [experimentId], filter, maxResults: 1 });
@@ -295,6 +308,8 @@ export interface SyncResult {
   pending: number; // spool lines left
   runId: string | null; // MLflow run id
   uri: string | null;
+  /** Why records still wait ('offline'): unreachable, unauthorized, or not an MLflow server. */
+  error: string | null;
 }
 
 /**
@@ -306,16 +321,21 @@ export async function syncRun(runDir: string, options: SyncOptions = {}): Promis
   const state = readState(runDir);
   const uri = options.uri ?? state.uri ?? env.MLFLOW_TRACKING_URI;
   const pendingBefore = countLines(join(runDir, SPOOL_FILE)) - state.spoolAcked;
-  if (pendingBefore <= 0) return { status: 'nothing', sent: 0, pending: 0, runId: state.runId, uri: uri ?? null };
+  if (pendingBefore <= 0) return { status: 'nothing', sent: 0, pending: 0, runId: state.runId, uri: uri ? redactUri(uri) : null, error: null };
   if (!uri) throw new Error(`${runDir} has ${pendingBefore} unsent MLflow operations but no tracking URI is known: set MLFLOW_TRACKING_URI`);
-  const client = new MlflowClient({ ...authFromEnv(env), ...options.auth, uri, retries: options.retries, backoffMs: options.backoffMs, timeoutMs: options.timeoutMs });
-  const sync = new RunSync(runDir, client, options.log ?? (() => {}));
+  // The run folder keeps no credentials: they come from the environment (or a URI given here).
+  const auth = credentialsFor(uri, options.auth, env);
+  const client = new MlflowClient({ ...auth, uri, retries: options.retries, backoffMs: options.backoffMs, timeoutMs: options.timeoutMs });
+  const log = options.log ?? (() => {});
+  const sync = new RunSync(runDir, client, log);
   const done = await sync.drain();
+  if (!done && sync.lastError) log(sync.lastError.message);
   return {
     status: done ? 'synced' : 'offline',
     sent: pendingBefore - sync.pending,
     pending: sync.pending,
     runId: sync.state.runId,
     uri: client.uri,
+    error: done ? null : (sync.lastError?.message ?? null),
   };
 }

@@ -10,12 +10,14 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import type { RunEvent, RunListener, RunStartEvent, RunStatus } from '../train/events.js';
-import { MlflowClient, MlflowError, authFromEnv, type Metric, type MlflowAuth, type MlflowRunStatus, type RunTag } from './mlflow-client.js';
+import { MlflowClient, MlflowError, credentialsFor, type Metric, type MlflowAuth, type MlflowRunStatus, type RunTag } from './mlflow-client.js';
+import type { DatasetInput } from './dataset-input.js';
 import { RunSync, SPOOL_FILE, artifactSource, type Log, type SyncOp } from './mlflow-sync.js';
 import { flattenConfig } from './flatten.js';
 
 export { flattenConfig } from './flatten.js';
-export { resolveTracking, TRACKING_OFF_HINT, type TrackingSection, type TrackingSettings } from './settings.js';
+export { resolveTracking, splitCredentials, TRACKING_OFF_HINT, type TrackingSection, type TrackingSettings } from './settings.js';
+export { datasetInputs, type DatasetInput } from './dataset-input.js';
 export { syncRun, type SyncOptions, type SyncResult } from './mlflow-sync.js';
 
 export interface MlflowTrackerOptions {
@@ -31,8 +33,13 @@ export interface MlflowTrackerOptions {
   logModel?: boolean;
   /** Makes this run a child of a sweep's parent run. */
   parentRunId?: string;
-  /** Default: from MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD. */
+  /**
+   * Credentials taken out of the URI (see splitCredentials); over MLFLOW_TRACKING_TOKEN /
+   * _USERNAME / _PASSWORD, and MLFLOW_TRACKING_URI when it names the same server.
+   */
   auth?: MlflowAuth;
+  /** The run's data, recorded as the MLflow run's dataset inputs. */
+  datasets?: DatasetInput[];
   /** Send buffered step metrics every this many steps (default 100) … */
   flushEverySteps?: number;
   /** … or when this much time passed since the last send (default 5 s). */
@@ -129,7 +136,12 @@ function startOps(event: RunStartEvent, options: MlflowTrackerOptions): SyncOp[]
     },
     // Params alone: should a resumed run's changed config be refused, no metric goes with them.
     { op: 'log', metrics: [], tags: [], params: Object.entries(params).map(([key, value]) => ({ key, value })) },
+    ...(options.datasets?.length ? [inputsOp(options.datasets)] : []),
   ];
+}
+
+function inputsOp(datasets: DatasetInput[]): SyncOp {
+  return { op: 'inputs', datasets: datasets.map(({ context, ...dataset }) => ({ dataset, context })) };
 }
 
 class Tracker {
@@ -144,6 +156,7 @@ class Tracker {
   private worker: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private offlineSaid = false;
+  private lastError: MlflowError | null = null;
   private closed = false;
   private readonly log: Log;
 
@@ -191,8 +204,7 @@ class Tracker {
     this.runDir = this.options.runDir ?? event.runDir;
     mkdirSync(this.runDir, { recursive: true });
     const client = new MlflowClient({
-      ...authFromEnv(),
-      ...this.options.auth,
+      ...credentialsFor(this.options.uri, this.options.auth),
       uri: this.options.uri,
       // Few, short retries: an outage should reach the spool quickly, not hold the queue.
       retries: 2,
@@ -202,10 +214,9 @@ class Tracker {
     this.sync = new RunSync(this.runDir, client, this.log, (experimentId, runId) =>
       this.options.onRunLink?.(`${client.uri.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs/${runId}`),
     );
-    // A URI with credentials in it is not written down; `pxl sync` then needs it given again.
-    const uri = client.uri.includes('***@') ? null : client.uri;
+    // client.uri holds no credentials: `pxl sync` has them from the environment.
     if (this.sync.state.pxlRunId !== event.runId) this.sync.reset(event.runId);
-    this.sync.saveState({ uri, experimentName: this.options.experimentName ?? event.experiment });
+    this.sync.saveState({ uri: client.uri, experimentName: this.options.experimentName ?? event.experiment });
     this.lastFlush = Date.now();
     for (const op of startOps(event, this.options)) this.queue.push(op);
     this.configSent = existsSync(join(this.runDir, 'config.yaml'));
@@ -243,7 +254,8 @@ class Tracker {
       this.sync.append(this.queue.splice(0));
     }
     if (this.sync.pending > 0) {
-      this.log(`${this.sync.pending} MLflow operations not sent (server unreachable); they are in ${join(this.runDir, SPOOL_FILE)}: run \`pxl sync ${this.runDir}\``);
+      const why = this.lastError?.kind === 'auth' ? 'credentials refused' : this.lastError?.kind === 'proxy' ? 'not an MLflow API' : 'server unreachable';
+      this.log(`${this.sync.pending} MLflow operations not sent (${why}); they are in ${join(this.runDir, SPOOL_FILE)}: run \`pxl sync ${this.runDir}\``);
     }
   }
 
@@ -304,6 +316,7 @@ class Tracker {
 
   private goOffline(err?: MlflowError): void {
     this.sync!.append(this.queue.splice(0));
+    if (err ?? this.sync!.lastError) this.lastError = err ?? this.sync!.lastError;
     if (err && !this.offlineSaid) {
       this.log(`${err.message}; spooling to ${join(this.runDir, SPOOL_FILE)} and retrying every ${Math.round((this.options.retryEveryMs ?? 30_000) / 1000)} s`);
       this.offlineSaid = true;

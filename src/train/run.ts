@@ -21,8 +21,8 @@ import { ConfigError } from '../config/diagnostics.js';
 import { locate } from '../config/compose.js';
 import { latestCheckpoint } from './checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
-import { redactUri } from '../track/mlflow-client.js';
-import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
+import { redactUri, type MlflowAuth } from '../track/mlflow-client.js';
+import { createMlflowTracker, datasetInputs, resolveTracking, splitCredentials, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
 import { schedule, train } from './trainer.js';
 
 export interface RunRequest {
@@ -53,6 +53,8 @@ export interface PreparedRun {
   resumeFrom: string | null;
   /** Releases the run folder's lock (see store/lock.ts); the run holds it from here to its end. */
   unlock: () => void;
+  /** Credentials taken out of tracking.uri: for the tracker only, never written down. */
+  trackingAuth: MlflowAuth;
 }
 
 /** A problem with the run's input or environment, found before anything was written. */
@@ -122,14 +124,15 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
 /** `onLost`: called if the run folder's lock is lost while the run holds it (see lockRun). */
 export async function prepareRun(req: RunRequest, onLost: (err: Error) => void = () => {}): Promise<PreparedRun> {
   if (req.resume) return prepareResume(req.resume, onLost);
-  const { experiment, warnings } = loadExperiment(req.file!, req.sets ?? []);
+  const loaded = loadExperiment(req.file!, req.sets ?? []);
+  const { experiment, auth } = splitCredentials(loaded.experiment);
   checkTracking(experiment);
   const problem = runsRootProblem(req.runsDir);
   if (problem) throw new RunSetupError(`--runs-dir: ${problem}`);
   const prepared = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
   const unlock = lockRun(paths, onLost);
-  return { experiment, warnings: warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, unlock };
+  return { experiment, warnings: loaded.warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, unlock, trackingAuth: auth };
 }
 
 /**
@@ -145,14 +148,17 @@ async function prepareResume(dir: string, onLost: (err: Error) => void): Promise
   try {
     const summary = readSummary(paths);
     if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
-    const { experiment, sources, warnings } = resumedExperiment(paths);
+    const resumed = resumedExperiment(paths);
+    const { sources, warnings } = resumed;
+    // config.yaml holds no credentials: the tracker takes them from the environment.
+    const { experiment, auth } = splitCredentials(resumed.experiment);
     readEvents(paths, (m) => warnings.push(m)); // a corrupt metrics.jsonl stops the resume here
     removeLeftovers(paths);
     const checkpoint = latestCheckpoint(paths.checkpoints);
     if (!checkpoint) warnings.push(`${dir} has no checkpoint (it was stopped before its first one): training starts again from step 0 in this folder`);
     const prepared = await prepareExperiment(experiment);
     if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, prepared.data.train.count);
-    return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock };
+    return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock, trackingAuth: auth };
   } catch (err) {
     unlock();
     throw err;
@@ -271,6 +277,8 @@ function attachTracking(p: PreparedRun, req: RunRequest, bus: EventBus): Trackin
       logModel: settings.logModel,
       parentRunId: req.parentRunId,
       tags: req.trackingTags,
+      auth: p.trackingAuth,
+      datasets: datasetInputs(p.data),
       log: (message) => emit({ type: 'warning', time: Date.now(), message: `MLflow: ${message}` }),
       onRunLink: (link) => emit(notice(true, uri, link, `MLflow run: ${link}`)),
     }),

@@ -105,11 +105,17 @@ describe('pxl sweep', () => {
     const parent = await client.getRun(parentId);
     expect(parent.info.status).toBe('FINISHED');
     expect(parent.info.runName).toBe('e2e');
-    expect(parent.data.tags).toMatchObject({ 'pxl.sweep': 'e2e', 'pxl.sweep.status': 'finished', 'mlflow.note.content': 'Tiny members for the test.' });
-    const metricKeys = parent.data.metrics.map((m) => m.key);
-    for (const name of ['reference', 'long', 'no-bn']) expect(metricKeys).toContain(`${name}/best_test_bits_per_dim`);
+    expect(parent.data.tags).toMatchObject({ 'pxl.sweep': 'e2e', 'pxl.sweep.status': 'finished' });
+    expect(parent.data.tags['mlflow.note.content']).toMatch(/^Tiny members for the test\.\n\nRanked by best test bits\/dim\.\n/);
+    // The results are a table, not metrics: the chart view opens on the members' curves.
+    expect(parent.data.metrics).toEqual([]);
     const artifacts = (await client.listArtifacts(parentId)).map((f) => f.path).sort();
-    expect(artifacts).toEqual(['learning-curves.png', 'results.csv', 'results.md', 'sweep.yaml']);
+    expect(artifacts).toEqual(['learning-curves.png', 'results-table.json', 'results.csv', 'results.md', 'sweep.yaml']);
+    const table = JSON.parse((await client.downloadArtifact(parent.info.artifactUri, 'results-table.json')).toString());
+    expect(table.columns.slice(0, 5)).toEqual(['rank', 'member', 'status', 'color_levels', 'best_test_bits_per_dim']);
+    expect(table.data.map((r: unknown[]) => r[1]).sort()).toEqual(['long', 'no-bn', 'reference']);
+    expect(JSON.parse(parent.data.tags['mlflow.loggedArtifacts'])).toEqual([{ path: 'results-table.json', type: 'table' }]);
+    expect(parent.data.tags['pxl.sweep.ranked_by']).toBe('best test bits/dim');
     expect((await client.downloadArtifact(parent.info.artifactUri, 'sweep.yaml')).toString()).toBe(readFileSync(join(dir, 's.yaml'), 'utf8'));
     const children = await client.searchRuns({ experimentIds: [parent.info.experimentId], filter: `tags.mlflow.parentRunId = '${parentId}'` });
     expect(children.runs.map((r) => r.data.tags['pxl.sweep_member']).sort()).toEqual(['long', 'no-bn', 'reference']);

@@ -43,6 +43,17 @@ describe('experiments', () => {
     expect((await client.getExperimentByName(name))?.experimentId).toBe(id);
   });
 
+  it('creates an experiment with the given tags and adds those an existing one lacks, keeping its own', async () => {
+    const kind = [{ key: 'mlflow.experimentKind', value: 'custom_model_development' }, { key: 'pxl.tool', value: 'pxl' }];
+    const fresh = unique('kind');
+    await client.ensureExperiment(fresh, kind);
+    expect((await client.getExperimentByName(fresh))!.tags).toMatchObject({ 'mlflow.experimentKind': 'custom_model_development', 'pxl.tool': 'pxl' });
+    const older = unique('kind');
+    await client.createExperiment(older, [{ key: 'mlflow.experimentKind', value: 'genai_development' }]);
+    await client.ensureExperiment(older, kind);
+    expect((await client.getExperimentByName(older))!.tags).toMatchObject({ 'mlflow.experimentKind': 'genai_development', 'pxl.tool': 'pxl' });
+  });
+
   it('lets concurrent callers race to create the same experiment', async () => {
     const name = unique('race');
     // Separate clients, like separate processes starting a sweep at once.
@@ -222,7 +233,7 @@ describe('auth and secrets', () => {
       const c = MlflowClient.fromEnv({}, { MLFLOW_TRACKING_URI: base, MLFLOW_TRACKING_TOKEN: 'tok-123456' });
       const err = (await c.getRun('r').catch((e: unknown) => e)) as MlflowError;
       expect(seen.at(-1)?.headers.authorization).toBe('Bearer tok-123456');
-      expect(err).toMatchObject({ status: 401, errorCode: 'UNAUTHENTICATED', kind: 'client' });
+      expect(err).toMatchObject({ status: 401, errorCode: 'UNAUTHENTICATED', kind: 'auth' });
       expect(err.message).not.toContain('tok-123456');
     });
 

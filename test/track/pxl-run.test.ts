@@ -42,6 +42,16 @@ describe('pxl run with MLflow tracking', () => {
     expect(run.data.tags).toMatchObject({ 'mlflow.note.content': 'Tiny test model.', 'pxl.backend': 'wasm' });
     expect(run.data.tags['mlflow.runName']).toMatch(/^tiny \d{8}-\d{6}-[0-9a-f]{4}$/);
 
+    // The UI opens the experiment on its runs, not on MLflow 3's GenAI overview.
+    expect((await client.getExperimentByName(experiment))!.tags['mlflow.experimentKind']).toBe('custom_model_development');
+    // The Dataset column: the two splits as loaded (64 and 16 images), each a dataset input.
+    const inputs = run.inputs.datasetInputs.map((d) => ({ ...d.dataset, profile: JSON.parse(d.dataset.profile!), source: JSON.parse(d.dataset.source) }));
+    expect(inputs.map((d) => [d.name, d.profile.split, d.profile.num_images])).toEqual([['mnist', 'train', 64], ['mnist', 'test', 16]]);
+    expect(run.inputs.datasetInputs.map((d) => d.tags['mlflow.data.context'])).toEqual(['train', 'test']);
+    expect(inputs.every((d) => /^[0-9a-f]{16}$/.test(d.digest) && d.sourceType === 'local' && typeof d.source.uri === 'string')).toBe(true);
+    expect(inputs[0].digest).not.toBe(inputs[1].digest);
+    expect(JSON.parse(inputs[0].schema!).mlflow_tensorspec.features).toContain('[-1, 28, 28, 1]'.replace(/ /g, ''));
+
     const steps = events.filter((e) => e.type === 'step');
     const history = await client.getMetricHistory(run.info.runId, 'train/loss');
     expect(history.map((m) => m.step)).toEqual(steps.map((e) => e.step));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TRACKING_OFF_HINT, flattenConfig, resolveTracking } from '../../src/track/mlflow-tracker.js';
+import { TRACKING_OFF_HINT, flattenConfig, resolveTracking, splitCredentials } from '../../src/track/mlflow-tracker.js';
+import { credentialsFor } from '../../src/track/mlflow-client.js';
 
 describe('resolveTracking', () => {
   it('is off without a URI in the file or the environment', () => {
@@ -26,6 +27,26 @@ describe('resolveTracking', () => {
     expect(() => resolveTracking({ uri: 'file:///tmp/mlruns' }, {})).toThrow(/tracking\.uri must be an http\(s\)/);
     expect(() => resolveTracking(null, { MLFLOW_TRACKING_URI: 'databricks' })).toThrow(/MLFLOW_TRACKING_URI/);
     expect(() => resolveTracking({ uri: 'ftp://bob:hunter2@host' }, {})).toThrow(/ftp:\/\/\*\*\*@host/);
+  });
+});
+
+describe('credentials', () => {
+  it('takes user:password@ out of tracking.uri, decoded, and leaves the rest of the experiment as it was', () => {
+    const experiment = { name: 'e', tracking: { uri: 'https://al%40ce:pa%24%24@mlflow.example:8443/base/', experiment: 'x', log_model: false } };
+    const split = splitCredentials(experiment);
+    expect(split.experiment).toEqual({ name: 'e', tracking: { uri: 'https://mlflow.example:8443/base/', experiment: 'x', log_model: false } });
+    expect(split.auth).toEqual({ username: 'al@ce', password: 'pa$$' });
+    expect(experiment.tracking.uri).toContain('pa%24%24'); // the caller's object is not changed
+    expect(splitCredentials({ tracking: { uri: 'http://127.0.0.1:5000' } }).experiment.tracking.uri).toBe('http://127.0.0.1:5000');
+    expect(splitCredentials({ tracking: { uri: null } }).auth).toEqual({});
+  });
+
+  it('finds a resumed run\'s credentials in the MLFLOW_TRACKING_* variables, or in MLFLOW_TRACKING_URI for the same server only', () => {
+    const uri = 'http://127.0.0.1:5000';
+    expect(credentialsFor(uri, {}, { MLFLOW_TRACKING_TOKEN: 't' })).toEqual({ token: 't' });
+    expect(credentialsFor(uri, {}, { MLFLOW_TRACKING_URI: 'http://u:p@127.0.0.1:5000/' })).toEqual({ username: 'u', password: 'p' });
+    expect(credentialsFor(uri, {}, { MLFLOW_TRACKING_URI: 'http://u:p@other:5000' })).toEqual({});
+    expect(credentialsFor(uri, { username: 'a', password: 'b' }, { MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' })).toEqual({ username: 'a', password: 'b' });
   });
 });
 
