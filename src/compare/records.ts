@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Experiment } from '../config/types.js';
 import { readEvents, readRun, runPaths } from '../store/run-dir.js';
-import type { RunSummary } from '../train/events.js';
+import type { RunSummary } from '../events/run-events.js';
 import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
 
 /** incomplete: no summary yet (running, or killed before it could write one); pending: a sweep member not started. */

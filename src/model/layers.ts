@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MaskType } from '../config/types.js';
 import type { Rng } from '../util/random.js';
 import { kernelMask } from './masks.js';
-import { nativeOps, type NativeOps } from './native-ops.js';
+import { nativeOps, type NativeOps } from '../backend/native-ops.js';
 
 /** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default conv init, so results compare with the reference. */
 function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {

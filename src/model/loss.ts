@@ -1,6 +1,6 @@
 // Cross-entropy of the per-pixel softmax over colour levels, in nats.
 import * as tf from '@tensorflow/tfjs';
-import { nativeOps } from './native-ops.js';
+import { nativeOps } from '../backend/native-ops.js';
 
 /**
  * Sum over rows of -log softmax(logits)[target], with the gradient softmax - onehot.

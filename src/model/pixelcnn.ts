@@ -6,7 +6,7 @@ import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
 import { withOwnTape } from '../backend/frugal-backprop.js';
 import { BatchNorm, Conv2D, newScope, relu, type ConvSpec } from './layers.js';
-import { nativeOps } from './native-ops.js';
+import { nativeOps } from '../backend/native-ops.js';
 
 export interface ImageShape {
   height: number;

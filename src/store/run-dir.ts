@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import type { Experiment } from '../config/types.js';
-import type { RunEvent, RunListener, RunSummary } from '../train/events.js';
+import type { RunEvent, RunListener, RunSummary } from '../events/run-events.js';
 import { writeFileAtomic } from '../util/files.js';
 
 export const DEFAULT_RUNS_DIR = 'runs';

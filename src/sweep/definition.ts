@@ -10,7 +10,7 @@ import { loadExperiment } from '../config/load.js';
 import { validateAgainst } from '../config/schema.js';
 import { parseSource, pathKey, type SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
-import { flattenConfig } from '../track/flatten.js';
+import { flattenConfig } from '../config/flatten.js';
 import { OverrideBuilder } from './overrides.js';
 
 export interface SweepMember {

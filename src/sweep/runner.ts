@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { writeSweepResults } from '../compare/report.js';
+import { writeSweepResults } from './results.js';
 import { resolveTracking, TRACKING_OFF_HINT } from '../track/settings.js';
-import type { RunEvent, RunStatus } from '../train/events.js';
+import type { RunEvent, RunStatus } from '../events/run-events.js';
 import { spawnMember, type MemberExit, type MemberProcess } from './child.js';
 import type { SweepDefinition } from './definition.js';
 import type { MemberStatus, SweepEvent, SweepListener, SweepStatus } from './events.js';

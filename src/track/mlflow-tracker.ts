@@ -9,12 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import type { RunEvent, RunListener, RunStartEvent, RunStatus } from '../train/events.js';
+import type { RunEvent, RunListener, RunStartEvent, RunStatus } from '../events/run-events.js';
 import { MlflowClient, MlflowError, authFromEnv, type Metric, type MlflowAuth, type MlflowRunStatus, type RunTag } from './mlflow-client.js';
 import { RunSync, SPOOL_FILE, artifactSource, type Log, type SyncOp } from './mlflow-sync.js';
-import { flattenConfig } from './flatten.js';
+import { flattenConfig } from '../config/flatten.js';
 
-export { flattenConfig } from './flatten.js';
+export { flattenConfig } from '../config/flatten.js';
 export { resolveTracking, TRACKING_OFF_HINT, type TrackingSection, type TrackingSettings } from './settings.js';
 export { syncRun, type SyncOptions, type SyncResult } from './mlflow-sync.js';
 

@@ -11,7 +11,7 @@ import { gridPng } from '../sample/grid.js';
 import type { Sampler } from '../sample/sampler.js';
 import { runPaths, writeSample, type RunPaths } from '../store/run-dir.js';
 import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from './checkpoint.js';
-import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from './events.js';
+import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
 
 export interface TrainOptions {

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { readEvents, runPaths } from '../../src/store/run-dir.js';
-import type { RunEvent, RunSummary } from '../../src/train/events.js';
-import { runExperiment, type PreparedRun } from '../../src/train/run.js';
+import type { RunEvent, RunSummary } from '../../src/events/run-events.js';
+import { runExperiment, type PreparedRun } from '../../src/app/run.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

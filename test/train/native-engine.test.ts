@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { readEvents } from '../../src/store/run-dir.js';
-import type { RunEvent } from '../../src/train/events.js';
-import { runExperiment, type PreparedRun } from '../../src/train/run.js';
+import type { RunEvent } from '../../src/events/run-events.js';
+import { runExperiment, type PreparedRun } from '../../src/app/run.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isCI, pickReporter, stopper } from '../../src/cli/commands/run.js';
 import { Dashboard, type StopKey } from '../../src/ui/dashboard/app.js';
 import { createDashboard } from '../../src/ui/dashboard/index.js';
-import { createStore } from '../../src/ui/dashboard/store.js';
+import { createStore } from '../../src/ui/dashboard/redraw-pacer.js';
 import { record, type Recording } from './record.js';
 
 const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));

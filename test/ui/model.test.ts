@@ -1,11 +1,11 @@
 // The dashboard's pure parts: reducer, loss series, chart, sample glyphs, layout, store.
 import { describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../src/train/events.js';
+import type { RunEvent } from '../../src/events/run-events.js';
 import { joinColourRuns, lossChart, toColumns } from '../../src/ui/dashboard/chart.js';
 import { glyphSize, imagesText, imageText } from '../../src/ui/dashboard/glyphs.js';
 import { layout, MAX_CHART, MIN_CHART } from '../../src/ui/dashboard/layout.js';
 import { addPoint, initialState, lossPoints, MAX_POINTS, reduce, type DashboardAction, type LossSeries } from '../../src/ui/dashboard/state.js';
-import { createStore } from '../../src/ui/dashboard/store.js';
+import { createStore } from '../../src/ui/dashboard/redraw-pacer.js';
 
 const series = (values: number[], start = 0): LossSeries => values.reduce(addPoint, { ...initialState.loss, start });
 const step = (n: number, bits: number): RunEvent => ({

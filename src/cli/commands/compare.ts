@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { curvesFigure } from '../../compare/report.js';
+import { curvesFigure } from '../../sweep/results.js';
 import { recordsFromDirs, recordsFromSweep, type RunRecord } from '../../compare/records.js';
 import { compareRuns, FORMATS, formatComparison, SORT_KEYS, type Format, type SortKey } from '../../compare/table.js';
 import { UsageError } from '../common.js';

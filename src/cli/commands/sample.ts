@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadExperiment } from '../../config/load.js';
 import { latestCheckpoint, loadCheckpoint } from '../../train/checkpoint.js';
-import { prepareExperiment } from '../../train/run.js';
+import { prepareExperiment } from '../../app/run.js';
 import { readRun } from '../../store/run-dir.js';
 import { gridPng } from '../../sample/grid.js';
 import { samplerFor, type SampleMethod } from '../../sample/index.js';

@@ -5,7 +5,7 @@ import { useEffect, useLayoutEffect, useState, useSyncExternalStore } from 'reac
 import { layout, type Size } from './layout.js';
 import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel, statusOf } from './panels.js';
 import type { DashboardState } from './state.js';
-import type { DashboardStore } from './store.js';
+import type { DashboardStore } from './redraw-pacer.js';
 
 export type StopKey = 'q' | 'Ctrl-C';
 

@@ -1,10 +1,10 @@
 // The live terminal dashboard of `pxl run`: a run subscriber feeding the store, and the Ink app
 // drawing it. It holds no training logic; the trainer does not know it exists.
 import { render, type Instance } from 'ink';
-import type { RunListener } from '../../train/events.js';
+import type { RunListener } from '../../events/run-events.js';
 import { Dashboard as App, type StopKey } from './app.js';
 import type { DashboardAction, Link } from './state.js';
-import { createStore, DEFAULT_PACE, type Pace } from './store.js';
+import { createStore, DEFAULT_PACE, type Pace } from './redraw-pacer.js';
 
 export type { DashboardAction, Link } from './state.js';
 export type { StopKey } from './app.js';

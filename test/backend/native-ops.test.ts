@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MaskType, ModelConfig } from '../../src/config/types.js';
 import { BatchNorm, Conv2D, relu } from '../../src/model/layers.js';
 import { crossEntropyMean, crossEntropySum } from '../../src/model/loss.js';
-import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/model/native-ops.js';
+import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
 

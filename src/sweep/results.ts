@@ -1,10 +1,10 @@
 // A sweep's results in its folder: the comparison as Markdown and CSV, and the figure.
 import { writeFileSync } from 'node:fs';
-import { sweepPaths } from '../sweep/state.js';
+import { sweepPaths } from './state.js';
 import { writeFileAtomic } from '../util/files.js';
-import { learningCurvesPng } from './figure.js';
-import { readCurves, recordsFromSweep, type RunRecord } from './records.js';
-import { compareRuns, formatComparison, type Comparison, type SortKey } from './table.js';
+import { learningCurvesPng } from '../compare/figure.js';
+import { readCurves, recordsFromSweep, type RunRecord } from '../compare/records.js';
+import { compareRuns, formatComparison, type Comparison, type SortKey } from '../compare/table.js';
 
 export interface SweepResults {
   comparison: Comparison;

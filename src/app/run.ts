@@ -11,14 +11,14 @@ import { loadDataset, type Dataset } from '../data/index.js';
 import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
-import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
+import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '../train/memory.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
-import { latestCheckpoint } from './checkpoint.js';
-import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
+import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri } from '../track/mlflow-client.js';
 import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
-import { schedule, train } from './trainer.js';
+import { schedule, train } from '../train/trainer.js';
 
 export interface RunRequest {
   /** A new run from an experiment file with overrides... */
