@@ -5,11 +5,11 @@
 // a dozen, the softmax cross-entropy ten. TensorFlow has one op for each of them
 // (ReluGrad, FusedBatchNormV3 and FusedBatchNormGradV3, SparseSoftmaxCrossEntropyWithLogits);
 // and pxl's convs call Conv2D and its backprop ops directly, with their own gradient, to
-// skip the kernel rows a mask zeroes (see Conv2D in layers.ts). They are registered here
-// as tfjs kernels under pxl's own names, for the
-// 'tensorflow' backend only, so they run through the engine like any kernel (scopes,
-// tf.profile, tensor counts); callers check `nativeOps(part)` and keep the generic maths
-// for every other backend. test/model/native-ops.test.ts compares each with it.
+// skip the kernel rows a mask zeroes (native-layer-ops.ts). They are registered here as
+// tfjs kernels under pxl's own names, for the 'tensorflow' backend only, so they run
+// through the engine like any kernel (scopes, tf.profile, tensor counts); layer-ops.ts
+// checks `nativeOps(part)` and keeps the generic maths for every other backend.
+// test/backend/native-ops.test.ts compares each with it.
 import * as tf from '@tensorflow/tfjs';
 
 /** The parts of tfjs-node's NodeJSKernelBackend used here. */

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
 import { withOwnTape } from '../backend/frugal-backprop.js';
+import { layerOps } from '../backend/layer-ops.js';
 import { BatchNorm, Conv2D, newScope, relu, type ConvSpec } from './layers.js';
-import { nativeOps } from '../backend/native-ops.js';
 
 export interface ImageShape {
   height: number;
@@ -104,12 +104,10 @@ export class PixelCNN {
     return tf.add(h, y);
   }
 
-  /** A conv and the batch norm after it, if any; on native TensorFlow the batch norm takes the conv's bias over. */
+  /** A conv and the batch norm after it, if any. */
   private convNorm(conv: Conv2D, bn: BatchNorm | null, x: tf.Tensor4D, training: boolean, updateStats: boolean, inputGradient = true): tf.Tensor4D {
     if (!bn) return conv.apply(x, inputGradient);
-    const fold = nativeOps('biasFold') !== null && nativeOps('conv') !== null && nativeOps('batchNorm') !== null;
-    if (!fold) return bn.apply(conv.apply(x, inputGradient), training, updateStats);
-    return bn.apply(conv.apply(x, inputGradient, false), training, updateStats, conv.bias);
+    return layerOps.maskedConvBatchNorm(x, conv, bn, { training, updateStats }, inputGradient);
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
