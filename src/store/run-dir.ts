@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import type { Experiment } from '../config/types.js';
-import type { RunEvent, RunListener, RunSummary } from '../events/run-events.js';
+import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
 import { writeFileAtomic } from '../util/files.js';
 
 export const DEFAULT_RUNS_DIR = 'runs';
@@ -86,21 +86,12 @@ export function truncateEvents(paths: RunPaths, step: number): void {
   writeFileAtomic(paths.metrics, kept.length ? `${kept.join('\n')}\n` : '');
 }
 
-/** An event as one JSON line: big pixel arrays stay in the PNG files. */
-export function eventLine(e: RunEvent): string {
-  return JSON.stringify(e, (key, value) => (key === 'pixels' || key === 'config' ? undefined : value));
-}
-
 /** The subscriber that writes metrics.jsonl and summary.json. */
 export function runStoreListener(paths: RunPaths): RunListener {
   return (e: RunEvent) => {
     appendFileSync(paths.metrics, `${eventLine(e)}\n`);
     if (e.type === 'end') writeFileAtomic(paths.summary, `${JSON.stringify(e.summary, null, 2)}\n`);
   };
-}
-
-export function writeSummary(paths: RunPaths, summary: RunSummary): void {
-  writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
 }
 
 /** Run folders under a runs root: runs/<experiment>/<id>/ holding a config.yaml. */
