@@ -12,8 +12,9 @@ import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '../train/memory.js';
+import { gridPng } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
+import { createRun, readRun, runStoreListener, truncateEvents, writeSample, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri } from '../track/mlflow-client.js';
@@ -176,7 +177,8 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   notices.push(attachTracking(prepared, req, listeners, bus.emit));
   try {
     return await train({
-      experiment, data, model, paths, resumeFrom,
+      experiment, data, model, resumeFrom,
+      paths: { ...paths, saveSamples: (step, classes, grid) => writeSample(paths, step, gridPng(classes, grid)) },
       sampler: samplerFor(experiment.sample.method),
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
       emit: bus.emit,
