@@ -5,7 +5,7 @@
 // looks the same on every machine, fonts installed or not.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Curves } from './records.js';
+import { readCurves, type Curves, type RunRecord } from './records.js';
 
 export interface CurveSeries {
   label: string;
@@ -126,4 +126,10 @@ export function averaged(points: { step: number; value: number }[], max: number)
 function fontFiles(): string[] {
   const dir = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
   return [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')];
+}
+
+/** The learning-curves figure of the runs that have any recorded steps. */
+export function curvesFigure(records: RunRecord[], title: string): Promise<Uint8Array | null> {
+  const series = records.filter((r) => r.dir).map((r) => ({ label: r.label, curves: readCurves(r.dir!) }));
+  return learningCurvesPng(series, title);
 }

@@ -1,11 +1,8 @@
 // Runs as comparable records: each run folder's resolved config and results, from
 // summary.json or, for a run that has none yet, from its metrics.jsonl.
-import { existsSync, readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { Experiment } from '../config/types.js';
 import { readEvents, readRun, runPaths } from '../store/run-dir.js';
 import type { RunSummary } from '../events/run-events.js';
-import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
 
 /** incomplete: no summary yet (running, or killed before it could write one); pending: a sweep member not started. */
 export type RecordStatus = RunSummary['status'] | 'incomplete' | 'pending';
@@ -34,7 +31,8 @@ export interface Curves {
   test: { step: number; value: number }[];
 }
 
-const NO_RESULTS: Results = {
+/** What a run that has not started has to show. */
+export const NO_RESULTS: Results = {
   steps: null, test_bits_per_dim: null, best_test_bits_per_dim: null, train_bits_per_dim: null,
   params: null, images_per_second: null, wall_seconds: null, started_at: null,
 };
@@ -52,19 +50,6 @@ export function recordsFromDirs(dirs: string[]): RunRecord[] {
   const count = new Map<string, number>();
   records.forEach((r) => count.set(r.label, (count.get(r.label) ?? 0) + 1));
   return records.map((r) => (count.get(r.label)! > 1 ? { ...r, label: `${r.label}/${runPaths(r.dir!).id}` } : r));
-}
-
-/** A sweep's members, labelled by member name; members not yet run come as pending. */
-export function recordsFromSweep(dir: string): { name: string; records: RunRecord[] } {
-  const state = readSweepState(dir);
-  const paths = sweepPaths(dir);
-  const records = state.members.map((m): RunRecord => {
-    const runDir = memberRunDir(paths, m);
-    if (runDir && existsSync(runPaths(runDir).config)) return readRecord(runDir, m.name);
-    const experiment = parse(readFileSync(memberFile(paths, m.name), 'utf8')) as Experiment;
-    return { label: m.name, dir: null, status: 'pending', experiment, results: NO_RESULTS };
-  });
-  return { name: state.name, records };
 }
 
 function fromSummary(s: RunSummary): Results {

@@ -1,10 +1,13 @@
-// A sweep's results in its folder: the comparison as Markdown and CSV, and the figure.
-import { writeFileSync } from 'node:fs';
-import { sweepPaths } from './state.js';
-import { writeFileAtomic } from '../util/files.js';
-import { learningCurvesPng } from '../compare/figure.js';
-import { readCurves, recordsFromSweep, type RunRecord } from '../compare/records.js';
+// A sweep's results in its folder (the comparison as Markdown and CSV, and the figure), and its members as comparable records.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { curvesFigure } from '../compare/figure.js';
+import { NO_RESULTS, readRecord, type RunRecord } from '../compare/records.js';
 import { compareRuns, formatComparison, type Comparison, type SortKey } from '../compare/table.js';
+import type { Experiment } from '../config/types.js';
+import { runPaths } from '../store/run-dir.js';
+import { writeFileAtomic } from '../util/files.js';
+import { memberFile, memberRunDir, readSweepState, sweepPaths } from './state.js';
 
 export interface SweepResults {
   comparison: Comparison;
@@ -23,8 +26,15 @@ export async function writeSweepResults(dir: string, sort: SortKey = 'best'): Pr
   return { comparison, table: formatComparison(comparison, 'table'), files: { markdown: paths.markdown, csv: paths.csv, figure: png ? paths.figure : null } };
 }
 
-/** The learning-curves figure of the runs that have any recorded steps. */
-export function curvesFigure(records: RunRecord[], title: string): Promise<Uint8Array | null> {
-  const series = records.filter((r) => r.dir).map((r) => ({ label: r.label, curves: readCurves(r.dir!) }));
-  return learningCurvesPng(series, title);
+/** A sweep's members, labelled by member name; members not yet run come as pending. */
+export function recordsFromSweep(dir: string): { name: string; records: RunRecord[] } {
+  const state = readSweepState(dir);
+  const paths = sweepPaths(dir);
+  const records = state.members.map((m): RunRecord => {
+    const runDir = memberRunDir(paths, m);
+    if (runDir && existsSync(runPaths(runDir).config)) return readRecord(runDir, m.name);
+    const experiment = parse(readFileSync(memberFile(paths, m.name), 'utf8')) as Experiment;
+    return { label: m.name, dir: null, status: 'pending', experiment, results: NO_RESULTS };
+  });
+  return { name: state.name, records };
 }
