@@ -15,7 +15,7 @@ import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '..
 import { gridPng } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, writeSample, type RunPaths } from '../store/run-dir.js';
-import { latestCheckpoint } from '../train/checkpoint.js';
+import { latestCheckpoint } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri } from '../track/mlflow-client.js';
 import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';

@@ -9,7 +9,7 @@ import type { Dataset, ImageSet } from '../data/datasets.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
-import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadExperiment } from '../../config/load.js';
-import { latestCheckpoint, loadCheckpoint } from '../../train/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint } from '../../checkpoint/checkpoint.js';
 import { prepareExperiment } from '../../app/run.js';
 import { readRun } from '../../store/run-dir.js';
 import { gridPng } from '../../sample/grid.js';
