@@ -12,7 +12,7 @@ import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '../train/memory.js';
-import { gridPng } from '../sample/grid.js';
+import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, writeSample, type RunPaths } from '../store/run-dir.js';
 import { latestCheckpoint } from '../checkpoint/checkpoint.js';
@@ -178,7 +178,7 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   try {
     return await train({
       experiment, data, model, resumeFrom,
-      paths: { ...paths, saveSamples: (step, classes, grid) => writeSample(paths, step, gridPng(classes, grid)) },
+      paths: { ...paths, saveSamples: (step, classes) => writeSample(paths, step, gridPng(classes, sampleGrid(experiment, data))) },
       sampler: samplerFor(experiment.sample.method),
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
       emit: bus.emit,
@@ -190,6 +190,11 @@ export async function runExperiment(req: RunRequest): Promise<RunSummary> {
     await bus.drain();
     model.dispose();
   }
+}
+
+/** How a run's sample grids are laid out: sample.count images in sample.columns columns. */
+function sampleGrid(e: Experiment, data: Dataset): GridOptions {
+  return { count: e.sample.count, columns: e.sample.columns, height: data.height, width: data.width, channels: data.channels, levels: e.model.color_levels };
 }
 
 /**

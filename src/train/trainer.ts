@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment } from '../config/types.js';
 import { intervalSteps } from '../config/rules.js';
-import { EpochOrder, makeBatch } from '../data/batches.js';
+import { classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
@@ -18,17 +18,8 @@ export interface RunFolder {
   id: string;
   dir: string;
   checkpoints: string;
-  /** Stores the images sampled at `step` (classes [count, height, width, channels]); returns where they went. */
-  saveSamples(step: number, classes: Int32Array, grid: SampleGrid): string;
-}
-
-export interface SampleGrid {
-  count: number;
-  columns: number;
-  height: number;
-  width: number;
-  channels: number;
-  levels: number;
+  /** Stores the images sampled at `step` (classes [sample.count, height, width, channels]); returns where they went. */
+  saveSamples(step: number, classes: Int32Array): string;
 }
 
 export interface TrainOptions {
@@ -219,8 +210,8 @@ async function sample(o: TrainOptions, step: number): Promise<void> {
   o.emit({ type: 'sample-start', time: Date.now(), step, count: s.count, method: o.sampler.method });
   const result = await o.sampler.sample(o.model, { count: s.count, temperature: s.temperature, seed: s.seed });
   const levels = o.experiment.model.color_levels;
-  const path = o.paths.saveSamples(step, result.classes, { count: s.count, columns: s.columns, height, width, channels, levels });
-  const pixels = Float32Array.from(result.classes, (k) => k / (levels - 1));
+  const path = o.paths.saveSamples(step, result.classes);
+  const pixels = Float32Array.from(result.classes, (k) => classToInput(k, levels));
   o.emit({ type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: s.count, columns: s.columns, height, width, pixels, seconds: result.seconds });
 }
 
