@@ -1,3 +1,5 @@
+// app/: the application's wiring: one run from experiment to trainer, with its subscribers.
+//
 // Puts a run together: experiment -> backend -> data -> model -> run folder -> trainer,
 // with the subscribers attached. Everything that can be wrong with the input is checked
 // before the run folder is created, so a bad input leaves nothing behind.

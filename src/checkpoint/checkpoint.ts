@@ -1,3 +1,5 @@
+// checkpoint/: the checkpoint format on disk, written by the trainer and read to resume or sample.
+//
 // Checkpoints: model variables, optimiser state and the training position, written
 // atomically (a temp folder renamed into place) so a crash never leaves half a checkpoint.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,5 @@
+// compare/: run folders side by side: records, the comparison table, the learning-curves figure.
+//
 // Side by side: only the settings that differ between the runs, then their results,
 // sorted by a chosen metric; as a text table, Markdown, CSV or JSON.
 import { stringify as csv } from 'csv-stringify/sync';

@@ -1,3 +1,5 @@
+// events/: the run events every subscriber and the trainer share.
+//
 // The run's typed events: the contract between the trainer, which emits them and knows no
 // subscriber, and the subscribers (the dashboard, the plain/json reporters, the run store,
 // the MLflow tracker), which each subscribe on their own and know nothing of one another.

@@ -1,3 +1,5 @@
+// store/: the local run store, a folder per run, kept by a run subscriber.
+//
 // The local run store: one folder per run under runs/<experiment>/<run id>/ holding the
 // resolved config, every event in metrics.jsonl, sample PNGs, checkpoints and summary.json.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,5 @@
+// sweep/: many runs from one sweep file, run as child processes, kept in a sweep folder and compared.
+//
 // Runs a sweep: every member as a child `pxl run`, N at a time, with its state kept in the
 // sweep folder after every change, so a stopped or killed sweep goes on where it was:
 // finished members are skipped, interrupted ones resume from their checkpoints.

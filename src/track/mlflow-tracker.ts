@@ -1,3 +1,5 @@
+// track/: MLflow tracking, a run subscriber, and syncing finished runs.
+//
 // The MLflow tracker: a run subscriber that mirrors a pxl run into an MLflow run.
 //
 // Training never waits for MLflow. Events become operations in an in-memory

@@ -1,3 +1,5 @@
+// train/: the training loop, the optimisers and the memory plan of a step.
+//
 // The training loop. It emits typed events and knows none of its subscribers
 // (dashboard, reporters, run store, MLflow): see src/events/run-events.ts. What it writes
 // goes where the RunFolder it is handed says (the run store's, from src/app/run.ts).

@@ -1,3 +1,5 @@
+// ui/: what a person sees of a run: the terminal dashboard, plain and JSON reporters, formatting.
+//
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
 import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
