@@ -1,7 +1,8 @@
-// The native backend's layer ops (src/backend/native-layer-ops.ts, on native-ops.ts: ReluGrad, FusedBatchNormV3 and its
-// gradient, SparseSoftmaxCrossEntropyWithLogits, masked convs over the kernel's upper rows
-// with explicit padding) against the generic tfjs maths they replace, both on the
-// 'tensorflow' backend (generic-layer-ops.ts): forward values, gradients and batch-norm running statistics.
+// The native backend's layer ops (src/backend/native-layer-ops.ts, on the kernels of
+// native-ops.ts: ReluGrad, FusedBatchNormV3 and its gradient, SparseSoftmaxCrossEntropyWithLogits,
+// masked convs over the kernel's upper rows with explicit padding) against the generic ones
+// they replace (generic-layer-ops.ts), both on the 'tensorflow' backend: forward values,
+// gradients and batch-norm running statistics.
 //
 // tfjs-node is optional: when it does not load these tests fail, saying why, unless
 // PXL_NATIVE=0 is set, which skips them (as test/backend/tfjs-node.test.ts does).
