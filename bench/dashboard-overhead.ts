@@ -13,8 +13,8 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RunEvent, RunListener } from '../src/train/events.js';
-import { runExperiment } from '../src/train/run.js';
+import type { RunEvent, RunListener } from '../src/events/run-events.js';
+import { runExperiment } from '../src/app/run.js';
 import { loadDashboard } from '../src/ui/dashboard/load.js';
 
 const { createDashboard } = await loadDashboard(); // as `pxl run` loads it

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { EpochOrder, loadDataset } from '../../src/data/index.js';
-import { setNativeParts, type NativePart } from '../../src/model/native-ops.js';
+import { setNativeParts, type NativePart } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { FusedAdam } from '../../src/train/adam.js';
 import { trainStep } from '../../src/train/trainer.js';

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { nativeOps } from '../../src/model/native-ops.js';
+import { nativeOps } from '../../src/backend/native-ops.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' }, batch: { type: 'string', default: '32' } } });
 tf.env().set('PROD', true);

@@ -20,7 +20,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { loadExperiment } from '../../src/config/load.js';
 import { EpochOrder, loadDataset, makeBatch } from '../../src/data/index.js';
 import { crossEntropyMean } from '../../src/model/loss.js';
-import { disableNativeOps } from '../../src/model/native-ops.js';
+import { disableNativeOps } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { Torch, defaultPython, shareWeights, torchSpec } from './torch-child.js';
 

@@ -1,5 +1,8 @@
+// backend/: the compute backends and the layer ops the model asks for, with their fast paths.
+//
 // The compute-backend layer: pick and start a tfjs backend, report on all of them,
-// and fill the gradient-kernel gaps of the wasm and cpu backends. One gap it
+// fill the gradient-kernel gaps of the wasm and cpu backends, and compute the model's
+// layers (layer-ops.ts: the model asks for an op, the backend picks how to run it). One gap it
 // cannot fill: tf.batchNorm's gradient throws unless scale and offset are both
 // passed, so model code must always pass both.
 export { initBackend } from './select.js';

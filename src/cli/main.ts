@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// cli/: the `pxl` command line, one module per command.
+//
 // Entry point of the `pxl` command line: parses arguments and dispatches to one command module.
 import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError } from 'commander';

@@ -5,8 +5,9 @@
 // looks the same on every machine, fonts installed or not.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { markPng } from '../sample/png-mark.js';
-import type { Curves } from './records.js';
+import { markPng } from '../util/png-mark.js';
+import { eightBitEquivalent } from './levels.js';
+import { readCurves, type Curves, type RunRecord } from './records.js';
 
 export interface CurveSeries {
   label: string;
@@ -128,4 +129,23 @@ export function averaged(points: { step: number; value: number }[], max: number)
 function fontFiles(): string[] {
   const dir = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
   return [join(dir, 'DejaVuSans.ttf'), join(dir, 'DejaVuSans-Bold.ttf')];
+}
+
+/** The learning-curves figure of the runs that have any recorded steps. */
+export function curvesFigure(records: RunRecord[], title: string): Promise<Uint8Array | null> {
+  const { series, eightBit } = figureSeries(records);
+  return learningCurvesPng(series, title, { eightBit });
+}
+
+/** The curves drawn: when the runs' colour levels differ, on the 8-bit-equivalent scale, as the table ranks them. */
+export function figureSeries(records: RunRecord[]): { series: CurveSeries[]; eightBit: boolean } {
+  const eightBit = new Set(records.map((r) => r.experiment.model.color_levels)).size > 1;
+  const series = records.filter((r) => r.dir).map((r) => {
+    const curves = readCurves(r.dir!);
+    if (!eightBit) return { label: r.label, curves };
+    const levels = r.experiment.model.color_levels;
+    const shift = (points: Curves['train']) => points.map((p) => ({ step: p.step, value: eightBitEquivalent(p.value, levels) }));
+    return { label: r.label, curves: { train: shift(curves.train), test: shift(curves.test) } };
+  });
+  return { series, eightBit };
 }

@@ -1,13 +1,9 @@
 // Runs as comparable records: each run folder's resolved config and results, from
 // summary.json or, for a run that has none yet, from its metrics.jsonl.
-import { existsSync, readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { Experiment } from '../config/types.js';
 import { isLocked } from '../store/lock.js';
 import { readEvents, readRun, runPaths } from '../store/run-dir.js';
-import type { RunSummary } from '../train/events.js';
-import type { MemberStatus } from '../sweep/events.js';
-import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/state.js';
+import type { RunSummary } from '../events/run-events.js';
 
 /**
  * A run folder's: its summary's status; without one, running while a process holds the
@@ -15,7 +11,7 @@ import { memberFile, memberRunDir, readSweepState, sweepPaths } from '../sweep/s
  * continues it, from step 0 when it had no checkpoint yet). A sweep member's: its status in
  * the sweep's state.json (pending, running, ...).
  */
-export type RecordStatus = RunSummary['status'] | 'incomplete' | MemberStatus;
+export type RecordStatus = RunSummary['status'] | 'incomplete' | 'running' | 'pending';
 
 export interface Results {
   steps: number | null;
@@ -41,7 +37,8 @@ export interface Curves {
   test: { step: number; value: number }[];
 }
 
-const NO_RESULTS: Results = {
+/** What a run that has not started has to show. */
+export const NO_RESULTS: Results = {
   steps: null, test_bits_per_dim: null, best_test_bits_per_dim: null, train_bits_per_dim: null,
   params: null, images_per_second: null, wall_seconds: null, started_at: null,
 };
@@ -60,23 +57,6 @@ export function recordsFromDirs(dirs: string[]): RunRecord[] {
   const count = new Map<string, number>();
   records.forEach((r) => count.set(r.label, (count.get(r.label) ?? 0) + 1));
   return records.map((r) => (count.get(r.label)! > 1 ? { ...r, label: `${r.label}/${runPaths(r.dir!).id}` } : r));
-}
-
-/**
- * A sweep's members, labelled by member name, with the status state.json gives them: the one
- * source of the sweep's counts, its table and its files, also for a member that failed
- * before its run folder had a summary (or before it had a run folder at all).
- */
-export function recordsFromSweep(dir: string): { name: string; records: RunRecord[] } {
-  const state = readSweepState(dir);
-  const paths = sweepPaths(dir);
-  const records = state.members.map((m): RunRecord => {
-    const runDir = memberRunDir(paths, m);
-    if (runDir && existsSync(runPaths(runDir).config)) return { ...readRecord(runDir, m.name), status: m.status };
-    const experiment = parse(readFileSync(memberFile(paths, m.name), 'utf8')) as Experiment;
-    return { label: m.name, dir: null, status: m.status, experiment, results: NO_RESULTS };
-  });
-  return { name: state.name, records };
 }
 
 function fromSummary(s: RunSummary): Results {

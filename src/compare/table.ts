@@ -1,7 +1,9 @@
+// compare/: run folders side by side: records, the comparison table, the learning-curves figure.
+//
 // Side by side: only the settings that differ between the runs, then their results,
 // sorted by a chosen metric; as a text table, Markdown, CSV or JSON.
 import { stringify as csv } from 'csv-stringify/sync';
-import { flattenConfig } from '../track/flatten.js';
+import { flattenConfig } from '../config/flatten.js';
 import { duration, fixed, int } from '../ui/format.js';
 import { textTable, type Align } from '../ui/table.js';
 import { eightBitEquivalent } from './levels.js';

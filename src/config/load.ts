@@ -1,3 +1,5 @@
+// config/: experiment files to a validated, resolved experiment (schema, composition, rules, types).
+//
 // From an experiment file (plus --set overrides) to a validated, fully resolved experiment.
 import { basename, extname, resolve } from 'node:path';
 import { compose, type Composed } from './compose.js';

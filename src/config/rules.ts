@@ -13,6 +13,9 @@ interface Finding {
 
 type Rule = (e: Experiment) => Finding[];
 
+/** A 1x1 mask-A kernel: the mask hides its only tap, so the conv has no weights left. */
+const hidesEveryTap = (kernel: number, mask: string | null): boolean => kernel === 1 && mask === 'A';
+
 const oddKernel =
   (section: 'input' | 'blocks'): Rule =>
   (e) => {
@@ -33,15 +36,15 @@ const RULES: Rule[] = [
           message: 'the first layer must use mask A: with mask B each pixel sees its own value, the model learns to copy its input (loss near 0) and its samples are meaningless',
         }],
   (e) =>
-    e.model.input.kernel_size === 1 && e.model.input.mask === 'A'
+    hidesEveryTap(e.model.input.kernel_size, e.model.input.mask)
       ? [{ path: ['model', 'input', 'kernel_size'], message: 'a 1x1 mask-A conv has no weights left (the mask hides its only tap), so the model would never see the image; use a kernel of 3 or more' }]
       : [],
   (e) =>
-    e.model.blocks.count > 0 && e.model.blocks.kernel_size === 1 && e.model.blocks.mask === 'A'
+    e.model.blocks.count > 0 && hidesEveryTap(e.model.blocks.kernel_size, e.model.blocks.mask)
       ? [{ path: ['model', 'blocks', 'mask'], message: 'a 1x1 mask-A conv has no weights left (the mask hides its only tap), so every block would output a constant; use mask B' }]
       : [],
   (e) =>
-    e.model.head.convs > 0 && e.model.head.mask === 'A'
+    e.model.head.convs > 0 && hidesEveryTap(1, e.model.head.mask)
       ? [{ path: ['model', 'head', 'mask'], message: "the head's convs are 1x1: with mask A they have no weights left and the output would not depend on the image; use mask B" }]
       : [],
   (e) =>

@@ -43,15 +43,19 @@ export function parseSource(file: string, text: string): { source?: SourceFile; 
 }
 
 export function readSource(file: string, display = file): { source?: SourceFile; errors: Diagnostic[] } {
-  let text: string;
+  const text = readText(file, display, 'experiment');
+  return typeof text === 'string' ? parseSource(display, text) : { errors: [text] };
+}
+
+/** A YAML file's text, or why it cannot be read as a diagnostic at its first line ("cannot read sweep file: no such file"). */
+export function readText(file: string, display: string, what: string): string | Diagnostic {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a YAML file' : (err as Error).message;
-    return { errors: [{ location: { file: display, line: 1, col: 1 }, path: '', message: `cannot read experiment file: ${why}` }] };
+    return { location: { file: display, line: 1, col: 1 }, path: '', message: `cannot read ${what} file: ${why}` };
   }
-  return parseSource(display, text);
 }
 
 function collectOrigins(

@@ -1,66 +1,34 @@
 // The resolved experiment: every setting present, defaults filled in.
-// Mirrors schemas/experiment.schema.json, which stays the source of truth (a test checks they agree).
-
-export type MaskType = 'A' | 'B';
+// Generated from schemas/experiment.schema.json by scripts/gen-config-types.mjs (npm run build,
+// npm test); do not edit by hand: change the schema and run `npm run gen:types`.
+/**
+ * Compute backend. auto picks the best available: tensorflow-gpu (CUDA), tensorflow (native CPU), wasm, cpu (pure JavaScript, slow).
+ */
 export type BackendRequest = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-/** A number of steps, or "N steps" / "N epochs"; 0 means only at the end. */
+/**
+ * A causal mask: A hides the centre pixel and everything after it in raster order; B keeps the centre.
+ */
+export type MaskType = 'A' | 'B';
+/**
+ * A number of steps, or "N steps" / "N epochs"; 0 means only at the end.
+ */
 export type Interval = number | string;
 
-export interface DatasetConfig {
-  name: 'mnist' | 'fashion-mnist' | 'idx';
-  dir: string | null;
-  train_limit: number | null;
-  test_limit: number | null;
-}
-
-export interface ModelConfig {
-  color_levels: number;
-  hidden: number;
-  batch_norm: boolean;
-  input: { kernel_size: number; mask: MaskType };
-  blocks: { type: 'residual'; count: number; kernel_size: number; mask: MaskType };
-  head: { convs: number; mask: MaskType };
-}
-
-export interface OptimizerConfig {
-  name: 'adam' | 'rmsprop' | 'sgd';
-  learning_rate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  momentum: number;
-}
-
-export interface TrainConfig {
-  epochs: number;
-  steps: number | null;
-  batch_size: number;
-  recompute: 'auto' | 'always' | 'never';
-  optimizer: OptimizerConfig;
-  eval_every: Interval;
-  checkpoint_every: Interval;
-  keep_checkpoints: number;
-  sample_every: Interval;
-  log_every: number;
-}
-
-export interface SampleConfig {
-  count: number;
-  columns: number;
-  method: 'naive' | 'cached';
-  temperature: number;
-  seed: number;
-}
-
-export interface TrackingConfig {
-  uri: string | null;
-  experiment: string | null;
-  log_model: boolean;
-}
-
+/**
+ * One PixelCNN experiment: the data, the model, how to train it, how to sample from it and where to track it.
+ */
 export interface Experiment {
+  /**
+   * Experiment name, used for the run folder runs/<name>/ and as the MLflow experiment by default. Defaults to the file name without its extension.
+   */
   name: string;
+  /**
+   * Free text shown in the dashboard and logged as the MLflow run note.
+   */
   description: string;
+  /**
+   * Seed for weight initialisation and data order. The same seed gives the same run.
+   */
   seed: number;
   backend: BackendRequest;
   dataset: DatasetConfig;
@@ -68,4 +36,184 @@ export interface Experiment {
   train: TrainConfig;
   sample: SampleConfig;
   tracking: TrackingConfig;
+}
+/**
+ * The images to model.
+ */
+export interface DatasetConfig {
+  /**
+   * mnist (bundled with pxl), fashion-mnist (Debian package dataset-fashion-mnist) or idx (IDX files in dataset.dir).
+   */
+  name: 'mnist' | 'fashion-mnist' | 'idx';
+  /**
+   * For name: idx, the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte (gzipped or not), relative to this file.
+   */
+  dir: string | null;
+  /**
+   * Use only the first N training images; null uses all.
+   */
+  train_limit: number | null;
+  /**
+   * Evaluate on only the first N test images; null uses all.
+   */
+  test_limit: number | null;
+}
+/**
+ * The PixelCNN: a masked input conv, a stack of residual blocks, and a head of 1x1 convs ending in a softmax over colour levels per pixel.
+ */
+export interface ModelConfig {
+  /**
+   * Number of intensity levels each pixel is quantised to; the output is a softmax over this many classes per pixel.
+   */
+  color_levels: number;
+  /**
+   * The width h: the residual stream has 2h channels, the convs inside each block and the head have h.
+   */
+  hidden: number;
+  /**
+   * Batch normalisation after the input conv and after each conv inside the residual blocks.
+   */
+  batch_norm: boolean;
+  /**
+   * The first layer: a masked conv from the image to the 2h-channel residual stream.
+   */
+  input: {
+    /**
+     * Kernel height and width; must be odd.
+     */
+    kernel_size: number;
+    mask: MaskType;
+  };
+  /**
+   * The stack of blocks between the input conv and the head.
+   */
+  blocks: {
+    /**
+     * Block type. residual: relu, 1x1 conv 2h->h, relu, masked kxk conv h->h, relu, 1x1 conv h->2h, each conv followed by batch norm when enabled, added to the block's input.
+     */
+    type: 'residual';
+    /**
+     * Number of blocks.
+     */
+    count: number;
+    /**
+     * Kernel height and width of each block's masked conv; must be odd.
+     */
+    kernel_size: number;
+    mask: MaskType;
+  };
+  /**
+   * After a relu, 1x1 convs (2h->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
+   */
+  head: {
+    /**
+     * Number of 1x1 convs before the output conv.
+     */
+    convs: number;
+    mask: MaskType;
+  };
+}
+/**
+ * How the model is trained.
+ */
+export interface TrainConfig {
+  /**
+   * Passes over the training set. Ignored when train.steps is set.
+   */
+  epochs: number;
+  /**
+   * Total optimiser steps; when set, it decides the run's length instead of train.epochs.
+   */
+  steps: number | null;
+  /**
+   * Images per optimiser step. An incomplete last batch of an epoch is dropped.
+   */
+  batch_size: number;
+  /**
+   * Memory for speed: always keeps only each block's input for the backward pass and recomputes the block there (same gradients, about a third more arithmetic, a fraction of the memory); never keeps every activation; auto recomputes only when keeping them would not fit the backend's memory.
+   */
+  recompute: 'auto' | 'always' | 'never';
+  optimizer: OptimizerConfig;
+  eval_every: Interval;
+  checkpoint_every: Interval;
+  /**
+   * How many of the newest checkpoints to keep in the run folder; older ones are deleted.
+   */
+  keep_checkpoints: number;
+  sample_every: Interval;
+  /**
+   * Steps between progress lines of the plain reporter. Every step is recorded in metrics.jsonl regardless.
+   */
+  log_every: number;
+}
+/**
+ * The optimiser and its settings.
+ */
+export interface OptimizerConfig {
+  /**
+   * adam, rmsprop or sgd (with momentum).
+   */
+  name: 'adam' | 'rmsprop' | 'sgd';
+  /**
+   * Step size.
+   */
+  learning_rate: number;
+  /**
+   * Adam: decay of the first-moment estimate.
+   */
+  beta1: number;
+  /**
+   * Adam: decay of the second-moment estimate.
+   */
+  beta2: number;
+  /**
+   * Adam and rmsprop: added to the denominator for numerical stability.
+   */
+  epsilon: number;
+  /**
+   * sgd and rmsprop: momentum.
+   */
+  momentum: number;
+}
+/**
+ * How image grids are sampled, pixel by pixel in raster order.
+ */
+export interface SampleConfig {
+  /**
+   * Images per grid.
+   */
+  count: number;
+  /**
+   * Images per row of the grid.
+   */
+  columns: number;
+  /**
+   * cached computes each layer once per pixel from cached activations of earlier pixels (about one forward pass per image); naive runs the whole network once per pixel. Both draw the same images.
+   */
+  method: 'naive' | 'cached';
+  /**
+   * Softmax temperature: below 1 sharper, above 1 more random.
+   */
+  temperature: number;
+  /**
+   * Seed of the sampling draws; the same weights and seed give the same images.
+   */
+  seed: number;
+}
+/**
+ * MLflow tracking. Off unless a URI is set here or in MLFLOW_TRACKING_URI.
+ */
+export interface TrackingConfig {
+  /**
+   * MLflow tracking server, e.g. http://127.0.0.1:5000; null reads MLFLOW_TRACKING_URI.
+   */
+  uri: string | null;
+  /**
+   * MLflow experiment name; null uses the experiment's name.
+   */
+  experiment: string | null;
+  /**
+   * Upload the final checkpoint as an MLflow artifact.
+   */
+  log_model: boolean;
 }

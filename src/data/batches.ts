@@ -32,6 +32,9 @@ function checkLevels(levels: number): void {
   }
 }
 
+/** The model's input for a pixel of class `k`: k / (levels - 1), in [0, 1]. */
+export const classToInput = (k: number, levels: number): number => k / (levels - 1);
+
 /** Byte → class and byte → model input, built once per number of levels. */
 export function quantizeTables(levels: number): Readonly<Tables> {
   checkLevels(levels);
@@ -41,7 +44,7 @@ export function quantizeTables(levels: number): Readonly<Tables> {
     const inputOf = new Float32Array(256);
     for (let b = 0; b < 256; b++) {
       classOf[b] = Math.floor((b * levels) / 256);
-      inputOf[b] = classOf[b] / (levels - 1);
+      inputOf[b] = classToInput(classOf[b], levels);
     }
     t = { classOf, inputOf };
     tables.set(levels, t);

@@ -1,3 +1,5 @@
+// data/: the datasets, quantised into batches, in the order training sees them.
+//
 // The data layer's public surface.
 export {
   loadDataset,

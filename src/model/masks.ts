@@ -26,6 +26,3 @@ export function kernelMask(k: number, type: MaskType, cin: number, cout: number)
   for (let t = 0; t < k * k; t++) if (spatial[t] === 1) out.fill(1, t * per, (t + 1) * per);
   return out;
 }
-
-/** True when every tap of the mask is zero (a 1x1 mask-A conv): such a layer sees nothing. */
-export const isEmptyMask = (k: number, type: MaskType): boolean => k === 1 && type === 'A';

@@ -1,12 +1,14 @@
+// model/: the PixelCNN itself (layers, masks, network, loss): what it computes, not how a backend speeds it up.
+//
 // Compiles the model section of an experiment into a PixelCNN: a masked input conv,
 // residual blocks around a masked kxk conv, and a head of 1x1 convs ending in
 // `color_levels` logits per pixel and channel.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
-import { withOwnTape } from '../backend/frugal-backprop.js';
+import { recomputedInBackward } from '../backend/frugal-backprop.js';
+import { layerOps } from '../backend/layer-ops.js';
 import { BatchNorm, Conv2D, newScope, relu, type ConvSpec } from './layers.js';
-import { nativeOps } from './native-ops.js';
 
 export interface ImageShape {
   height: number;
@@ -104,32 +106,19 @@ export class PixelCNN {
     return tf.add(h, y);
   }
 
-  /** A conv and the batch norm after it, if any; on native TensorFlow the batch norm takes the conv's bias over. */
+  /** A conv and the batch norm after it, if any. */
   private convNorm(conv: Conv2D, bn: BatchNorm | null, x: tf.Tensor4D, training: boolean, updateStats: boolean, inputGradient = true): tf.Tensor4D {
     if (!bn) return conv.apply(x, inputGradient);
-    const fold = nativeOps('biasFold') !== null && nativeOps('conv') !== null && nativeOps('batchNorm') !== null;
-    if (!fold) return bn.apply(conv.apply(x, inputGradient), training, updateStats);
-    return bn.apply(conv.apply(x, inputGradient, false), training, updateStats, conv.bias);
+    return layerOps.maskedConvBatchNorm(x, conv, bn, { training, updateStats }, inputGradient);
+  }
+
+  /** A block whose backward pass recomputes it from its input; the rerun leaves the batch-norm statistics alone. */
+  private recomputedBlock(b: ResidualBlock): (h: tf.Tensor4D) => tf.Tensor4D {
+    return recomputedInBackward((h) => this.block(b, h, true), (h) => this.block(b, h, true, false), this.blockVariables(b));
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
     return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3].flatMap((l) => l?.variables() ?? []);
-  }
-
-  /** A block as one taped op whose gradient recomputes the block from its saved input. */
-  private recomputedBlock(b: ResidualBlock): (h: tf.Tensor4D) => tf.Tensor4D {
-    const vars = this.blockVariables(b);
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const h = args[0] as tf.Tensor4D;
-      const save = args[args.length - 1] as tf.GradSaveFunc;
-      save([h]);
-      return {
-        value: this.block(b, h, true),
-        gradFunc: (dy: tf.Tensor, [input]: tf.Tensor[]) =>
-          withOwnTape(() => tf.grads((hh: tf.Tensor) => tf.sum(tf.mul(this.block(b, hh as tf.Tensor4D, true, false), dy)))([input, ...vars])),
-      };
-    }) as (...inputs: tf.Tensor[]) => tf.Tensor4D;
-    return (h) => op(h, ...vars);
   }
 
   convs(): Conv2D[] {

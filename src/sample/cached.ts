@@ -4,9 +4,9 @@
 // about one forward pass of arithmetic instead of one per pixel. Same draws as naive.
 import * as tf from '@tensorflow/tfjs';
 import type { PixelCNN } from '../model/pixelcnn.js';
-import { createRng } from '../util/random.js';
-import { drawClasses } from './draw.js';
+import { classToInput } from '../data/batches.js';
 import { type FoldedModel, type PositionConv, type Tap, disposeFolded, foldModel } from './folded.js';
+import { drawRaster } from './raster.js';
 import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
 import { TapCache } from './tap-cache.js';
 
@@ -16,33 +16,17 @@ export const cachedSampler: Sampler = {
     const start = performance.now();
     const stepper = new PositionStepper(model, opts.count);
     try {
-      const classes = await drawImages(model, stepper, opts);
+      const W = model.image.width;
+      const classes = await drawRaster(model, opts, {
+        logitsAt: (p) => stepper.logitsAt(Math.floor(p / W), p % W),
+        setPixel: (p, drawn) => stepper.setPixel(p, drawn),
+      });
       return { classes, count: opts.count, seconds: (performance.now() - start) / 1000 };
     } finally {
       stepper.dispose();
     }
   },
 };
-
-/** The raster loop: logits at p, one draw per image and channel, then p's pixels join the input. */
-async function drawImages(model: PixelCNN, stepper: PositionStepper, opts: SampleOptions): Promise<Int32Array> {
-  const { height: H, width: W, channels: C } = model.image;
-  const L = model.config.color_levels;
-  const N = opts.count;
-  const rng = createRng(opts.seed);
-  const classes = new Int32Array(N * H * W * C);
-  const drawn = new Int32Array(N * C);
-  for (let p = 0; p < H * W; p++) {
-    const logits = await stepper.logitsAt(Math.floor(p / W), p % W);
-    opts.onLogits?.(p, logits);
-    drawClasses(logits, L, opts.temperature, rng, drawn);
-    stepper.setPixel(p, drawn);
-    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) classes[(n * H * W + p) * C + c] = drawn[n * C + c];
-    opts.onProgress?.(p + 1, H * W);
-    if (p % 16 === 15) await new Promise(setImmediate); // let signals and the UI through
-  }
-  return classes;
-}
 
 /** The network evaluated at one position at a time, in raster order, for a batch of N images. */
 class PositionStepper {
@@ -77,7 +61,7 @@ class PositionStepper {
     const { height: H, width: W, channels: C } = this.model.image;
     const L = this.model.config.color_levels;
     for (let n = 0; n < this.count; n++) {
-      for (let c = 0; c < C; c++) this.pixels[(n * H * W + p) * C + c] = drawn[n * C + c] / (L - 1);
+      for (let c = 0; c < C; c++) this.pixels[(n * H * W + p) * C + c] = classToInput(drawn[n * C + c], L);
     }
   }
 

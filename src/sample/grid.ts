@@ -1,7 +1,7 @@
 // Sample grids as PNG files, through pngjs.
 import { PNG } from 'pngjs';
 import { dequantize } from '../data/batches.js';
-import { markPng } from './png-mark.js';
+import { markPng } from '../util/png-mark.js';
 
 /** The largest grid drawn: 8192 x 8192 pixels (256 MiB of RGBA while it is encoded). */
 export const MAX_GRID_PIXELS = 8192 * 8192;

@@ -1,3 +1,5 @@
+// sample/: drawing images from a model pixel by pixel (naive and cached) and writing them as grids.
+//
 // The samplers by method name.
 import { cachedSampler } from './cached.js';
 import { naiveSampler } from './naive.js';

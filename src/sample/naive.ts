@@ -2,8 +2,8 @@
 // logits are used. Simple and obviously correct: the reference for faster methods.
 import * as tf from '@tensorflow/tfjs';
 import type { PixelCNN } from '../model/pixelcnn.js';
-import { createRng } from '../util/random.js';
-import { drawClasses } from './draw.js';
+import { classToInput } from '../data/batches.js';
+import { drawRaster } from './raster.js';
 import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
 
 export const naiveSampler: Sampler = {
@@ -13,24 +13,13 @@ export const naiveSampler: Sampler = {
     const { height: H, width: W, channels: C } = model.image;
     const L = model.config.color_levels;
     const N = opts.count;
-    const rng = createRng(opts.seed);
     const pixels = new Float32Array(N * H * W * C); // model input, 0..1
-    const classes = new Int32Array(N * H * W * C);
-    const drawn = new Int32Array(N * C);
-    for (let p = 0; p < H * W; p++) {
-      const logits = await pixelLogits(model, pixels, N, p);
-      opts.onLogits?.(p, logits);
-      drawClasses(logits, L, opts.temperature, rng, drawn);
-      for (let n = 0; n < N; n++) {
-        for (let c = 0; c < C; c++) {
-          const at = (n * H * W + p) * C + c;
-          classes[at] = drawn[n * C + c];
-          pixels[at] = drawn[n * C + c] / (L - 1); // the same float32 the data layer feeds in training
-        }
-      }
-      opts.onProgress?.(p + 1, H * W);
-      if (p % 16 === 15) await new Promise(setImmediate); // let signals and the UI through
-    }
+    const classes = await drawRaster(model, opts, {
+      logitsAt: (p) => pixelLogits(model, pixels, N, p),
+      setPixel: (p, drawn) => {
+        for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) pixels[(n * H * W + p) * C + c] = classToInput(drawn[n * C + c], L);
+      },
+    });
     return { classes, count: N, seconds: (performance.now() - start) / 1000 };
   },
 };

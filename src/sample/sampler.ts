@@ -1,5 +1,5 @@
 // The sampler seam: every method produces images pixel by pixel in raster order, drawing
-// with drawClasses from one seeded stream, so methods can be swapped and compared exactly.
+// with drawClasses from one seeded stream (raster.ts), so methods can be swapped and compared exactly.
 import type { PixelCNN } from '../model/pixelcnn.js';
 
 export type SampleMethod = 'naive' | 'cached';

@@ -1,3 +1,5 @@
+// store/: the local run store, a folder per run, kept by a run subscriber.
+//
 // The local run store: one folder per run under runs/<experiment>/<run id>/ holding the
 // resolved config, every event in metrics.jsonl, sample PNGs, checkpoints and summary.json.
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -5,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import type { Experiment } from '../config/types.js';
-import type { RunEvent, RunListener, RunSummary } from '../train/events.js';
+import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
 import { writeFileAtomic } from '../util/files.js';
 import { recordedMeaning } from './resume-config.js';
 
@@ -168,11 +170,6 @@ export function storeWrite<T>(file: string, write: () => T): T {
     const e = err as NodeJS.ErrnoException;
     throw new RunStoreError(`could not write ${file}: ${e.code ? `${e.code} (${e.message.replace(/^[A-Z]+: /, '')})` : e.message}`);
   }
-}
-
-/** An event as one JSON line: big pixel arrays stay in the PNG files. */
-export function eventLine(e: RunEvent): string {
-  return JSON.stringify(e, (key, value) => (key === 'pixels' || key === 'config' ? undefined : value));
 }
 
 /**

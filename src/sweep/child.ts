@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { EndEvent, RunEvent } from '../train/events.js';
+import type { EndEvent, RunEvent } from '../events/run-events.js';
 
 export const PXL_BIN = fileURLToPath(new URL('../../bin/pxl.js', import.meta.url));
 

@@ -1,7 +1,7 @@
-// The sweep's typed events, like a run's (train/events.ts): the sweep runner emits them
+// The sweep's typed events, like a run's (events/run-events.ts): the sweep runner emits them
 // and knows none of its subscribers (plain or json lines now, the dashboard later).
 // Each member's own run events arrive wrapped in member-run events.
-import type { RunEvent, RunStatus, RunSummary } from '../train/events.js';
+import type { RunEvent, RunStatus, RunSummary } from '../events/run-events.js';
 
 /** Where a member stands: not started yet, running, or how its run ended. */
 export type MemberStatus = RunStatus | 'pending' | 'running';

@@ -1,7 +1,7 @@
 // Sweep reporters for a terminal or a log: plain lines (member i/N, its name, status and
 // best test bits/dim, with each member's usual run output), or one JSON object per event.
 import { Writable } from 'node:stream';
-import type { RunListener, RunSummary } from '../train/events.js';
+import type { RunListener, RunSummary } from '../events/run-events.js';
 import { duration, fixed } from '../ui/format.js';
 import { plainReporter } from '../ui/reporters.js';
 import type { SweepEvent, SweepListener } from './events.js';

@@ -1,12 +1,14 @@
+// sweep/: many runs from one sweep file, run as child processes, kept in a sweep folder and compared.
+//
 // Runs a sweep: every member as a child `pxl run`, N at a time, with its state kept in the
 // sweep folder after every change, so a stopped or killed sweep goes on where it was:
 // finished members are skipped, interrupted ones resume from their checkpoints.
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { writeSweepResults } from '../compare/report.js';
+import { writeSweepResults } from './results.js';
 import { resolveTracking, TRACKING_OFF_HINT } from '../track/settings.js';
-import type { RunEvent, RunStatus } from '../train/events.js';
+import type { RunEvent, RunStatus } from '../events/run-events.js';
 import { spawnMember, type MemberExit, type MemberProcess } from './child.js';
 import type { SweepDefinition } from './definition.js';
 import type { MemberStatus, SweepEvent, SweepListener, SweepStatus } from './events.js';

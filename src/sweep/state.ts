@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import type { RunSummary } from '../train/events.js';
-import { latestCheckpoint } from '../train/checkpoint.js';
+import type { RunSummary } from '../events/run-events.js';
+import { latestCheckpoint } from '../checkpoint/checkpoint.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { SweepDefinition, SweepMember } from './definition.js';
 import type { MemberStatus, SweepStatus } from './events.js';

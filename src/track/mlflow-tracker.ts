@@ -1,3 +1,5 @@
+// track/: MLflow tracking, a run subscriber, and syncing finished runs.
+//
 // The MLflow tracker: a run subscriber that mirrors a pxl run into an MLflow run.
 //
 // Training never waits for MLflow. Events become operations in an in-memory
@@ -9,13 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import type { RunEvent, RunListener, RunStartEvent, RunStatus } from '../train/events.js';
+import type { RunEvent, RunListener, RunStartEvent, RunStatus } from '../events/run-events.js';
 import { MlflowClient, MlflowError, credentialsFor, type Metric, type MlflowAuth, type MlflowRunStatus, type RunTag } from './mlflow-client.js';
 import type { DatasetInput } from './dataset-input.js';
 import { RunSync, SPOOL_FILE, artifactSource, type Log, type SyncOp } from './mlflow-sync.js';
-import { flattenConfig } from './flatten.js';
+import { flattenConfig } from '../config/flatten.js';
 
-export { flattenConfig } from './flatten.js';
+export { flattenConfig } from '../config/flatten.js';
 export { resolveTracking, splitCredentials, TRACKING_OFF_HINT, type TrackingSection, type TrackingSettings } from './settings.js';
 export { datasetInputs, type DatasetInput } from './dataset-input.js';
 export { syncRun, type SyncOptions, type SyncResult } from './mlflow-sync.js';

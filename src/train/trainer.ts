@@ -1,24 +1,34 @@
+// train/: the training loop, the optimisers and the memory plan of a step.
+//
 // The training loop. It emits typed events and knows none of its subscribers
-// (dashboard, reporters, run store, MLflow): see events.ts.
+// (dashboard, reporters, run store, MLflow): see src/events/run-events.ts. What it writes
+// goes where the RunFolder it is handed says (the run store's, from src/app/run.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment } from '../config/types.js';
 import { intervalSteps } from '../config/rules.js';
-import { EpochOrder, makeBatch } from '../data/batches.js';
+import { classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
-import { gridPng } from '../sample/grid.js';
 import type { Sampler } from '../sample/sampler.js';
-import { runPaths, writeSample, type RunPaths } from '../store/run-dir.js';
-import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from './checkpoint.js';
-import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from './events.js';
+import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
+import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
+
+/** The run folder as the trainer needs it: its id and place, where checkpoints go, how samples are kept. */
+export interface RunFolder {
+  id: string;
+  dir: string;
+  checkpoints: string;
+  /** Stores the images sampled at `step` (classes [sample.count, height, width, channels]); returns where they went. */
+  saveSamples(step: number, classes: Int32Array): string;
+}
 
 export interface TrainOptions {
   experiment: Experiment;
   data: Dataset;
   model: PixelCNN;
-  paths: RunPaths;
+  paths: RunFolder;
   sampler: Sampler;
   /** Fields of the start event the trainer cannot know (backend, device). */
   start: Pick<RunStartEvent, 'backend' | 'backendNote' | 'device'>;
@@ -202,9 +212,8 @@ async function sample(o: TrainOptions, step: number): Promise<void> {
   o.emit({ type: 'sample-start', time: Date.now(), step, count: s.count, method: o.sampler.method });
   const result = await o.sampler.sample(o.model, { count: s.count, temperature: s.temperature, seed: s.seed });
   const levels = o.experiment.model.color_levels;
-  const png = gridPng(result.classes, { count: s.count, columns: s.columns, height, width, channels, levels });
-  const path = writeSample(runPaths(o.paths.dir), step, png);
-  const pixels = Float32Array.from(result.classes, (k) => k / (levels - 1));
+  const path = o.paths.saveSamples(step, result.classes);
+  const pixels = Float32Array.from(result.classes, (k) => classToInput(k, levels));
   o.emit({ type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: s.count, columns: s.columns, height, width, pixels, seconds: result.seconds });
 }
 

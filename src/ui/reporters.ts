@@ -1,7 +1,8 @@
+// ui/: what a person sees of a run: the terminal dashboard, plain and JSON reporters, formatting.
+//
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
-import { eventLine } from '../store/run-dir.js';
-import type { RunEvent, RunListener, RunSummary } from '../train/events.js';
+import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
 import { duration, eta, fixed, int } from './format.js';
 
 export type ReporterName = 'plain' | 'json';

@@ -1,3 +1,5 @@
+// util/: small helpers every layer may use (files, seeded randomness).
+//
 // Small file helpers shared across concerns.
 import writeFileAtomicPackage from 'write-file-atomic';
 

@@ -61,7 +61,7 @@ describe('wasm with 2 threads', () => {
 
 describe('how many wasm threads a run gets', () => {
   it('one per core unless PXL_WASM_THREADS says otherwise, which must be auto or a positive integer', async () => {
-    const { wasmThreadsFromEnv } = await import('../../src/train/run.js');
+    const { wasmThreadsFromEnv } = await import('../../src/app/run.js');
     expect(wasmThreadsFromEnv({})).toBe('auto');
     expect(wasmThreadsFromEnv({ PXL_WASM_THREADS: ' ' })).toBe('auto');
     expect(wasmThreadsFromEnv({ PXL_WASM_THREADS: 'auto' })).toBe('auto');

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, copyFileSync } fr
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileKind } from '../../src/sample/png-mark.js';
+import { fileKind } from '../../src/util/png-mark.js';
 import { PXL, pxl, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 

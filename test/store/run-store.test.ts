@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { isLocked, lockRun, readOwner } from '../../src/store/lock.js';
 import { configChanges, isResumeSafe } from '../../src/store/resume-config.js';
 import { runPaths, runsRootProblem } from '../../src/store/run-dir.js';
-import type { RunEvent } from '../../src/train/events.js';
-import { eventBus } from '../../src/train/run.js';
+import type { RunEvent } from '../../src/events/run-events.js';
+import { eventBus } from '../../src/app/run.js';
 import { writeFileAtomic } from '../../src/util/files.js';
 import { tempDir } from '../helpers/tmp.js';
 

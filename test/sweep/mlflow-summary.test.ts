@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { MlflowClient } from '../../src/track/mlflow-client.js';
 import { sweepSummary } from '../../src/sweep/mlflow-summary.js';
 import type { MemberState } from '../../src/sweep/state.js';
-import type { RunSummary } from '../../src/train/events.js';
+import type { RunSummary } from '../../src/events/run-events.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir, writeFiles } from '../helpers/tmp.js';

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PNG } from 'pngjs';
-import type { RunEvent, RunStartEvent, RunStatus } from '../../src/train/events.js';
+import type { RunEvent, RunStartEvent, RunStatus } from '../../src/events/run-events.js';
 
 export const T0 = 1_700_000_000_000;
 export const STEP_MS = 170;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MlflowClient, type Metric } from '../../src/track/mlflow-client.js';
 import { createMlflowTracker, syncRun, type MlflowTrackerOptions } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, STATE_FILE, readState } from '../../src/track/mlflow-sync.js';
-import type { RunEvent } from '../../src/train/events.js';
+import type { RunEvent } from '../../src/events/run-events.js';
 import { PXL, pxl, ROOT } from '../helpers/cli.js';
 import { startMlflowServer, stopMlflowServer, waitForMlflow } from '../setup/mlflow-server.js';
 import { fakeRun, feed } from './fake-run.js';

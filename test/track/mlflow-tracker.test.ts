@@ -10,7 +10,7 @@ import { createMlflowTracker } from '../../src/track/mlflow-tracker.js';
 import { SPOOL_FILE, readState } from '../../src/track/mlflow-sync.js';
 import { waitForMlflow } from '../setup/mlflow-server.js';
 import { CONFIG, STEP_MS, T0, fakeRun, feed } from './fake-run.js';
-import type { EndEvent, RunStartEvent } from '../../src/train/events.js';
+import type { EndEvent, RunStartEvent } from '../../src/events/run-events.js';
 
 const server = inject('mlflow');
 let client: MlflowClient;

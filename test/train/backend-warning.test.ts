@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendInfo, BackendName } from '../../src/backend/types.js';
 import { loadExperiment } from '../../src/config/load.js';
-import { backendWarning } from '../../src/train/run.js';
+import { backendWarning } from '../../src/app/run.js';
 import { ROOT } from '../helpers/cli.js';
 
 const experiment = (backend: string) => loadExperiment(`${ROOT}/experiments/mnist-quick.yaml`, [`backend=${backend}`]).experiment;

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isCI, pickReporter, stopper } from '../../src/cli/commands/run.js';
 import { Dashboard, type StopKey } from '../../src/ui/dashboard/app.js';
 import { createDashboard } from '../../src/ui/dashboard/index.js';
-import { createStore } from '../../src/ui/dashboard/store.js';
+import { createRedrawPacer } from '../../src/ui/dashboard/redraw-pacer.js';
 import { record, type Recording } from './record.js';
 
 const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
@@ -25,12 +25,12 @@ afterEach(() => {
 });
 
 function mountApp(events = run.events) {
-  const store = createStore({ minMs: 10, maxMs: 10, budget: 1 });
+  const pacer = createRedrawPacer({ minMs: 10, maxMs: 10, budget: 1 });
   const keys: StopKey[] = [];
-  const r = render(<Dashboard store={store} color={false} onStopKey={(k) => keys.push(k)} />);
+  const r = render(<Dashboard pacer={pacer} color={false} onStopKey={(k) => keys.push(k)} />);
   cleanup = r.unmount;
-  for (const e of events) store.dispatch(e);
-  return { r, keys, store };
+  for (const e of events) pacer.dispatch(e);
+  return { r, keys, pacer };
 }
 
 describe('Dashboard', () => {
@@ -45,7 +45,7 @@ describe('Dashboard', () => {
 
   it('advances the busy sign at the redraw pace while the run samples, and stops it after', async () => {
     const upTo = run.events.findIndex((e) => e.type === 'sample-start');
-    const { r, store } = mountApp(run.events.slice(0, upTo + 1));
+    const { r, pacer } = mountApp(run.events.slice(0, upTo + 1));
     const signs = new Set<string>();
     for (let i = 0; i < 5; i++) {
       await tick(25);
@@ -53,7 +53,7 @@ describe('Dashboard', () => {
     }
     expect(signs.size).toBeGreaterThan(1);
     expect(plain(r.lastFrame()).at(-1)).toMatch(/^. sampling 4 images \(cached\)/);
-    store.dispatch(run.events[upTo + 1]); // the sample
+    pacer.dispatch(run.events[upTo + 1]); // the sample
     await tick(25);
     expect(plain(r.lastFrame()).at(-1)).toBe('training · q stop · Ctrl-C twice quit at once');
   });

@@ -1,11 +1,11 @@
-// The dashboard's pure parts: reducer, loss series, chart, sample glyphs, layout, store.
+// The dashboard's pure parts: reducer, loss series, chart, sample glyphs, layout, pacer.
 import { describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../src/train/events.js';
+import type { RunEvent } from '../../src/events/run-events.js';
 import { joinColourRuns, lossChart, toColumns } from '../../src/ui/dashboard/chart.js';
 import { glyphSize, imagesText, imageText } from '../../src/ui/dashboard/glyphs.js';
 import { layout, MAX_CHART, MIN_CHART } from '../../src/ui/dashboard/layout.js';
 import { addPoint, initialState, lossPoints, MAX_POINTS, reduce, type DashboardAction, type LossSeries } from '../../src/ui/dashboard/state.js';
-import { createStore } from '../../src/ui/dashboard/store.js';
+import { createRedrawPacer } from '../../src/ui/dashboard/redraw-pacer.js';
 
 const series = (values: number[], start = 0): LossSeries => values.reduce(addPoint, { ...initialState.loss, start });
 const step = (n: number, bits: number): RunEvent => ({
@@ -149,32 +149,32 @@ describe('layout', () => {
   });
 });
 
-describe('store', () => {
+describe('redraw pacer', () => {
   it('applies every event but redraws at most once per interval', async () => {
-    const store = createStore({ minMs: 40, maxMs: 1000, budget: 0.01 });
+    const pacer = createRedrawPacer({ minMs: 40, maxMs: 1000, budget: 0.01 });
     let redraws = 0;
-    store.subscribe(() => redraws++);
-    for (let i = 1; i <= 300; i++) store.dispatch(step(i, 3));
-    expect(store.getSnapshot()).toBe(initialState); // nothing published yet
+    pacer.subscribe(() => redraws++);
+    for (let i = 1; i <= 300; i++) pacer.dispatch(step(i, 3));
+    expect(pacer.getSnapshot()).toBe(initialState); // nothing published yet
     await new Promise((r) => setTimeout(r, 80));
     expect(redraws).toBe(1);
-    expect(store.getSnapshot().progress?.step).toBe(300);
-    expect(lossPoints(store.getSnapshot().loss).steps).toHaveLength(300);
+    expect(pacer.getSnapshot().progress?.step).toBe(300);
+    expect(lossPoints(pacer.getSnapshot().loss).steps).toHaveLength(300);
   });
 
   it('publishes the end of a run at once', () => {
-    const store = createStore({ minMs: 10_000, maxMs: 10_000, budget: 0.01 });
-    store.dispatch({ type: 'stop-requested', source: 'q' });
-    expect(store.getSnapshot().stopSource).toBe('q');
+    const pacer = createRedrawPacer({ minMs: 10_000, maxMs: 10_000, budget: 0.01 });
+    pacer.dispatch({ type: 'stop-requested', source: 'q' });
+    expect(pacer.getSnapshot().stopSource).toBe('q');
   });
 
   it('paces redraws so that drawing takes about its budget of the time', () => {
-    const store = createStore({ minMs: 250, maxMs: 2000, budget: 0.01 });
-    store.drawn(8); // 8 ms a frame at 1%: one frame every 800 ms
-    expect(store.interval()).toBe(800);
-    store.drawn(0.5);
-    expect(store.interval()).toBe(250);
-    store.drawn(100);
-    expect(store.interval()).toBe(2000);
+    const pacer = createRedrawPacer({ minMs: 250, maxMs: 2000, budget: 0.01 });
+    pacer.drawn(8); // 8 ms a frame at 1%: one frame every 800 ms
+    expect(pacer.interval()).toBe(800);
+    pacer.drawn(0.5);
+    expect(pacer.interval()).toBe(250);
+    pacer.drawn(100);
+    expect(pacer.interval()).toBe(2000);
   });
 });

@@ -3,7 +3,7 @@
 import { render } from 'ink-testing-library';
 import { stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../src/train/events.js';
+import type { RunEvent } from '../../src/events/run-events.js';
 import { DashboardView } from '../../src/ui/dashboard/app.js';
 import { imagesText } from '../../src/ui/dashboard/glyphs.js';
 import { initialState, reduce, type DashboardAction, type DashboardState } from '../../src/ui/dashboard/state.js';

@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunEvent } from '../../src/train/events.js';
-import { runExperiment } from '../../src/train/run.js';
+import type { RunEvent } from '../../src/events/run-events.js';
+import { runExperiment } from '../../src/app/run.js';
 import { ROOT } from '../helpers/cli.js';
 
 export const TINY = join(ROOT, 'test/fixtures/tiny.yaml');

@@ -3,8 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { curvesFigure } from '../../compare/report.js';
-import { recordsFromDirs, recordsFromSweep, type RunRecord } from '../../compare/records.js';
+import { curvesFigure } from '../../compare/figure.js';
+import { recordsFromSweep } from '../../sweep/results.js';
+import { recordsFromDirs, type RunRecord } from '../../compare/records.js';
 import { compareRuns, FORMATS, formatComparison, SORT_KEYS, type Format, type SortKey } from '../../compare/table.js';
 import { UsageError } from '../common.js';
 

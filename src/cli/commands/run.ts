@@ -2,8 +2,8 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_RUNS_DIR, runsRootProblem } from '../../store/run-dir.js';
 import { PARENT_PID_ENV } from '../../sweep/child.js';
-import type { RunListener, RunSummary } from '../../train/events.js';
-import { runExperiment } from '../../train/run.js';
+import type { RunListener, RunSummary } from '../../events/run-events.js';
+import { runExperiment } from '../../app/run.js';
 import { loadDashboard } from '../../ui/dashboard/load.js';
 import { endLines, reporter } from '../../ui/reporters.js';
 import { collect, EXIT, onOutputClosed, SET_HELP, UsageError } from '../common.js';

@@ -1,11 +1,11 @@
 // The dashboard: DashboardView draws a state at a terminal size; Dashboard connects it to the
-// store, the terminal's size and the keyboard.
+// redraw pacer, the terminal's size and the keyboard.
 import { Box, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useLayoutEffect, useState, useSyncExternalStore } from 'react';
 import { layout, type Size } from './layout.js';
 import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel, statusOf } from './panels.js';
 import type { DashboardState } from './state.js';
-import type { DashboardStore } from './store.js';
+import type { RedrawPacer } from './redraw-pacer.js';
 
 export type StopKey = 'q' | 'Ctrl-C';
 
@@ -29,24 +29,24 @@ export function DashboardView({ state, size, color, tick = 0, now }: { state: Da
 }
 
 interface DashboardProps {
-  store: DashboardStore;
+  pacer: RedrawPacer;
   color: boolean;
   onStopKey: (key: StopKey) => void;
   onFrame?: (ms: number) => void;
 }
 
-export function Dashboard({ store, color, onStopKey, onFrame }: DashboardProps) {
+export function Dashboard({ pacer, color, onStopKey, onFrame }: DashboardProps) {
   // A frame's cost, from here to after Ink's layout and output in the commit, paces the next.
   const started = performance.now();
   useLayoutEffect(() => {
     const ms = performance.now() - started;
-    store.drawn(ms);
+    pacer.drawn(ms);
     onFrame?.(ms);
   });
-  const state = useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const state = useSyncExternalStore(pacer.subscribe, pacer.getSnapshot);
   const size = useTerminalSize();
   const busy = statusOf(state).busy;
-  const tick = useTicks(busy, store.interval);
+  const tick = useTicks(busy, pacer.interval);
   const { isRawModeSupported } = useStdin();
   // Ink puts stdin in raw mode, so Ctrl-C arrives here as a key rather than as SIGINT.
   useInput(

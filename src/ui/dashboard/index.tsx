@@ -1,10 +1,10 @@
-// The live terminal dashboard of `pxl run`: a run subscriber feeding the store, and the Ink app
+// The live terminal dashboard of `pxl run`: a run subscriber feeding the redraw pacer, and the Ink app
 // drawing it. It holds no training logic; the trainer does not know it exists.
 import { render, type Instance } from 'ink';
-import type { RunListener } from '../../train/events.js';
+import type { RunListener } from '../../events/run-events.js';
 import { Dashboard as App, type StopKey } from './app.js';
 import type { DashboardAction, Link } from './state.js';
-import { createStore, DEFAULT_PACE, type Pace } from './store.js';
+import { createRedrawPacer, DEFAULT_PACE, type Pace } from './redraw-pacer.js';
 
 export type { DashboardAction, Link } from './state.js';
 export type { StopKey } from './app.js';
@@ -17,7 +17,7 @@ export interface DashboardOptions {
   onStopKey: (key: StopKey) => void;
   /** Links known before the run starts, e.g. a tracking server's run page. */
   links?: Link[];
-  /** How often to redraw (see store.ts). */
+  /** How often to redraw (see redraw-pacer.ts). */
   pace?: Pace;
   /** Route console output from libraries above the frame (default); off where console is replaced, as in tests. */
   patchConsole?: boolean;
@@ -36,28 +36,28 @@ export interface Dashboard {
 
 export function createDashboard(o: DashboardOptions): Dashboard {
   const pace = o.pace ?? DEFAULT_PACE;
-  const store = createStore(pace);
-  for (const l of o.links ?? []) store.dispatch({ type: 'link', ...l });
+  const pacer = createRedrawPacer(pace);
+  for (const l of o.links ?? []) pacer.dispatch({ type: 'link', ...l });
   let ink: Instance | null = null;
   const mount = () =>
-    render(<App store={store} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} onFrame={o.onFrame} />, {
+    render(<App pacer={pacer} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} onFrame={o.onFrame} />, {
       stdout: o.stdout,
       // Ink's defaults (process.stdin, process.stderr) hold only where no key is given at all.
       ...(o.stdin && { stdin: o.stdin }),
       ...(o.stderr && { stderr: o.stderr }),
       exitOnCtrlC: false, // Ctrl-C stops the run gracefully first: see onStopKey
       patchConsole: o.patchConsole ?? true, // console output from libraries goes above the frame, not through it
-      // A cap for redraws the store does not pace (a resize, a progress bar measuring itself).
+      // A cap for redraws the pacer does not pace (a resize, a progress bar measuring itself).
       maxFps: 1000 / pace.minMs,
     });
   return {
     listener: (e) => {
-      store.dispatch(e);
+      pacer.dispatch(e);
       ink ??= mount();
     },
-    dispatch: store.dispatch,
+    dispatch: pacer.dispatch,
     close: async () => {
-      store.flush();
+      pacer.flush();
       if (!ink) return;
       ink.unmount();
       await ink.waitUntilExit();

@@ -1,6 +1,6 @@
 // The dashboard's whole state and the one pure reducer that builds it from the trainer's
 // events. Components only read it; nothing else keeps state about the run.
-import type { EndEvent, RunEvent, RunStartEvent, SampleEvent } from '../../train/events.js';
+import type { EndEvent, RunEvent, RunStartEvent, SampleEvent } from '../../events/run-events.js';
 
 /** What the run is doing now, as the status line says it. */
 export type Phase = 'waiting' | 'starting' | 'training' | 'evaluating' | 'sampling' | 'stopping' | EndEvent['status'];

@@ -1,3 +1,5 @@
+// checkpoint/: the checkpoint format on disk, written by the trainer and read to resume or sample.
+//
 // Checkpoints: model variables, optimiser state and the training position, written
 // atomically (a temp folder renamed into place) so a crash never leaves half a checkpoint.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,7 +117,7 @@ export class CheckpointError extends Error {
 }
 
 /** Restores model variables (by name, shapes checked) and returns the optimiser state and position. */
-export function loadCheckpoint(path: string, model: PixelCNN): { position: TrainingPosition; optimizerWeights: { name: string; tensor: tf.Tensor }[]; optimizerName: string } {
+export function loadCheckpoint(path: string, model: PixelCNN): { position: TrainingPosition; optimizerWeights: { name: string; tensor: tf.Tensor }[] } {
   const manifestFile = join(path, 'manifest.json');
   if (!existsSync(manifestFile)) throw new CheckpointError(`${path}: not a checkpoint (no manifest.json)`);
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -142,5 +144,5 @@ export function loadCheckpoint(path: string, model: PixelCNN): { position: Train
     tf.tidy(() => v.assign(tf.tensor(slice(e), e.shape)));
   }
   const optimizerWeights = manifest.optimizer.tensors.map((e) => ({ name: e.name, tensor: tf.tensor(slice(e), e.shape) }));
-  return { position: manifest.position, optimizerWeights, optimizerName: manifest.optimizer.name };
+  return { position: manifest.position, optimizerWeights };
 }

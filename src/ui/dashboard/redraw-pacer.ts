@@ -1,7 +1,7 @@
-// Holds the dashboard state and tells React about it at a bounded, self-adjusting rate: the
-// reducer runs on every event (cheap), but redraws are paced so that drawing takes about
-// `budget` of the time. Ink redraws the whole frame each time, which costs milliseconds
-// when steps may come hundreds a second.
+// The redraw pacer: holds the dashboard state and tells React about it at a bounded,
+// self-adjusting rate. The reducer runs on every event (cheap), but redraws are paced so that
+// drawing takes about `budget` of the time. Ink redraws the whole frame each time, which costs
+// milliseconds when steps may come hundreds a second.
 import { initialState, reduce, type DashboardAction, type DashboardState } from './state.js';
 
 export interface Pace {
@@ -14,7 +14,7 @@ export interface Pace {
 
 export const DEFAULT_PACE: Pace = { minMs: 500, maxMs: 3000, budget: 0.005 };
 
-export interface DashboardStore {
+export interface RedrawPacer {
   dispatch(action: DashboardAction): void;
   /** The state last published to subscribers (what is on screen). */
   getSnapshot(): DashboardState;
@@ -30,7 +30,7 @@ export interface DashboardStore {
 /** Actions shown at once: the run's start and end, and a stop the user is waiting to see. */
 const URGENT = new Set<DashboardAction['type']>(['start', 'end', 'stop-requested']);
 
-export function createStore(pace: Pace = DEFAULT_PACE, state: DashboardState = initialState): DashboardStore {
+export function createRedrawPacer(pace: Pace = DEFAULT_PACE, state: DashboardState = initialState): RedrawPacer {
   let published = state;
   let timer: NodeJS.Timeout | undefined;
   let lastPublish = -Infinity;

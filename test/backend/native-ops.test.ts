@@ -1,7 +1,8 @@
-// The native backend's fused ops (src/model/native-ops.ts: ReluGrad, FusedBatchNormV3 and its
-// gradient, SparseSoftmaxCrossEntropyWithLogits, masked convs over the kernel's upper rows
-// with explicit padding) against the generic tfjs maths they replace, both on the
-// 'tensorflow' backend: forward values, gradients and batch-norm running statistics.
+// The native backend's layer ops (src/backend/native-layer-ops.ts, on the kernels of
+// native-ops.ts: ReluGrad, FusedBatchNormV3 and its gradient, SparseSoftmaxCrossEntropyWithLogits,
+// masked convs over the kernel's upper rows with explicit padding) against the generic ones
+// they replace (generic-layer-ops.ts), both on the 'tensorflow' backend: forward values,
+// gradients and batch-norm running statistics.
 //
 // tfjs-node is optional: when it does not load these tests fail, saying why, unless
 // PXL_NATIVE=0 is set outside CI, which skips them (test/helpers/native.ts).
@@ -10,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MaskType, ModelConfig } from '../../src/config/types.js';
 import { BatchNorm, Conv2D, relu } from '../../src/model/layers.js';
 import { crossEntropyMean, crossEntropySum } from '../../src/model/loss.js';
-import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/model/native-ops.js';
+import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
 import { nativeMissingAdvice, skipNative } from '../helpers/native.js';

@@ -1,6 +1,8 @@
-// The trainer's typed events. The trainer emits them and knows no subscriber;
-// the dashboard, the plain/json reporters, the run store and the MLflow tracker
-// each subscribe on their own and know nothing of one another.
+// events/: the run events every subscriber and the trainer share.
+//
+// The run's typed events: the contract between the trainer, which emits them and knows no
+// subscriber, and the subscribers (the dashboard, the plain/json reporters, the run store,
+// the MLflow tracker), which each subscribe on their own and know nothing of one another.
 
 /** How a run ended. */
 export type RunStatus = 'finished' | 'failed' | 'interrupted';
@@ -141,3 +143,8 @@ export type RunEvent =
   | EndEvent;
 
 export type RunListener = (event: RunEvent) => void | Promise<void>;
+
+/** An event as one JSON line (metrics.jsonl, `--reporter json`): big pixel arrays stay in the PNG files. */
+export function eventLine(e: RunEvent): string {
+  return JSON.stringify(e, (key, value) => (key === 'pixels' || key === 'config' ? undefined : value));
+}

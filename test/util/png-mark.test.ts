@@ -2,7 +2,7 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { gridPng } from '../../src/sample/grid.js';
-import { markPng, pngKind } from '../../src/sample/png-mark.js';
+import { markPng, pngKind } from '../../src/util/png-mark.js';
 
 describe('the PNG mark', () => {
   const plain = PNG.sync.write(Object.assign(new PNG({ width: 3, height: 2 }), {}));

@@ -5,11 +5,11 @@
 // a dozen, the softmax cross-entropy ten. TensorFlow has one op for each of them
 // (ReluGrad, FusedBatchNormV3 and FusedBatchNormGradV3, SparseSoftmaxCrossEntropyWithLogits);
 // and pxl's convs call Conv2D and its backprop ops directly, with their own gradient, to
-// skip the kernel rows a mask zeroes (see Conv2D in layers.ts). They are registered here
-// as tfjs kernels under pxl's own names, for the
-// 'tensorflow' backend only, so they run through the engine like any kernel (scopes,
-// tf.profile, tensor counts); callers check `nativeOps(part)` and keep the generic maths
-// for every other backend. test/model/native-ops.test.ts compares each with it.
+// skip the kernel rows a mask zeroes (native-layer-ops.ts). They are registered here as
+// tfjs kernels under pxl's own names, for the 'tensorflow' backend only, so they run
+// through the engine like any kernel (scopes, tf.profile, tensor counts); layer-ops.ts
+// checks `nativeOps(part)` and keeps the generic maths for every other backend.
+// test/backend/native-ops.test.ts compares each with it.
 import * as tf from '@tensorflow/tfjs';
 
 /** The parts of tfjs-node's NodeJSKernelBackend used here. */
@@ -57,28 +57,26 @@ function batchNormAttrs(b: NodeBackend, epsilon: number, training: boolean, aver
   return attrs;
 }
 
+/** Runs `op` with `shape` as the int32 tensor TensorFlow's backprop ops take it as. */
+function withSizes(shape: number[], op: (sizes: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const sizes = tf.tensor1d(shape, 'int32');
+  try {
+    return op(sizes);
+  } finally {
+    sizes.dispose();
+  }
+}
+
 /** Kernels: name → (backend, inputs, attrs) → outputs. */
 type Inputs = Record<string, tf.TensorInfo>;
 
 const KERNELS: Record<string, (b: NodeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[]> = {
   PxlReluGrad: (b, { dy, y }) => b.executeSingleOutput('ReluGrad', [float(b)], [dy, y]),
   PxlConv2D: (b, { x, filter }, { padding }) => b.executeSingleOutput('Conv2D', convAttrs(b, padding as Padding), [x, filter]),
-  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, padding }) => {
-    const sizes = tf.tensor1d(inputShape as number[], 'int32');
-    try {
-      return b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, padding as Padding), [sizes, filter, dy]);
-    } finally {
-      sizes.dispose();
-    }
-  },
-  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, padding }) => {
-    const sizes = tf.tensor1d(filterShape as number[], 'int32');
-    try {
-      return b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, padding as Padding), [x, sizes, dy]);
-    } finally {
-      sizes.dispose();
-    }
-  },
+  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, padding }) =>
+    withSizes(inputShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, padding as Padding), [sizes, filter, dy])),
+  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, padding }) =>
+    withSizes(filterShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, padding as Padding), [x, sizes, dy])),
   // Outputs: y, updated running mean, updated running variance, and three saved tensors for the gradient.
   // The batch statistics come from TensorFlow's Eigen kernel, not oneDNN's: given a 5-D
   // tensor (NDHWC, depth 1) the eager oneDNN rewrite leaves the op alone. oneDNN sums them

@@ -1,3 +1,5 @@
+// app/: the application's wiring: one run from experiment to trainer, with its subscribers.
+//
 // Puts a run together: experiment -> backend -> data -> model -> run folder -> trainer,
 // with the subscribers attached. Everything that can be wrong with the input is checked
 // before the run folder is created, so a bad input leaves nothing behind.
@@ -12,18 +14,19 @@ import { loadDataset, type Dataset } from '../data/index.js';
 import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
-import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
+import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '../train/memory.js';
+import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, type RunPaths } from '../store/run-dir.js';
+import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeSample, type RunPaths } from '../store/run-dir.js';
 import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
 import { locate } from '../config/compose.js';
-import { latestCheckpoint } from './checkpoint.js';
-import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
+import { latestCheckpoint } from '../checkpoint/checkpoint.js';
+import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri, type MlflowAuth } from '../track/mlflow-client.js';
 import { createMlflowTracker, datasetInputs, resolveTracking, splitCredentials, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
-import { schedule, train } from './trainer.js';
+import { schedule, train } from '../train/trainer.js';
 
 export interface RunRequest {
   /** A new run from an experiment file with overrides... */
@@ -237,7 +240,8 @@ async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventB
   let summary: RunSummary;
   try {
     summary = await train({
-      experiment, data, model, paths, resumeFrom,
+      experiment, data, model, resumeFrom,
+      paths: { ...paths, saveSamples: (step, classes) => writeSample(paths, step, gridPng(classes, sampleGrid(experiment, data))) },
       sampler: samplerFor(experiment.sample.method),
       start: { backend: backend.name, backendNote: backend.note, device: backend.device },
       emit: bus.emit,
@@ -254,6 +258,11 @@ async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventB
   if (!failure || summary.status === 'failed') return summary;
   process.stderr.write(`pxl: ${failure.message}\n`);
   return { ...summary, status: 'failed', message: failure.message };
+}
+
+/** How a run's sample grids are laid out: sample.count images in sample.columns columns. */
+function sampleGrid(e: Experiment, data: Dataset): GridOptions {
+  return { count: e.sample.count, columns: e.sample.columns, height: data.height, width: data.width, channels: data.channels, levels: e.model.color_levels };
 }
 
 /**
