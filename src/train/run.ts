@@ -1,8 +1,7 @@
 // Puts a run together: experiment -> backend -> data -> model -> run folder -> trainer,
 // with the subscribers attached. Everything that can be wrong with the input is checked
 // before the run folder is created, so a bad input leaves nothing behind.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { initBackend, type BackendInfo } from '../backend/index.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
@@ -14,7 +13,7 @@ import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from './memory.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readRun, runStoreListener, truncateEvents, type RunPaths } from '../store/run-dir.js';
-import { latestCheckpoint } from './checkpoint.js';
+import { latestCheckpoint, readCheckpoint } from './checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from './events.js';
 import { redactUri } from '../track/mlflow-client.js';
 import { createMlflowTracker, resolveTracking, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
@@ -128,7 +127,8 @@ async function prepareResume(dir: string): Promise<PreparedRun> {
   if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
   const { experiment } = loadExperiment(paths.config);
   const prepared = await prepareExperiment(experiment);
-  const step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
+  // Checked whole (manifest, checksum, finite values) before the run folder is touched.
+  const step = readCheckpoint(checkpoint).manifest.position.step;
   truncateEvents(paths, step);
   return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint };
 }

@@ -50,7 +50,9 @@ export function registerSampleCommand(program: Command): void {
       if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet`);
       const sampler = samplerFor(method);
       const { model, backend } = await prepareExperiment({ ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1 }, train: { ...e.train, batch_size: 1 } }, false);
-      loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
+      const loaded = loadCheckpoint(checkpoint, model);
+      loaded.optimizerWeights.forEach((w) => w.tensor.dispose());
+      for (const warning of loaded.warnings) process.stderr.write(`pxl: warning: ${warning}\n`);
       const result = await sampler.sample(model, { count, temperature, seed });
       const { height, width, channels } = model.image;
       const png = gridPng(result.classes, { count, columns, height, width, channels, levels: e.model.color_levels, scale });
