@@ -125,10 +125,10 @@ async function prepareResume(dir: string): Promise<PreparedRun> {
   if (summary?.status === 'finished') throw new RunSetupError(`${dir} already finished (${summary.steps} steps); start a new run instead`);
   const checkpoint = latestCheckpoint(paths.checkpoints);
   if (!checkpoint) throw new RunSetupError(`${dir} has no checkpoint to resume from (${paths.checkpoints} is empty)`);
+  // Checked whole (manifest, checksum, finite values) before anything is loaded or the run folder touched.
+  const step = readCheckpoint(checkpoint).manifest.position.step;
   const { experiment } = loadExperiment(paths.config);
   const prepared = await prepareExperiment(experiment);
-  // Checked whole (manifest, checksum, finite values) before the run folder is touched.
-  const step = readCheckpoint(checkpoint).manifest.position.step;
   truncateEvents(paths, step);
   return { experiment, warnings: [], ...prepared, paths, resumeFrom: checkpoint };
 }
