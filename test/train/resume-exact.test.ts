@@ -16,13 +16,16 @@ process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 // As test/train/engine.test.ts: PXL_NATIVE=0 leaves the native backend out where it cannot be built.
 const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu'] : ['cpu', 'tensorflow'];
 
-// A checkpoint and an evaluation every 2 of 12 steps; every checkpoint is kept.
+// A checkpoint and an evaluation every 2 of 12 steps (8 training images of 64 per step: an
+// epoch is 8 steps, so resumes fall inside both epochs); every checkpoint is kept; samples at the end.
 const SETTINGS = ['train.steps=12', 'train.checkpoint_every=2', 'train.keep_checkpoints=100', 'train.eval_every=2', 'train.sample_every=0'];
+const FINAL_SAMPLE = 'samples/step-00000012.png';
 
 type Step = Extract<RunEvent, { type: 'step' }>;
 type Eval = Extract<RunEvent, { type: 'eval' }>;
-const stepsOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.loss]);
-const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.testBitsPerDim, e.bestTestBitsPerDim]);
+const stepsOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.epoch, e.epochStep, e.loss, e.bitsPerDim]);
+const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.testLoss, e.testBitsPerDim, e.bestTestBitsPerDim, e.images]);
+const checkpointsOf = (events: RunEvent[]) => events.filter((e) => e.type === 'checkpoint').map((e) => e.step);
 
 /** A copy of a finished run as a crash right after checkpoint `step` would leave it. */
 function crashedCopy(runDir: string, step: number, into: string): string {
@@ -32,6 +35,7 @@ function crashedCopy(runDir: string, step: number, into: string): string {
   for (const name of readdirSync(checkpoints)) if (/^step-\d+$/.test(name) && name > checkpointName(step)) rmSync(join(checkpoints, name), { recursive: true });
   writeFileSync(join(checkpoints, 'latest'), `${checkpointName(step)}\n`);
   rmSync(join(dir, 'summary.json'));
+  rmSync(join(dir, FINAL_SAMPLE));
   return dir;
 }
 
@@ -48,6 +52,7 @@ describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
     const checkpoints = prepared!.paths.checkpoints;
     expect(readdirSync(checkpoints).filter((n) => n.startsWith('step-'))).toHaveLength(6);
     const finalState = readFileSync(join(checkpoints, checkpointName(12), 'weights.bin'));
+    const finalSample = readFileSync(join(prepared!.paths.dir, FINAL_SAMPLE));
 
     const differences: string[] = [];
     for (const from of [2, 4, 6, 8, 10]) {
@@ -58,8 +63,11 @@ describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
       const expectSame = (what: string, a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b) && differences.push(`from step ${from}: ${what}`);
       expectSame('step losses', stepsOf(resumed), stepsOf(full).filter(([s]) => s > from));
       expectSame('evaluations', evalsOf(resumed), evalsOf(full).filter(([s]) => s > from));
-      expectSame('summary', [end.train_bits_per_dim, end.test_bits_per_dim, end.best_test_bits_per_dim, end.steps], [summary.train_bits_per_dim, summary.test_bits_per_dim, summary.best_test_bits_per_dim, summary.steps]);
+      expectSame('checkpoint steps', checkpointsOf(resumed), checkpointsOf(full).filter((s) => s > from));
+      const figures = (x: typeof end) => [x.steps, x.epochs, x.train_bits_per_dim, x.test_bits_per_dim, x.best_test_bits_per_dim];
+      expectSame('summary', figures(end), figures(summary));
       if (!readFileSync(join(dir, 'checkpoints', checkpointName(12), 'weights.bin')).equals(finalState)) differences.push(`from step ${from}: final weights and optimiser state`);
+      if (!readFileSync(join(dir, FINAL_SAMPLE)).equals(finalSample)) differences.push(`from step ${from}: final sample grid`);
     }
     expect(differences).toEqual([]);
   });
