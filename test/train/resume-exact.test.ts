@@ -1,7 +1,7 @@
 // Resume is exact from every checkpoint, not only from the one a stop writes: a run that
 // lost everything after any periodic checkpoint (as a crash or SIGKILL leaves it) and is
 // resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
-// of the uninterrupted run. On the default test backend (cpu) and the native one.
+// of the uninterrupted run. On the default test backend (cpu), wasm and the native one.
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/tmp.js';
 const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 // As test/train/engine.test.ts: PXL_NATIVE=0 leaves the native backend out where it cannot be built.
-const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu'] : ['cpu', 'tensorflow'];
+const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
 
 // A checkpoint and an evaluation every 2 of 12 steps (8 training images of 64 per step: an
 // epoch is 8 steps, so resumes fall inside both epochs); every checkpoint is kept; samples at the end.
