@@ -95,7 +95,9 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
     } catch (err) {
       if (!(err instanceof NonFiniteStateError)) throw err;
       status = 'failed';
-      message = `${brokenByUpdate(pos.step, err.tensors)}; stopped without saving it. ${kept()}`;
+      const weights = new Set(namedState(model).map(([name]) => name));
+      const why = err.tensors.some((t) => weights.has(t)) ? brokenByUpdate(pos.step, err.tensors) : brokenOptimizer(pos.step, err.tensors);
+      message = `${why}; stopped without saving it. ${kept()}`;
       return false;
     }
   };
@@ -181,10 +183,18 @@ async function nonFiniteVariables(model: PixelCNN): Promise<string[]> {
 
 const names = (list: string[]) => `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more` : ''}`;
 
-/** Step `step` had a finite loss, but its update left non-finite values in `tensors`. */
+/**
+ * Step `step` had a finite loss, but its update left non-finite weights: non-finite weights
+ * before it would have made its loss non-finite, so it was this update.
+ */
 const brokenByUpdate = (step: number, tensors: string[]) =>
-  `the update of step ${step} made the state non-finite (${names(tensors)}) though the step's loss was finite: ` +
+  `the update of step ${step} made the weights non-finite (${names(tensors)}) though the step's loss was finite: ` +
   'a non-finite gradient or optimiser state, not a too-high learning rate';
+
+/** Only the optimiser state is non-finite (checked at checkpoints): some update since the last one did it. */
+const brokenOptimizer = (step: number, tensors: string[]) =>
+  `the optimiser state became non-finite by step ${step} (${names(tensors)}) though every loss was finite: ` +
+  'a gradient too large for float32, or a non-finite one';
 
 /**
  * Why the loss of `step` is not finite, from the weights the step began with: finite
