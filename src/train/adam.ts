@@ -64,11 +64,11 @@ export class FusedAdam extends tf.Optimizer {
       throw new Error(`FusedAdam: the gradients name ${names.length} variables, not the ${this.names.length} it was set up for, in the same order`);
     }
     this.restored = false;
-    const t = this.iterations + 1;
+    const t = this.iterations + 1; // this update's step number, restored or not
     const oneMinusAcc1 = Math.fround(1 - power(this.beta1, t));
     const oneMinusAcc2 = Math.fround(1 - power(this.beta2, t));
     tf.tidy(() => {
-      const g = flat(entries.map(([, t]) => t));
+      const g = flat(entries.map(([, grad]) => grad));
       const m = tf.add(tf.mul(this.m!, this.beta1), tf.mul(g, 1 - this.beta1));
       const v = tf.add(tf.mul(this.v!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
       this.m!.assign(m);
