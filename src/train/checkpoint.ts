@@ -38,7 +38,7 @@ interface TensorEntry {
   offset: number; // in float32 elements
 }
 
-interface Manifest {
+export interface Manifest {
   format: typeof CHECKPOINT_FORMAT;
   created: string;
   position: TrainingPosition;
