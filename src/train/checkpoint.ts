@@ -121,7 +121,7 @@ export async function saveCheckpoint(
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  prune(dir, keep);
+  prune(dir, keep, name);
   return join(dir, name);
 }
 
@@ -215,10 +215,14 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Keeps the newest `keep` checkpoints; each older one is renamed to a temp name, then removed, so none is ever half there. */
-function prune(dir: string, keep: number): void {
-  const all = listCheckpoints(dir);
-  for (const name of all.slice(0, Math.max(0, all.length - keep))) {
+/**
+ * Keeps `current` (the one `latest` names) and the newest `keep` - 1 others: a run resumed from
+ * an older checkpoint may find newer ones of the session it replaces. Each removed one is
+ * renamed to a temp name first, so none is ever half there.
+ */
+function prune(dir: string, keep: number, current: string): void {
+  const others = listCheckpoints(dir).filter((n) => n !== current);
+  for (const name of others.slice(0, Math.max(0, others.length - (keep - 1)))) {
     const doomed = join(dir, `.tmp-${name}-delete-${process.pid}`);
     renameSync(join(dir, name), doomed);
     rmSync(doomed, { recursive: true, force: true });

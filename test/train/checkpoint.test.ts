@@ -68,6 +68,20 @@ describe('checkpoint checksum', () => {
   });
 });
 
+describe('keeping checkpoints', () => {
+  it('never removes the checkpoint just written, even when newer ones of an earlier session exist', async () => {
+    const { model, optimizer } = trained(1);
+    const dir = join(tempDir(), 'checkpoints');
+    await saveCheckpoint(dir, model, optimizer, position(1), 3, 1);
+    renameSync(join(dir, checkpointName(1)), join(dir, checkpointName(6))); // as a run that went on to step 6 before it was resumed from 1
+    await saveCheckpoint(dir, model, optimizer, position(1), 3, 1);
+    expect(readdirSync(dir).sort()).toEqual(['latest', checkpointName(1)]);
+    expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe(checkpointName(1));
+    model.dispose();
+    optimizer.dispose();
+  });
+});
+
 describe('non-finite state', () => {
   it('is never written: the save is refused and the last good checkpoint stays latest', async () => {
     const { model, optimizer } = trained(2);
