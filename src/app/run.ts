@@ -3,7 +3,7 @@
 // Puts a run together: experiment -> backend -> data -> model -> run folder -> trainer,
 // with the subscribers attached. Everything that can be wrong with the input is checked
 // before the run folder is created, so a bad input leaves nothing behind.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, type BackendInfo } from '../backend/index.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
@@ -22,7 +22,7 @@ import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
 import { locate } from '../config/compose.js';
-import { latestCheckpoint } from '../checkpoint/checkpoint.js';
+import { latestCheckpoint, readCheckpoint } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri, type MlflowAuth } from '../track/mlflow-client.js';
 import { createMlflowTracker, datasetInputs, resolveTracking, splitCredentials, TRACKING_OFF_HINT } from '../track/mlflow-tracker.js';
@@ -159,8 +159,10 @@ async function prepareResume(dir: string, onLost: (err: Error) => void): Promise
     removeLeftovers(paths);
     const checkpoint = latestCheckpoint(paths.checkpoints);
     if (!checkpoint) warnings.push(`${dir} has no checkpoint (it was stopped before its first one): training starts again from step 0 in this folder`);
+    // Checked whole (manifest, checksum, finite values) before the data is loaded.
+    const step = checkpoint ? readCheckpoint(checkpoint).manifest.position.step : 0;
     const prepared = await prepareExperiment(experiment);
-    if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, prepared.data.train.count);
+    if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, step, prepared.data.train.count);
     return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock, trackingAuth: auth };
   } catch (err) {
     unlock();
@@ -179,13 +181,7 @@ function resumedExperiment(paths: RunPaths): { experiment: Experiment; sources: 
 }
 
 /** A resume whose (edited) length ends before its checkpoint would train nothing: refused at the setting. */
-function checkScheduleCovers(experiment: Experiment, sources: readonly SourceFile[], checkpoint: string, trainCount: number): void {
-  let step: number;
-  try {
-    step = (JSON.parse(readFileSync(join(checkpoint, 'manifest.json'), 'utf8')) as { position: { step: number } }).position.step;
-  } catch {
-    return; // loading the checkpoint reports what is wrong with it
-  }
+function checkScheduleCovers(experiment: Experiment, sources: readonly SourceFile[], checkpoint: string, step: number, trainCount: number): void {
   const total = schedule(experiment, trainCount).total;
   if (total >= step) return;
   const key = experiment.train.steps != null ? 'steps' : 'epochs';

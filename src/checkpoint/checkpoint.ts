@@ -1,12 +1,22 @@
 // checkpoint/: the checkpoint format on disk, written by the trainer and read to resume or sample.
 //
-// Checkpoints: model variables, optimiser state and the training position, written
-// atomically (a temp folder renamed into place) so a crash never leaves half a checkpoint.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Checkpoints: model variables, optimiser state and the training position.
+//
+// A checkpoint is a folder step-NNNNNNNN/ holding weights.bin (every tensor as float32, end
+// to end) and manifest.json (the tensor table, the position, the SHA-256 of weights.bin).
+// Writing: the state is checked finite (a non-finite checkpoint is never written), both
+// files are written into a temp folder and fsynced, the folder is renamed into place and
+// the parent folder fsynced, then the `latest` pointer is replaced the same way. A crash or
+// a full disk leaves at most a temp folder named with the writer's pid, which the next save
+// of the run removes. Reading: the manifest is validated, the checksum and the sizes are
+// checked and every value must be finite, else a CheckpointError names the file and says
+// what is wrong.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { Ajv, type ErrorObject } from 'ajv';
 import type { PixelCNN } from '../model/pixelcnn.js';
-import { writeFileAtomic } from '../util/files.js';
 
 export const CHECKPOINT_FORMAT = 'pxl-checkpoint/1';
 
@@ -30,7 +40,7 @@ interface TensorEntry {
   offset: number; // in float32 elements
 }
 
-interface Manifest {
+export interface Manifest {
   format: typeof CHECKPOINT_FORMAT;
   created: string;
   position: TrainingPosition;
@@ -38,6 +48,24 @@ interface Manifest {
   dataOrder: { seed: number; derivation: string };
   model: TensorEntry[];
   optimizer: { name: string; tensors: TensorEntry[] };
+  /** weights.bin's size and SHA-256; absent in checkpoints of pxl before checksums (read with a warning). */
+  weights?: { bytes: number; sha256: string };
+}
+
+const WEIGHTS = 'weights.bin';
+const MANIFEST = 'manifest.json';
+
+/** A checkpoint that cannot be used as it is: missing, malformed, corrupt, non-finite or for another model. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** The state to be saved holds NaN or infinite values: it is not written. */
+export class NonFiniteStateError extends Error {
+  override name = 'NonFiniteStateError';
+  constructor(readonly tensors: string[]) {
+    super(`the model or optimiser state is not finite (${listNames(tensors)})`);
+  }
 }
 
 /** Model variables under stable names (layer name and role), independent of tfjs's global variable names. */
@@ -68,6 +96,9 @@ export async function saveCheckpoint(
     entries.push({ name: i < named.length ? named[i][0] : opt[i - named.length].name, shape: all[i].shape, offset });
     offset += sizes[i];
   }
+  const broken = nonFinite(data, entries);
+  if (broken.length) throw new NonFiniteStateError(broken);
+  const bytes = new Uint8Array(data.buffer);
   const manifest: Manifest = {
     format: CHECKPOINT_FORMAT,
     created: new Date().toISOString(),
@@ -75,25 +106,129 @@ export async function saveCheckpoint(
     dataOrder: { seed, derivation: 'orderForEpoch(seed, epoch): shuffle seeded by deriveSeed(seed, "epoch", epoch)' },
     model: entries.slice(0, named.length),
     optimizer: { name: optimizer.getClassName(), tensors: entries.slice(named.length) },
+    weights: { bytes: bytes.byteLength, sha256: sha256(bytes) },
   };
+  removeStaleTemps(dir);
   const name = checkpointName(position.step);
   const tmp = join(dir, `.tmp-${name}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, 'weights.bin'), new Uint8Array(data.buffer));
-  writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const final = join(dir, name);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  writeFileAtomic(join(dir, 'latest'), `${name}\n`);
-  prune(dir, keep);
-  return final;
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    writeDurably(join(tmp, WEIGHTS), bytes);
+    writeDurably(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    fsyncDir(tmp);
+    replaceFolder(tmp, join(dir, name));
+    fsyncDir(dir);
+    writePointer(dir, `${name}\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  prune(dir, keep, name);
+  return join(dir, name);
 }
 
-/** Keeps the newest `keep` checkpoints (and whatever `latest` names). */
-function prune(dir: string, keep: number): void {
-  const all = listCheckpoints(dir);
-  for (const name of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, name), { recursive: true, force: true });
+/** Names of the tensors holding a NaN or an infinity (a plain scan: the data is in memory already). */
+function nonFinite(data: Float32Array, entries: TensorEntry[]): string[] {
+  const out: string[] = [];
+  entries.forEach((e, i) => {
+    const end = i + 1 < entries.length ? entries[i + 1].offset : data.length;
+    for (let k = e.offset; k < end; k++) {
+      if (!Number.isFinite(data[k])) {
+        out.push(e.name);
+        break;
+      }
+    }
+  });
+  return out;
+}
+
+const listNames = (names: string[]) => `${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes a file and flushes it to disk before returning. */
+function writeDurably(path: string, content: string | Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeFileSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Flushes a folder's entries (a rename into it) to disk; not possible on every platform (Windows), where it is skipped. */
+function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EISDIR/EPERM where folders cannot be fsynced: the rename is still atomic.
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Puts `from` at `to`; an existing `to` (the same step saved again) is moved aside first, then removed. */
+function replaceFolder(from: string, to: string): void {
+  if (!existsSync(to)) return renameSync(from, to);
+  const old = join(from, '..', `.tmp-${basename(to)}-old-${process.pid}`);
+  rmSync(old, { recursive: true, force: true });
+  renameSync(to, old);
+  renameSync(from, to);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Replaces `latest` durably. Written here rather than with write-file-atomic so that its
+ * temp file carries the writer's pid, like the temp folders: removeStaleTemps can then tell
+ * what a dead writer left from what a live one is writing.
+ */
+function writePointer(dir: string, content: string): void {
+  const tmp = join(dir, `.tmp-latest-${process.pid}`);
+  try {
+    writeDurably(tmp, content);
+    renameSync(tmp, join(dir, 'latest'));
+    fsyncDir(dir);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Removes temp folders and files (.tmp-…-PID) left by writers that are gone, or by this process. */
+function removeStaleTemps(dir: string): void {
+  for (const entry of readdirSync(dir)) {
+    const m = /^\.tmp-.*-(\d+)$/.exec(entry);
+    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Keeps `current` (the one `latest` names) and the newest `keep` - 1 others: a run resumed from
+ * an older checkpoint may find newer ones of the session it replaces. Each removed one is
+ * renamed to a temp name first, so none is ever half there.
+ */
+function prune(dir: string, keep: number, current: string): void {
+  const others = listCheckpoints(dir).filter((n) => n !== current);
+  for (const name of others.slice(0, Math.max(0, others.length - (keep - 1)))) {
+    const doomed = join(dir, `.tmp-${name}-delete-${process.pid}`);
+    renameSync(join(dir, name), doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
 }
 
 export function listCheckpoints(dir: string): string[] {
@@ -106,29 +241,128 @@ export function latestCheckpoint(dir: string): string | null {
   const pointer = join(dir, 'latest');
   if (existsSync(pointer)) {
     const name = readFileSync(pointer, 'utf8').trim();
-    if (existsSync(join(dir, name, 'manifest.json'))) return join(dir, name);
+    if (/^step-\d{8}$/.test(name) && existsSync(join(dir, name, MANIFEST))) return join(dir, name);
   }
-  const all = listCheckpoints(dir).filter((n) => existsSync(join(dir, n, 'manifest.json')));
+  const all = listCheckpoints(dir).filter((n) => existsSync(join(dir, n, MANIFEST)));
   return all.length ? join(dir, all[all.length - 1]) : null;
 }
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+const entrySchema = {
+  type: 'object',
+  required: ['name', 'shape', 'offset'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+    offset: { type: 'integer', minimum: 0 },
+  },
+};
+const count = { type: 'integer', minimum: 0 };
+const seconds = { type: 'number', minimum: 0 };
+const bitsOrNull = { type: ['number', 'null'], minimum: 0 };
+const MANIFEST_SCHEMA = {
+  type: 'object',
+  required: ['format', 'position', 'model', 'optimizer'],
+  properties: {
+    format: { type: 'string' },
+    created: { type: 'string' },
+    position: {
+      type: 'object',
+      required: ['step', 'epoch', 'epochStep', 'bestTestBitsPerDim', 'lastTestBitsPerDim', 'lastTrainBitsPerDim', 'wallSeconds', 'trainSeconds', 'imagesSeen'],
+      properties: {
+        step: count, epoch: count, epochStep: count,
+        bestTestBitsPerDim: bitsOrNull, lastTestBitsPerDim: bitsOrNull, lastTrainBitsPerDim: bitsOrNull,
+        wallSeconds: seconds, trainSeconds: seconds, imagesSeen: count,
+      },
+    },
+    dataOrder: { type: 'object' },
+    model: { type: 'array', items: entrySchema },
+    optimizer: {
+      type: 'object',
+      required: ['name', 'tensors'],
+      properties: { name: { type: 'string', minLength: 1 }, tensors: { type: 'array', items: entrySchema } },
+    },
+    weights: {
+      type: 'object',
+      required: ['bytes', 'sha256'],
+      properties: { bytes: count, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+    },
+  },
+};
+
+let validateManifest: ReturnType<Ajv['compile']> | null = null;
+
+const describeSchemaError = (e: ErrorObject) => `${e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : 'the top level'} ${e.message ?? 'is invalid'}`;
+
+/** manifest.json parsed and checked against the schema; a CheckpointError says what is wrong. */
+function readManifest(path: string): Manifest {
+  const file = join(path, MANIFEST);
+  if (!existsSync(file)) throw new CheckpointError(`${path}: not a checkpoint (no ${MANIFEST})`);
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CheckpointError(`${file}: not valid JSON (${(err as Error).message}); the checkpoint is damaged`);
+  }
+  validateManifest ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(MANIFEST_SCHEMA);
+  if (!validateManifest(manifest)) {
+    const problems = (validateManifest.errors ?? []).map(describeSchemaError);
+    throw new CheckpointError(`${file}: not a valid checkpoint manifest: ${problems.slice(0, 5).join('; ')}`);
+  }
+  const m = manifest as Manifest;
+  if (m.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: unknown format ${JSON.stringify(m.format)}; expected ${CHECKPOINT_FORMAT}`);
+  const folder = /^step-(\d{8})$/.exec(basename(path));
+  if (folder && Number(folder[1]) !== m.position.step) throw new CheckpointError(`${file}: says step ${m.position.step}, but the folder is ${basename(path)}`);
+  return m;
+}
+
+/** A checkpoint read and checked: its manifest, its data, and warnings (an old checkpoint without a checksum). */
+export interface CheckedCheckpoint {
+  manifest: Manifest;
+  data: Float32Array;
+  warnings: string[];
+}
+
+/**
+ * Reads a checkpoint and checks all of it: the manifest, weights.bin's size against the
+ * tensor table, the checksum, the optimiser's step count, and that every value is finite.
+ */
+export function readCheckpoint(path: string): CheckedCheckpoint {
+  const manifest = readManifest(path);
+  const manifestFile = join(path, MANIFEST);
+  const weightsFile = join(path, WEIGHTS);
+  if (!existsSync(weightsFile)) throw new CheckpointError(`${path}: ${WEIGHTS} is missing`);
+  const bytes = readFileSync(weightsFile);
+  const warnings: string[] = [];
+  if (manifest.weights) {
+    if (bytes.byteLength !== manifest.weights.bytes) throw new CheckpointError(`${weightsFile}: ${bytes.byteLength} bytes, ${manifestFile} says ${manifest.weights.bytes}; the checkpoint is damaged`);
+    if (sha256(bytes) !== manifest.weights.sha256) throw new CheckpointError(`${weightsFile}: its SHA-256 does not match the one in ${MANIFEST}: the data is corrupt`);
+  } else {
+    warnings.push(`${path} was written before checkpoints carried a checksum: its data cannot be checked for corruption`);
+  }
+  const entries = [...manifest.model, ...manifest.optimizer.tensors];
+  let expected = 0;
+  for (const e of entries) {
+    if (e.offset !== expected) throw new CheckpointError(`${manifestFile}: tensor ${e.name} starts at element ${e.offset}, expected ${expected} (the tensors lie end to end)`);
+    expected += e.shape.reduce((a, b) => a * b, 1);
+  }
+  if (bytes.byteLength !== expected * 4) throw new CheckpointError(`${weightsFile}: ${bytes.byteLength} bytes, but the tensors in ${MANIFEST} need ${expected * 4}`);
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const broken = nonFinite(data, entries);
+  if (broken.length) throw new CheckpointError(`${path} holds NaN or infinite values (${listNames(broken)}): the state had diverged when it was written; it cannot be trained on or sampled from, use an earlier checkpoint`);
+  const iter = manifest.optimizer.tensors[0];
+  if (iter?.name === 'iter' && iter.shape.length === 0 && data[iter.offset] !== manifest.position.step) {
+    throw new CheckpointError(`${manifestFile}: the optimiser has taken ${data[iter.offset]} steps, the position says ${manifest.position.step}`);
+  }
+  return { manifest, data, warnings };
 }
 
 /** Restores model variables (by name, shapes checked) and returns the optimiser state and position. */
-export function loadCheckpoint(path: string, model: PixelCNN): { position: TrainingPosition; optimizerWeights: { name: string; tensor: tf.Tensor }[] } {
-  const manifestFile = join(path, 'manifest.json');
-  if (!existsSync(manifestFile)) throw new CheckpointError(`${path}: not a checkpoint (no manifest.json)`);
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-  if (manifest.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${manifestFile}: unknown format ${JSON.stringify(manifest.format)}; expected ${CHECKPOINT_FORMAT}`);
-  const bytes = readFileSync(join(path, 'weights.bin'));
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const slice = (e: TensorEntry) => {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.offset + n > data.length) throw new CheckpointError(`${path}/weights.bin: truncated (tensor ${e.name} runs past the end)`);
-    return data.subarray(e.offset, e.offset + n);
-  };
+export function loadCheckpoint(
+  path: string,
+  model: PixelCNN,
+): { position: TrainingPosition; optimizerWeights: { name: string; tensor: tf.Tensor }[]; warnings: string[] } {
+  const { manifest, data, warnings } = readCheckpoint(path);
+  const slice = (e: TensorEntry) => data.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
   const saved = new Map(manifest.model.map((e) => [e.name, e]));
   const named = namedState(model);
   const problems: string[] = [];
@@ -144,5 +378,5 @@ export function loadCheckpoint(path: string, model: PixelCNN): { position: Train
     tf.tidy(() => v.assign(tf.tensor(slice(e), e.shape)));
   }
   const optimizerWeights = manifest.optimizer.tensors.map((e) => ({ name: e.name, tensor: tf.tensor(slice(e), e.shape) }));
-  return { position: manifest.position, optimizerWeights };
+  return { position: manifest.position, optimizerWeights, warnings };
 }

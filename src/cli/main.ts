@@ -41,8 +41,10 @@ export function buildProgram(): Command {
 }
 
 const EXPECTED_ERRORS = new Set([
-  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'CheckpointError', 'RunStoreError', 'SweepStoreError',
+  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'RunStoreError', 'SweepStoreError',
 ]);
+/** Expected errors about input the user handed over (a damaged checkpoint): exit 2. */
+const BAD_INPUT_ERRORS = new Set(['CheckpointError']);
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -63,6 +65,10 @@ function reportError(err: unknown): number {
     return EXIT.usage;
   }
   if (err instanceof UsageError) {
+    process.stderr.write(`pxl: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof Error && BAD_INPUT_ERRORS.has(err.name)) {
     process.stderr.write(`pxl: ${err.message}\n`);
     return EXIT.usage;
   }

@@ -4,11 +4,18 @@
 // keeps both moments as one flat vector each and updates every variable with about a dozen
 // ops in all, plus a reshape, a concat and a split per step for the variables.
 //
-// The arithmetic is tf.train.adam's, op for op and in the same order (float32 products
-// for the bias-correction powers, epsilon added to the square root), so the updates agree
-// with it to float rounding; test/train/adam.test.ts checks that. getWeights/setWeights
-// read and write tf.train.adam's layout (the iteration count, then each variable's first
-// moment `name/m`, then each second moment `name/v`), so checkpoints are interchangeable.
+// The arithmetic is tf.train.adam's, op for op and in the same order (epsilon added to the
+// square root), so the updates agree with it to float rounding; test/train/adam.test.ts
+// checks that. One deliberate difference: the bias-correction powers beta^t are computed
+// from the step count t at every step (float32 of beta^t), where tf.train.adam keeps a
+// running float32 product during training but restores it with a power: the two differ
+// in the last bit at some steps (beta2 = 0.999: t = 3, 6, 19, ...), so a run resumed
+// there took another path than the uninterrupted one. A power of t at every step makes
+// training and restoring one computation, and resuming from any step exact.
+//
+// getWeights/setWeights read and write tf.train.adam's layout (the iteration count, then
+// each variable's first moment `name/m`, then each second moment `name/v`), so checkpoints
+// are interchangeable: the iteration count is all the powers need.
 import * as tf from '@tensorflow/tfjs';
 
 /** tfjs's { name, tensor } pair for optimizer weights (not exported by @tensorflow/tfjs). */
@@ -28,9 +35,6 @@ export class FusedAdam extends tf.Optimizer {
   private sizes: number[] = [];
   private m: tf.Variable | null = null;
   private v: tf.Variable | null = null;
-  /** beta^t in float32, as tf.train.adam's accBeta variables hold it. */
-  private accBeta1: number;
-  private accBeta2: number;
   /** The tensors getWeights handed out (the iteration count, per-variable moments), freed at the next call. */
   private views: tf.Tensor[] = [];
 
@@ -41,8 +45,6 @@ export class FusedAdam extends tf.Optimizer {
     readonly epsilon: number,
   ) {
     super();
-    this.accBeta1 = Math.fround(beta1);
-    this.accBeta2 = Math.fround(beta2);
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -62,10 +64,11 @@ export class FusedAdam extends tf.Optimizer {
       throw new Error(`FusedAdam: the gradients name ${names.length} variables, not the ${this.names.length} it was set up for, in the same order`);
     }
     this.restored = false;
-    const oneMinusAcc1 = Math.fround(1 - this.accBeta1);
-    const oneMinusAcc2 = Math.fround(1 - this.accBeta2);
+    const t = this.iterations + 1; // this update's step number, restored or not
+    const oneMinusAcc1 = Math.fround(1 - power(this.beta1, t));
+    const oneMinusAcc2 = Math.fround(1 - power(this.beta2, t));
     tf.tidy(() => {
-      const g = flat(entries.map(([, t]) => t));
+      const g = flat(entries.map(([, grad]) => grad));
       const m = tf.add(tf.mul(this.m!, this.beta1), tf.mul(g, 1 - this.beta1));
       const v = tf.add(tf.mul(this.v!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
       this.m!.assign(m);
@@ -77,8 +80,6 @@ export class FusedAdam extends tf.Optimizer {
       const parts = vars.length === 1 ? [updated] : tf.split(updated, this.sizes);
       parts.forEach((p, i) => vars[i].assign(p.rank === this.shapes[i].length ? p : tf.reshape(p, this.shapes[i])));
     });
-    this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(this.beta1));
-    this.accBeta2 = Math.fround(this.accBeta2 * Math.fround(this.beta2));
     this.incrementIterations();
   }
 
@@ -126,15 +127,19 @@ export class FusedAdam extends tf.Optimizer {
       this.m!.assign(flat(rest.slice(0, count).map((w) => w.tensor)));
       this.v!.assign(flat(rest.slice(count).map((w) => w.tensor)));
     });
-    // As tf.train.adam: beta^(t+1) by a float32 pow.
-    const [acc1, acc2] = tf.tidy(() => [tf.pow(this.beta1, this.iterations_ + 1), tf.pow(this.beta2, this.iterations_ + 1)].map((t) => t.dataSync()[0]));
-    this.accBeta1 = acc1;
-    this.accBeta2 = acc2;
   }
 
   getConfig(): tf.serialization.ConfigDict {
     return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
   }
+}
+
+/**
+ * beta^t in float32, a function of t alone: computed in JavaScript (one correctly rounded
+ * double power, then float32), so it is the same on every backend and in every session.
+ */
+export function power(beta: number, t: number): number {
+  return Math.fround(Math.pow(Math.fround(beta), t));
 }
 
 function variable(name: string): tf.Variable {

@@ -11,7 +11,7 @@ import type { Dataset, ImageSet } from '../data/datasets.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
-import { loadCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, namedState, NonFiniteStateError, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
 
@@ -72,7 +72,8 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   const order = new EpochOrder(e.seed, data.train.count, e.train.batch_size);
   const optimizer = makeOptimizer(e.train.optimizer);
   const startedAt = new Date();
-  const pos: TrainingPosition = o.resumeFrom ? await resume(o.resumeFrom, model, optimizer) : freshPosition();
+  const { position: pos, warnings } = o.resumeFrom ? await resume(o.resumeFrom, model, optimizer) : { position: freshPosition(), warnings: [] };
+  const resumedFrom = pos.step;
   const wallAtStart = pos.wallSeconds;
   const t0 = performance.now();
   const wall = () => wallAtStart + (performance.now() - t0) / 1000;
@@ -86,30 +87,47 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
     totalSteps: sched.total, stepsPerEpoch: sched.perEpoch, resumedFromStep: pos.step,
   });
   for (const notice of o.notices ?? []) emit(notice);
+  for (const message of warnings) emit({ type: 'warning', time: Date.now(), message });
 
   let status: RunStatus = 'finished';
   let message = '';
   let lastCheckpointStep = pos.step;
   let ema: number | null = null;
-  const checkpoint = async () => {
+  const kept = () => (lastCheckpointStep > 0 ? `The last good checkpoint (step ${lastCheckpointStep}) is kept.` : 'No checkpoint had been written.');
+  /** Saves a checkpoint; false (and the run failed) when the state is not finite, which is never saved. */
+  const checkpoint = async (): Promise<boolean> => {
     pos.wallSeconds = wall();
-    const path = await saveCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed, e.train.keep_checkpoints);
-    lastCheckpointStep = pos.step;
-    emit({ type: 'checkpoint', time: Date.now(), step: pos.step, path });
+    try {
+      const path = await saveCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed, e.train.keep_checkpoints);
+      lastCheckpointStep = pos.step;
+      emit({ type: 'checkpoint', time: Date.now(), step: pos.step, path });
+      return true;
+    } catch (err) {
+      if (!(err instanceof NonFiniteStateError)) throw err;
+      status = 'failed';
+      const weights = new Set(namedState(model).map(([name]) => name));
+      const why = err.tensors.some((t) => weights.has(t)) ? brokenByUpdate(pos.step, err.tensors) : brokenOptimizer(pos.step, err.tensors);
+      message = `${why}; stopped without saving it. ${kept()}`;
+      return false;
+    }
   };
 
   try {
     while (pos.step < sched.total) {
       const stepStart = performance.now();
-      const loss = trainStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
+      const { loss, grads } = gradientStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
       const value = (await loss.data())[0];
       loss.dispose();
-      const seconds = (performance.now() - stepStart) / 1000;
       if (!Number.isFinite(value)) {
+        // The update is not applied: the weights are still those the step began with, which tells why.
+        tf.dispose(grads.map((g) => g.tensor));
         status = 'failed';
-        message = `the training loss became ${value} at step ${pos.step + 1}; stopped. The last good checkpoint (step ${lastCheckpointStep}) is kept. Try a lower train.optimizer.learning_rate.`;
+        message = `${await whyLossNotFinite(model, value, pos.step + 1, resumedFrom)}; stopped. ${kept()}`;
         break;
       }
+      optimizer.applyGradients(grads);
+      tf.dispose(grads.map((g) => g.tensor));
+      const seconds = (performance.now() - stepStart) / 1000;
       advance(pos, sched.perEpoch, e.train.batch_size, seconds, bitsPerDim(value));
       const rate = e.train.batch_size / seconds;
       ema = ema === null ? rate : 0.9 * ema + 0.1 * rate;
@@ -118,9 +136,19 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
         epochStep: ((pos.step - 1) % sched.perEpoch) + 1, loss: value, bitsPerDim: bitsPerDim(value),
         imagesPerSecond: ema, stepsPerSecond: ema / e.train.batch_size,
       });
-      if (due(pos.step, sched.evalEvery, sched.total)) await evaluate(o, pos, sched.perEpoch);
-      if (due(pos.step, sched.sampleEvery, sched.total)) await sample(o, pos.step);
-      if (due(pos.step, sched.checkpointEvery, sched.total) || o.stop.requested) await checkpoint();
+      const [evalDue, sampleDue, checkpointDue] = [sched.evalEvery, sched.sampleEvery, sched.checkpointEvery].map((every) => due(pos.step, every, sched.total));
+      if (evalDue || sampleDue) {
+        // A finite loss does not make the update finite (a non-finite gradient): no evaluation or samples of broken weights.
+        const broken = await nonFiniteVariables(model);
+        if (broken.length) {
+          status = 'failed';
+          message = `${brokenByUpdate(pos.step, broken)}; stopped. ${kept()}`;
+          break;
+        }
+      }
+      if (evalDue) await evaluate(o, pos, sched.perEpoch);
+      if (sampleDue) await sample(o, pos.step);
+      if ((checkpointDue || o.stop.requested) && !(await checkpoint())) break;
       if (o.stop.requested && pos.step < sched.total) {
         status = 'interrupted';
         message = `stopped at step ${pos.step} of ${sched.total}; resume with: pxl run --resume ${o.paths.dir}`;
@@ -147,11 +175,50 @@ function freshPosition(): TrainingPosition {
   };
 }
 
-async function resume(path: string, model: PixelCNN, optimizer: tf.Optimizer): Promise<TrainingPosition> {
-  const { position, optimizerWeights } = loadCheckpoint(path, model);
+async function resume(path: string, model: PixelCNN, optimizer: tf.Optimizer): Promise<{ position: TrainingPosition; warnings: string[] }> {
+  const { position, optimizerWeights, warnings } = loadCheckpoint(path, model);
   await optimizer.setWeights(optimizerWeights);
   tf.dispose(optimizerWeights.map((w) => w.tensor));
-  return position;
+  return { position, warnings };
+}
+
+/** Names of the model's variables (weights, batch-norm statistics) holding a NaN or an infinity. */
+async function nonFiniteVariables(model: PixelCNN): Promise<string[]> {
+  const named = namedState(model);
+  const flags = tf.tidy(() => tf.stack(named.map(([, v]) => tf.all(tf.isFinite(v)))));
+  const ok = await flags.data();
+  flags.dispose();
+  return named.filter((_, i) => !ok[i]).map(([name]) => name);
+}
+
+const names = (list: string[]) => `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more` : ''}`;
+
+/**
+ * Step `step` had a finite loss, but its update left non-finite weights: non-finite weights
+ * before it would have made its loss non-finite, so it was this update.
+ */
+const brokenByUpdate = (step: number, tensors: string[]) =>
+  `the update of step ${step} made the weights non-finite (${names(tensors)}) though the step's loss was finite: ` +
+  'a non-finite gradient or optimiser state, not a too-high learning rate';
+
+/** Only the optimiser state is non-finite (checked at checkpoints): some update since the last one did it. */
+const brokenOptimizer = (step: number, tensors: string[]) =>
+  `the optimiser state became non-finite by step ${step} (${names(tensors)}) though every loss was finite: ` +
+  'a gradient too large for float32, or a non-finite one';
+
+/**
+ * Why the loss of `step` is not finite, from the weights the step began with: finite
+ * weights and a non-finite loss is training that diverged (a learning rate too high);
+ * non-finite weights came from the update before, whose loss was finite.
+ */
+async function whyLossNotFinite(model: PixelCNN, value: number, step: number, resumedFrom: number): Promise<string> {
+  const broken = await nonFiniteVariables(model);
+  const what = `the training loss became ${value} at step ${step}`;
+  if (!broken.length) return `${what} (the weights it began with were finite: the training diverged; try a lower train.optimizer.learning_rate)`;
+  const cause = step - 1 > resumedFrom
+    ? `the update of step ${step - 1} made them so though that step's loss was finite (a non-finite gradient or optimiser state, not a too-high learning rate)`
+    : 'they were so when training started';
+  return `${what} because the weights it began with were already non-finite (${names(broken)}): ${cause}`;
 }
 
 function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds: number, bits: number): void {
@@ -165,12 +232,28 @@ function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds
 
 /** One optimiser step on one batch; returns the batch's mean loss in nats (caller disposes). */
 export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false): tf.Scalar {
+  const { loss, grads } = gradientStep(model, optimizer, set, indices, levels, recompute);
+  optimizer.applyGradients(grads);
+  tf.dispose(grads.map((g) => g.tensor));
+  return loss;
+}
+
+/**
+ * The batch's mean loss in nats and the gradients, not applied yet (the trainer applies them
+ * once the loss is finite). Gradients come in model.trainable() order, as minimize hands them
+ * to the optimiser, since optimiser state is matched to variables by position. Caller disposes.
+ */
+export function gradientStep(
+  model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false,
+): { loss: tf.Scalar; grads: { name: string; tensor: tf.Tensor }[] } {
   const batch = makeBatch(set, indices, levels);
   const { height, width, channels } = model.image;
+  const vars = model.trainable();
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
-    return optimizer.minimize(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), true, model.trainable())!;
+    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), vars);
+    return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
   });
 }
 

@@ -34,14 +34,16 @@ function train(opt: tf.Optimizer, vars: tf.Variable[], from: number, to: number)
 }
 
 describe('FusedAdam', () => {
-  it('updates as tf.train.adam does, step by step (bit for bit on the cpu backend)', () => {
+  it('updates as tf.train.adam does, step by step (bit for bit on the cpu backend while the beta powers agree)', () => {
     const [a, b] = [makeVars(), makeVars()];
     const ref = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
     const ours = new FusedAdam(0.01, 0.9, 0.999, 1e-8);
     for (let k = 0; k < 12; k++) {
       train(ref, a, k, k + 1);
       train(ours, b, k, k + 1);
-      expectSame(read(b), read(a), 0);
+      // tf.train.adam's running float32 product beta^t is exact for t = 1, 2 (a product of
+      // two float32 fits a double); from t = 3 it may differ from beta^t in the last bit.
+      expectSame(read(b), read(a), k < 2 ? 0 : 1e-6);
     }
     expect(ours.iterations).toBe(12);
     ref.dispose();
@@ -115,6 +117,29 @@ describe('FusedAdam', () => {
     expectSame(read(own), read(part), 1e-6);
     tf.dispose([...full, ...part, ...mine, ...own]);
     [ref, refA, resumedRef, fromRef, second].forEach((o) => o.dispose());
+  });
+
+  it('resumes from its own state at any step bit for bit as the uninterrupted run', async () => {
+    const full = makeVars();
+    const whole = new FusedAdam(0.01, 0.9, 0.999, 1e-8);
+    train(whole, full, 0, 12);
+    const differ: number[] = [];
+    for (let stop = 1; stop < 12; stop++) {
+      const vars = makeVars();
+      const first = new FusedAdam(0.01, 0.9, 0.999, 1e-8);
+      train(first, vars, 0, stop);
+      const saved = (await first.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+      first.dispose();
+      const second = new FusedAdam(0.01, 0.9, 0.999, 1e-8);
+      await second.setWeights(saved);
+      train(second, vars, stop, 12);
+      if (JSON.stringify(read(vars)) !== JSON.stringify(read(full))) differ.push(stop);
+      second.dispose();
+      tf.dispose([...vars, ...saved.map((w) => w.tensor)]);
+    }
+    expect(differ, 'resumed after these steps and ended elsewhere').toEqual([]);
+    whole.dispose();
+    tf.dispose(full);
   });
 
   it('refuses gradients for a different set of variables', () => {

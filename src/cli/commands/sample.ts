@@ -65,7 +65,9 @@ export function registerSampleCommand(program: Command): void {
         const { height, width, channels } = model.image;
         const grid: GridOptions = { count, columns, height, width, channels, levels: e.model.color_levels, scale };
         checkGridSize(grid);
-        loadCheckpoint(checkpoint, model).optimizerWeights.forEach((w) => w.tensor.dispose());
+        const loaded = loadCheckpoint(checkpoint, model);
+        loaded.optimizerWeights.forEach((w) => w.tensor.dispose());
+        for (const warning of loaded.warnings) process.stderr.write(`pxl: warning: ${warning}\n`);
         const progress = progressLine({ label: `sampling ${count} images`, unit: 'row' });
         const result = await sampler.sample(model, { count, temperature, seed, onProgress: (p) => progress.update(Math.floor(p / width), height) });
         progress.end();

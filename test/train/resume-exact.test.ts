@@ -1,0 +1,74 @@
+// Resume is exact from every checkpoint, not only from the one a stop writes: a run that
+// lost everything after any periodic checkpoint (as a crash or SIGKILL leaves it) and is
+// resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
+// of the uninterrupted run. On the default test backend (cpu), wasm and the native one.
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkpointName } from '../../src/checkpoint/checkpoint.js';
+import type { RunEvent } from '../../src/events/run-events.js';
+import { runExperiment, type PreparedRun } from '../../src/app/run.js';
+import { ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+// As test/train/engine.test.ts: PXL_NATIVE=0 leaves the native backend out where it cannot be built.
+const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
+
+// A checkpoint and an evaluation every 2 of 12 steps (8 training images of 64 per step: an
+// epoch is 8 steps, so resumes fall inside both epochs); every checkpoint is kept; samples at the end.
+const SETTINGS = ['train.steps=12', 'train.checkpoint_every=2', 'train.keep_checkpoints=100', 'train.eval_every=2', 'train.sample_every=0'];
+const FINAL_SAMPLE = 'samples/step-00000012.png';
+
+type Step = Extract<RunEvent, { type: 'step' }>;
+type Eval = Extract<RunEvent, { type: 'eval' }>;
+const stepsOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.epoch, e.epochStep, e.loss, e.bitsPerDim]);
+const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.testLoss, e.testBitsPerDim, e.bestTestBitsPerDim, e.images]);
+const checkpointsOf = (events: RunEvent[]) => events.filter((e) => e.type === 'checkpoint').map((e) => e.step);
+
+/** A copy of a finished run as a crash right after checkpoint `step` would leave it. */
+function crashedCopy(runDir: string, step: number, into: string): string {
+  const dir = join(into, `from-${step}`);
+  cpSync(runDir, dir, { recursive: true });
+  const checkpoints = join(dir, 'checkpoints');
+  for (const name of readdirSync(checkpoints)) if (/^step-\d+$/.test(name) && name > checkpointName(step)) rmSync(join(checkpoints, name), { recursive: true });
+  writeFileSync(join(checkpoints, 'latest'), `${checkpointName(step)}\n`);
+  rmSync(join(dir, 'summary.json'));
+  rmSync(join(dir, FINAL_SAMPLE));
+  return dir;
+}
+
+describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
+  it('reproduces the uninterrupted run exactly from every periodic checkpoint', { timeout: 300_000 }, async () => {
+    const runsDir = tempDir();
+    const full: RunEvent[] = [];
+    let prepared: PreparedRun | undefined;
+    const summary = await runExperiment({
+      file: TINY, sets: [`backend=${backend}`, ...SETTINGS], runsDir, stop: { requested: false },
+      listeners: [(e) => void full.push(e)], onPrepared: (p) => (prepared = p),
+    });
+    expect(summary.status, summary.message).toBe('finished');
+    const checkpoints = prepared!.paths.checkpoints;
+    expect(readdirSync(checkpoints).filter((n) => n.startsWith('step-'))).toHaveLength(6);
+    const finalState = readFileSync(join(checkpoints, checkpointName(12), 'weights.bin'));
+    const finalSample = readFileSync(join(prepared!.paths.dir, FINAL_SAMPLE));
+
+    const differences: string[] = [];
+    for (const from of [2, 4, 6, 8, 10]) {
+      const dir = crashedCopy(prepared!.paths.dir, from, runsDir);
+      const resumed: RunEvent[] = [];
+      const end = await runExperiment({ resume: dir, runsDir, stop: { requested: false }, listeners: [(e) => void resumed.push(e)] });
+      expect(end.status, end.message).toBe('finished');
+      const expectSame = (what: string, a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b) && differences.push(`from step ${from}: ${what}`);
+      expectSame('step losses', stepsOf(resumed), stepsOf(full).filter(([s]) => s > from));
+      expectSame('evaluations', evalsOf(resumed), evalsOf(full).filter(([s]) => s > from));
+      expectSame('checkpoint steps', checkpointsOf(resumed), checkpointsOf(full).filter((s) => s > from));
+      const figures = (x: typeof end) => [x.steps, x.epochs, x.train_bits_per_dim, x.test_bits_per_dim, x.best_test_bits_per_dim];
+      expectSame('summary', figures(end), figures(summary));
+      if (!readFileSync(join(dir, 'checkpoints', checkpointName(12), 'weights.bin')).equals(finalState)) differences.push(`from step ${from}: final weights and optimiser state`);
+      if (!readFileSync(join(dir, FINAL_SAMPLE)).equals(finalSample)) differences.push(`from step ${from}: final sample grid`);
+    }
+    expect(differences).toEqual([]);
+  });
+});
