@@ -2,12 +2,13 @@
 // Every problem, in the sweep file itself or in an override it applies to the base
 // experiment, is reported at once at the place it was written (ConfigError).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { compose, displayPath } from '../config/compose.js';
 import { ConfigError, type Diagnostic, type Location } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import { validateAgainst } from '../config/schema.js';
+import { readConfigText } from '../config/read.js';
 import { parseSource, pathKey, type SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
 import { flattenConfig } from '../track/flatten.js';
@@ -153,14 +154,11 @@ class DiagnosticSet {
 
 function readSweepSource(abs: string): { source: SourceFile; text: string } {
   const display = displayPath(abs);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a YAML file' : (err as Error).message;
-    throw new ConfigError([{ location: { file: display, line: 1, col: 1 }, path: '', message: `cannot read sweep file: ${why}` }]);
+  const read = readConfigText(abs);
+  if ('problem' in read) {
+    throw new ConfigError([{ location: { file: display, line: 1, col: 1 }, path: '', message: `cannot read sweep file: ${read.problem}` }]);
   }
+  const text = read.text;
   const { source, errors } = parseSource(display, text);
   if (!source) throw new ConfigError(errors);
   const top = source.data;
