@@ -65,7 +65,7 @@ export function memoryShareFromEnv(env: NodeJS.ProcessEnv = process.env): number
 
 /** "this machine has 16.0 GB", "this run's share is 4.0 GB (0.25 of this machine's 16.0 GB)". */
 export function budgetWords(backend: string, share: number, machine = totalmem()): string {
-  const shared = share < 1 ? `; this run's share (${MEMORY_SHARE_ENV}=${+share.toFixed(4)}) gives it ${gb(memoryBudget(backend, share, machine))}` : '';
+  const shared = share < 1 ? `; this run's share (${MEMORY_SHARE_ENV}=${+share.toPrecision(3)}) gives it ${gb(memoryBudget(backend, share, machine))}` : '';
   const base = backend === 'wasm' ? 'the wasm backend addresses at most 4 GB' : `this machine has ${gb(machine)}`;
   return `${base}${shared}`;
 }
