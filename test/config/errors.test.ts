@@ -1,4 +1,5 @@
 // Every kind of bad experiment input yields a located, readable error: FILE:LINE:COL, key path, expectation.
+import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/diagnostics.js';
@@ -316,8 +317,7 @@ const CASES: Case[] = [
   },
 ];
 
-function load(c: Case): ConfigError {
-  const dir = tempDir();
+function load(c: Case, dir = tempDir()): ConfigError {
   writeFiles(dir, c.files);
   try {
     loadExperiment(join(dir, 'x.yaml'), c.sets ?? []);
@@ -327,6 +327,20 @@ function load(c: Case): ConfigError {
   }
   throw new Error('expected a ConfigError, but the experiment loaded');
 }
+
+describe('special files', () => {
+  it('refuses a named pipe as a parent without opening it (opening would wait for a writer)', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'x.yaml': 'extends: ./pipe.yaml\n' });
+    expect(spawnSync('mkfifo', [join(dir, 'pipe.yaml')]).status).toBe(0);
+    const err = load({ name: 'fifo', files: {}, errors: [] }, dir);
+    expect(err.message).toBe(`${join(dir, 'x.yaml')}:1:10: extends: parent file "./pipe.yaml" is not a regular file but a named pipe; expected a YAML file`);
+  });
+
+  it('refuses a device as the experiment file itself', () => {
+    expect(() => loadExperiment('/dev/zero')).toThrow('/dev/zero:1:1: cannot read experiment file: is not a regular file but a character device');
+  });
+});
 
 describe('bad experiment input', () => {
   it('has at least 20 distinct cases', () => expect(CASES.length).toBeGreaterThanOrEqual(20));
