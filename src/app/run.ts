@@ -11,10 +11,10 @@ import { loadExperiment } from '../config/load.js';
 import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
 import { loadDataset, type Dataset } from '../data/index.js';
-import { totalmem } from 'node:os';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
-import { gb, largestBatch, measureStepMemory, memoryBudget, stepBytes } from '../train/memory.js';
+import { budgetWords, floorRefusal, gb, largestBatch, measureStepMemory, memoryBudget, memoryShareFromEnv, stepBytes } from '../train/memory.js';
+import { optimizerSlots } from '../model/size.js';
 import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
 import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeSample, type RunPaths } from '../store/run-dir.js';
@@ -60,9 +60,16 @@ export interface PreparedRun {
   trackingAuth: MlflowAuth;
 }
 
-/** A problem with the run's input or environment, found before anything was written. */
+/**
+ * A problem with the run's input or environment, found before anything was written;
+ * `badInput` when it is the experiment's own (exit 2), not the machine's (exit 1).
+ */
 export class RunSetupError extends Error {
   override name = 'RunSetupError';
+
+  constructor(message: string, readonly badInput = false) {
+    super(message);
+  }
 }
 
 /**
@@ -90,7 +97,7 @@ export async function prepareExperiment(
   try {
     schedule(experiment, data.train.count);
   } catch (err) {
-    throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'})`);
+    throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'})`, true);
   }
   installFrugalBackprop();
   const image = { height: data.height, width: data.width, channels: data.channels };
@@ -105,23 +112,40 @@ export async function prepareExperiment(
  */
 async function planMemory(experiment: Experiment, image: ImageShape, backend: BackendInfo): Promise<boolean> {
   const { recompute, batch_size: batch } = experiment.train;
-  const budget = memoryBudget(backend.name);
+  const share = memoryShare();
+  const budget = memoryBudget(backend.name, share);
   if (!Number.isFinite(budget)) return recompute === 'always';
   const canRecompute = experiment.model.blocks.count > 0 && recompute !== 'never';
-  const stored = recompute === 'always' ? null : await measureStepMemory(experiment.model, image, false);
+  // The floor first: measuring a model that cannot fit would allocate it until the process is killed.
+  const where = budgetWords(backend.name, share);
+  const refusal = (lean: boolean) => floorRefusal(experiment.model, image, batch, optimizerSlots(experiment.train.optimizer), lean, budget, where);
+  const leanest = refusal(canRecompute);
+  if (leanest) throw new RunSetupError(`${experiment.name}: ${leanest}`, true);
+  // Stored activations are measured only when their floor fits: else they cannot, and measuring could exhaust memory.
+  const storedMayFit = !canRecompute || (recompute !== 'always' && refusal(false) === null);
+  const stored = storedMayFit ? await measureStepMemory(experiment.model, image, false) : null;
   if (stored && stepBytes(stored, batch) <= budget) return false;
   const lean = canRecompute ? await measureStepMemory(experiment.model, image, true) : null;
   if (lean && stepBytes(lean, batch) <= budget) return true;
   const best = (lean ?? stored)!;
   const fits = largestBatch(best, budget);
-  const where = backend.name === 'wasm' ? 'the wasm backend addresses at most 4 GB' : `this machine has ${gb(totalmem())}`;
   throw new RunSetupError(
     `${experiment.name}: one training step at train.batch_size ${batch} needs about ${gb(stepBytes(best, batch))} ` +
       `(${(best.perImageBytes / 2 ** 20).toFixed(0)} MB per image${lean ? ', recomputing blocks' : ''}) and ${where}. ` +
       (fits > 0 ? `Use train.batch_size ${fits} or less` : 'Use a smaller model') +
       (!lean && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
       (backend.name === 'wasm' ? ', or the tensorflow backend (pxl setup native).' : '.'),
+    true,
   );
+}
+
+/** This run's share of the machine's memory (PXL_MEMORY_SHARE, set by a parallel sweep). */
+function memoryShare(): number {
+  try {
+    return memoryShareFromEnv();
+  } catch (err) {
+    throw new RunSetupError((err as Error).message);
+  }
 }
 
 /** `onLost`: called if the run folder's lock is lost while the run holds it (see lockRun). */

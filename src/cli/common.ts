@@ -8,6 +8,15 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * The exit status of an expected error (one whose message says it all): errors that set
+ * `badInput: true` (a bad dataset file, a model too large to train) are bad input, 2;
+ * the others (a missing package, an unreadable file, a failing disk) are environment problems, 1.
+ */
+export function expectedErrorStatus(err: Error): number {
+  return (err as { badInput?: unknown }).badInput === true ? EXIT.usage : EXIT.failure;
+}
+
 let cachedVersion: string | undefined;
 export function version(): string {
   cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

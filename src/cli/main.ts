@@ -15,7 +15,7 @@ import { registerSampleCommand } from './commands/sample.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { registerSyncCommand } from './commands/sync.js';
-import { EXIT, outputError, UsageError, version } from './common.js';
+import { EXIT, expectedErrorStatus, outputError, UsageError, version } from './common.js';
 
 export function buildProgram(): Command {
   const program = new Command('pxl')
@@ -73,9 +73,9 @@ function reportError(err: unknown): number {
     return EXIT.usage;
   }
   if (err instanceof Error && EXPECTED_ERRORS.has(err.name)) {
-    // Problems with the input or the environment: the message says it all, no stack.
+    // Problems with the input (exit 2) or the environment (exit 1): the message says it all, no stack.
     process.stderr.write(`pxl: ${err.message}\n`);
-    return EXIT.failure;
+    return expectedErrorStatus(err);
   }
   process.stderr.write(`pxl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.failure;

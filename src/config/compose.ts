@@ -2,7 +2,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { describeValue, type Diagnostic, type Location } from './diagnostics.js';
+import { clip, describeValue, quote, type Diagnostic, type Location } from './diagnostics.js';
 import { pathKey, readSource, type Origin, type SourceFile } from './source.js';
 
 export interface Composed {
@@ -39,9 +39,14 @@ export function compose(file: string, sets: readonly string[] = [], extra: reado
   return { value: { data, sources, files: chain.value.files }, errors: [] };
 }
 
-/** Reads a file and, recursively, the parents it extends; `seen` detects cycles. */
-function readChain(file: string, seen: string[]): Result<{ sources: SourceFile[]; files: string[] }> {
-  const { source, errors } = readSource(file, displayPath(file));
+/**
+ * Reads a file and, recursively, the parents it extends; `seen` detects cycles. A parent
+ * that cannot be read (a folder, a device, a binary file) is reported at the `extends`
+ * that names it, where the mistake was made.
+ */
+function readChain(file: string, seen: string[], via?: { child: SourceFile; ref: string }): Result<{ sources: SourceFile[]; files: string[] }> {
+  const { source, errors, readProblem } = readSource(file, displayPath(file));
+  if (via && readProblem) return { errors: [at(via.child, ['extends'], 'value', 'extends', `parent file ${quote(via.ref)} ${readProblem}`)] };
   if (!source) return { errors };
   const top = source.data;
   if (top === null || typeof top !== 'object' || Array.isArray(top)) {
@@ -54,7 +59,7 @@ function readChain(file: string, seen: string[]): Result<{ sources: SourceFile[]
   }
   const parent = resolve(dirname(file), parentRef);
   if (!existsSync(parent)) {
-    return { errors: [at(source, ['extends'], 'value', 'extends', `parent file ${JSON.stringify(parentRef)} not found (looked for ${displayPath(parent)})`)] };
+    return { errors: [at(source, ['extends'], 'value', 'extends', `parent file ${quote(parentRef)} not found (looked for ${clip(displayPath(parent), 200)})`)] };
   }
   const real = realpathSync(parent);
   const trail = [...seen, realpathSync(file)];
@@ -63,20 +68,20 @@ function readChain(file: string, seen: string[]): Result<{ sources: SourceFile[]
     const cycle = [...trail.slice(trail.indexOf(real)), real].map((p) => relative(here, p) || p).join(' -> ');
     return { errors: [at(source, ['extends'], 'value', 'extends', `the extends chain forms a cycle: ${cycle}`)] };
   }
-  const up = readChain(parent, trail);
+  const up = readChain(parent, trail, { child: source, ref: parentRef });
   if (!up.value) return up;
   return { value: { sources: [...up.value.sources, source], files: [file, ...up.value.files] }, errors: [] };
 }
 
 /** Parses one `--set key.path=value`; the value is read as YAML (so 64 is a number, true a boolean). */
 export function parseSet(arg: string): Result<SourceFile> {
-  const file = `--set '${arg}'`;
+  const file = `--set '${clip(arg, 80)}'`;
   const loc = (col: number): Location => ({ file, line: 1, col });
   const eq = arg.indexOf('=');
   const keyText = eq < 0 ? arg : arg.slice(0, eq);
   if (eq < 0 || !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(keyText)) {
     return {
-      errors: [{ location: loc(1), path: '', message: `expected key.path=value (e.g. model.hidden=64); found ${JSON.stringify(arg)}` }],
+      errors: [{ location: loc(1), path: '', message: `expected key.path=value (e.g. model.hidden=64); found ${quote(arg)}` }],
     };
   }
   let value: unknown;
@@ -93,8 +98,9 @@ export function parseSet(arg: string): Result<SourceFile> {
   segments.forEach((seg, i) => {
     origins.set(pathKey(segments.slice(0, i + 1)), { key: loc(col), value: loc(eq + 2) });
     col += seg.length + 1;
-    if (i === segments.length - 1) node[seg] = value;
-    else node = (node[seg] = {}) as Record<string, unknown>;
+    const child = i === segments.length - 1 ? value : {};
+    setOwn(node, seg, child);
+    node = child as Record<string, unknown>;
   });
   origins.set(pathKey([]), { value: loc(1) });
   return { value: { file, data, origins }, errors: [] };
@@ -106,8 +112,16 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 export function deepMerge(base: unknown, override: unknown): unknown {
   if (!isMap(base) || !isMap(override)) return structuredClone(override);
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = k in base ? deepMerge(base[k], v) : structuredClone(v);
+  for (const [k, v] of Object.entries(override)) setOwn(out, k, Object.hasOwn(base, k) ? deepMerge(base[k], v) : structuredClone(v));
   return out;
+}
+
+/**
+ * Sets a key as the map's own property. Plain assignment of `__proto__` would set the
+ * prototype instead and the key would vanish; kept as a key, the schema reports it as unknown.
+ */
+export function setOwn(map: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Paths in a file are relative to that file (a --set path to the working directory). */

@@ -15,8 +15,22 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.location.file}:${d.location.line}:${d.location.col}`;
-  return d.path ? `${where}: ${d.path}: ${d.message}` : `${where}: ${d.message}`;
+  const where = `${clip(d.location.file, 200)}:${d.location.line}:${d.location.col}`;
+  return d.path ? `${where}: ${clip(d.path, 200)}: ${d.message}` : `${where}: ${d.message}`;
+}
+
+/** Longest text of the user's shown whole in a message; longer ones are cut to a prefix. */
+export const QUOTE_LIMIT = 60;
+
+/** A string as JSON, cut to its first `max` characters (and its length said) when longer. */
+export function quote(text: string, max = QUOTE_LIMIT): string {
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, max))}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
+/** Free text cut to `max` characters, for messages that embed it unquoted. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length.toLocaleString('en-US')} characters)`;
 }
 
 /** Thrown with every problem found at once; the CLI prints them and exits with status 2. */
@@ -45,6 +59,6 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${quote(value)}`;
   return String(value);
 }

@@ -2,7 +2,7 @@
 //
 // From an experiment file (plus --set overrides) to a validated, fully resolved experiment.
 import { basename, extname, resolve } from 'node:path';
-import { compose, type Composed } from './compose.js';
+import { compose, setOwn, type Composed } from './compose.js';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
 import { checkRules, checkWarnings } from './rules.js';
 import { loadSchema, validateAgainst, type JsonSchema } from './schema.js';
@@ -39,7 +39,7 @@ export function orderBySchema(data: unknown, schema: JsonSchema): unknown {
   if (data === null || typeof data !== 'object' || Array.isArray(data) || !schema.properties) return data;
   const src = data as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, sub] of Object.entries(schema.properties)) if (k in src) out[k] = orderBySchema(src[k], sub);
-  for (const k of Object.keys(src)) if (!(k in out)) out[k] = src[k];
+  for (const [k, sub] of Object.entries(schema.properties)) if (Object.hasOwn(src, k)) out[k] = orderBySchema(src[k], sub);
+  for (const k of Object.keys(src)) if (!Object.hasOwn(out, k)) setOwn(out, k, src[k]);
   return out;
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
-import { describeValue, type Diagnostic } from './diagnostics.js';
+import { describeValue, quote, type Diagnostic } from './diagnostics.js';
 import { locate } from './compose.js';
 import type { SourceFile } from './source.js';
 
@@ -69,7 +69,7 @@ function translate(e: ErrorObject, root: JsonSchema, sources: readonly SourceFil
     return {
       location: locate(sources, full, 'key'),
       path: full.join('.'),
-      message: `unknown key ${JSON.stringify(key)}; ${suggest(key, allowed, path, root)}`,
+      message: `unknown key ${quote(key)}; ${suggest(key, allowed, path, root)}`,
     };
   }
   if (e.keyword === 'if') return null; // the failing `then` branch reports the real problem
@@ -78,7 +78,11 @@ function translate(e: ErrorObject, root: JsonSchema, sources: readonly SourceFil
     return { location: locate(sources, path, 'key'), path: [...path, key].join('.'), message: `is required here; ${e.message}` };
   }
   const schema = (e.keyword === 'type' || e.keyword in VALUE_KEYWORDS ? e.parentSchema : undefined) as JsonSchema | undefined;
-  const expected = schema ? describeSchema(schema) : (e.message ?? 'a valid value');
+  // A length rule is said as such: the x-expected wording of a name describes its characters, not its length.
+  const expected =
+    e.keyword === 'maxLength' || e.keyword === 'minLength'
+      ? lengthWords(schema!)
+      : schema ? describeSchema(schema) : (e.message ?? 'a valid value');
   return {
     location: locate(sources, path, 'value'),
     path: path.join('.'),
@@ -137,10 +141,18 @@ function typeWords(type: string, s: JsonSchema): string {
     case 'array':
       return 'a list';
     case 'string':
-      return s.minLength ? 'a non-empty string' : 'a string';
+      return s.maxLength !== undefined ? lengthWords(s) : s.minLength ? 'a non-empty string' : 'a string';
     default:
       return type;
   }
+}
+
+/** "a string of at most 5000 characters", "a string of 1 to 100 characters", "a non-empty string". */
+function lengthWords(s: JsonSchema): string {
+  const lo = s.minLength ?? 0;
+  const hi = s.maxLength;
+  if (hi === undefined) return lo > 1 ? `a string of at least ${lo} characters` : 'a non-empty string';
+  return lo > 0 ? `a string of ${lo} to ${hi} characters` : `a string of at most ${hi} characters`;
 }
 
 function range(s: JsonSchema): string {

@@ -53,17 +53,19 @@ function imageShape(idx: IdxArray): { count: number } & Shape {
   throw new DatasetError(
     `${idx.file}: wrong magic ${magic} for an image file: expected 0x00000803 (n, h, w) or 0x00000804 (n, h, w, c)` +
       (d.length === 1 ? '; this looks like a label file' : ''),
+    true,
   );
 }
 
 function checkLabels(idx: IdxArray, images: IdxArray, count: number): Uint8Array {
   if (idx.dims.length !== 1) {
     const magic = `0x00000${(0x800 + idx.dims.length).toString(16)}`;
-    throw new DatasetError(`${idx.file}: wrong magic ${magic} for a label file: expected 0x00000801`);
+    throw new DatasetError(`${idx.file}: wrong magic ${magic} for a label file: expected 0x00000801`, true);
   }
   if (idx.dims[0] !== count) {
     throw new DatasetError(
       `${idx.file}: dims mismatch: ${idx.dims[0]} labels for ${count} images in ${images.file}`,
+      true,
     );
   }
   return idx.data;
@@ -84,12 +86,22 @@ function effectiveLimit(limit: number | null | undefined, what: string): number 
 
 type Reader = (file: string, role: Role) => Promise<IdxArray>;
 
+/**
+ * Why each split needs an image. A run without test images would end with no test bits/dim,
+ * the figure runs are compared on, so an empty test file is refused rather than skipped.
+ */
+const NEEDS = {
+  train: 'training needs at least one image',
+  test: 'a run reports its test bits/dim on the test images and needs at least one',
+};
+
 async function loadSplit(files: SplitFiles, split: 'train' | 'test', limit: number, read: Reader): Promise<LoadedSplit> {
   const [images, labels] = await Promise.all([
     read(files.images, `${split}-images`),
     files.labels === null ? null : read(files.labels, `${split}-labels`),
   ]);
   const { count: total, ...shape } = imageShape(images);
+  if (total === 0) throw new DatasetError(`${files.images}: holds no images (dims [${images.dims.join(', ')}]); ${NEEDS[split]}`, true);
   const count = Math.min(total, limit);
   const pixels = shape.height * shape.width * shape.channels;
   const labelBytes = labels === null ? null : checkLabels(labels, images, total);
@@ -118,6 +130,7 @@ async function loadFiles(name: string, files: DatasetFiles, spec: DatasetSpec, r
     const fmt = (s: Shape) => `${s.height}x${s.width}x${s.channels}`;
     throw new DatasetError(
       `dims mismatch: train images ${files.train.images} are ${fmt(train)}, test images ${files.test.images} are ${fmt(test)}`,
+      true,
     );
   }
   const { height, width, channels } = train;

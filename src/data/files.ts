@@ -18,10 +18,18 @@ export interface DatasetFiles {
   test: SplitFiles;
 }
 
+/**
+ * `badInput`: the files are there but their content is wrong (wrong magic, truncated,
+ * mismatched sizes, no images): a mistake in the input, exit 2. Otherwise (a folder or
+ * package that is missing, a file that cannot be read) an environment problem, exit 1.
+ */
 export class DatasetError extends Error {
-  constructor(message: string) {
+  readonly badInput: boolean;
+
+  constructor(message: string, badInput = false) {
     super(message);
     this.name = 'DatasetError';
+    this.badInput = badInput;
   }
 }
 

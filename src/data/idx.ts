@@ -25,10 +25,12 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
+/** A bad IDX file (`badInput`, exit 2), or one that cannot be found or read (exit 1). */
 export class IdxError extends Error {
   constructor(
     readonly file: string,
     problem: string,
+    readonly badInput = true,
   ) {
     super(`${file}: ${problem}`);
     this.name = 'IdxError';
@@ -79,8 +81,8 @@ async function readBytes(file: string): Promise<Uint8Array> {
     return await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new IdxError(file, 'file not found');
-    throw new IdxError(file, `cannot read: ${(err as Error).message}`);
+    if (code === 'ENOENT') throw new IdxError(file, 'file not found', false);
+    throw new IdxError(file, `cannot read: ${(err as Error).message}`, false);
   }
 }
 
@@ -115,8 +117,8 @@ export async function readIdxDims(file: string): Promise<number[]> {
       await handle.close();
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new IdxError(file, 'file not found');
-    throw new IdxError(file, `cannot read: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new IdxError(file, 'file not found', false);
+    throw new IdxError(file, `cannot read: ${(err as Error).message}`, false);
   }
   if (isGzip(prefix)) {
     try {

@@ -72,6 +72,7 @@ export async function verifySha256(file: string, bytes: Uint8Array, expected: st
     throw new DatasetError(
       `${file}: SHA-256 mismatch: expected ${expected}, got ${actual}. ` +
         'The file is corrupt or is not the dataset it is named after.',
+      true,
     );
   }
   await writeMarker(file, actual);

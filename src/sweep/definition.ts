@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { compose, displayPath } from '../config/compose.js';
-import { ConfigError, type Diagnostic, type Location } from '../config/diagnostics.js';
+import { ConfigError, quote, type Diagnostic, type Location } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import { validateAgainst } from '../config/schema.js';
-import { parseSource, pathKey, readText, type SourceFile } from '../config/source.js';
+import { readConfigText } from '../config/read.js';
+import { parseSource, pathKey, type SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
 import { flattenConfig } from '../config/flatten.js';
 import { OverrideBuilder } from './overrides.js';
@@ -113,11 +114,11 @@ function checkShape(source: SourceFile, abs: string, at: Locate): { raw: RawSwee
     errors.push({ location: at(path, part), path: dotted, message });
   const experimentFile = resolve(dirname(abs), raw.experiment);
   const hasBase = existsSync(experimentFile);
-  if (!hasBase) fail(['experiment'], 'value', 'experiment', `experiment file ${JSON.stringify(raw.experiment)} not found (looked for ${displayPath(experimentFile)})`);
+  if (!hasBase) fail(['experiment'], 'value', 'experiment', `experiment file ${quote(String(raw.experiment))} not found (looked for ${displayPath(experimentFile)})`);
   if (raw.grid && raw.variants) fail(['variants'], 'key', 'variants', 'give either grid: or variants:, not both');
   if (!raw.grid && !raw.variants) fail([], 'value', '', 'expected grid: (values to combine) or variants: (named members); found neither');
   for (const name of Object.keys(raw.variants ?? {})) {
-    if (!NAME.test(name)) fail(['variants', name], 'key', `variants.${name}`, `expected a variant name of letters, digits, '.', '_' and '-', starting with a letter or digit; found ${JSON.stringify(name)}`);
+    if (!NAME.test(name)) fail(['variants', name], 'key', `variants.${name}`, `expected a variant name of letters, digits, '.', '_' and '-', starting with a letter or digit; found ${quote(name)}`);
   }
   if (!hasBase || !!raw.grid === !!raw.variants) throw new ConfigError(errors);
   return { raw, experimentFile, errors };
@@ -153,8 +154,11 @@ class DiagnosticSet {
 
 function readSweepSource(abs: string): { source: SourceFile; text: string } {
   const display = displayPath(abs);
-  const text = readText(abs, display, 'sweep');
-  if (typeof text !== 'string') throw new ConfigError([text]);
+  const read = readConfigText(abs);
+  if ('problem' in read) {
+    throw new ConfigError([{ location: { file: display, line: 1, col: 1 }, path: '', message: `cannot read sweep file: ${read.problem}` }]);
+  }
+  const text = read.text;
   const { source, errors } = parseSource(display, text);
   if (!source) throw new ConfigError(errors);
   const top = source.data;

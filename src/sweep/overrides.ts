@@ -1,7 +1,7 @@
 // A sweep's overrides as experiment sources: dotted keys expanded into nested settings,
 // with every key and value still pointing at where it was written in the sweep file, so
 // the experiment schema and rules report problems there.
-import type { Diagnostic, Location } from '../config/diagnostics.js';
+import { quote, type Diagnostic, type Location } from '../config/diagnostics.js';
 import { pathKey, type Origin, type SourceFile } from '../config/source.js';
 
 type Path = (string | number)[];
@@ -34,7 +34,7 @@ export class OverrideBuilder {
     const origin = this.sweep.origins.get(pathKey(keyAt));
     const keyLoc = origin?.key ?? origin?.value ?? this.fallback();
     if (segments.some((s) => s === '')) {
-      this.errors.push({ location: keyLoc, path: key, message: `expected a key or a dotted key path such as model.hidden; found ${JSON.stringify(key)}` });
+      this.errors.push({ location: keyLoc, path: key, message: `expected a key or a dotted key path such as model.hidden; found ${quote(key)}` });
       return this;
     }
     const quoted = /["']/.test(this.lines[keyLoc.line - 1]?.[keyLoc.col - 1] ?? '') ? 1 : 0;

@@ -162,11 +162,13 @@ class SweepRun {
 
   /**
    * Members land in the parent's MLflow experiment whatever their own names, parent or not.
-   * Members side by side share the cores: each gets its part as wasm threads unless set.
+   * Members side by side share the cores: each gets its part as wasm threads unless set;
+   * and the memory: each plans its training step within its share (PXL_MEMORY_SHARE).
    */
   private memberEnv(): NodeJS.ProcessEnv {
     const env = { ...(this.o.env ?? process.env), ...credentialsEnv(this.auth) };
     env.PXL_WASM_THREADS ||= String(wasmThreadsPerMember(this.o.parallel));
+    env[MEMORY_SHARE_ENV] = memorySharePerMember(this.o.parallel, env[MEMORY_SHARE_ENV]);
     const settings = resolveTracking(this.def.members[0].experiment.tracking, env);
     if (settings) env.MLFLOW_EXPERIMENT_NAME = this.tracker?.parent.experimentName ?? settings.experimentName ?? this.def.baseName;
     return env;
@@ -244,6 +246,19 @@ function failureMessage(exit: MemberExit): string {
   const lines = exit.stderr.split('\n').map((l) => l.replace(/^pxl: /, '').trim()).filter(Boolean);
   if (lines.length) return lines.slice(-5).join('\n');
   return exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
+}
+
+/** The variable a run reads its share of the machine's memory from (train/memory.ts reads it; named here to keep tfjs out of the sweep process). */
+export const MEMORY_SHARE_ENV = 'PXL_MEMORY_SHARE';
+
+/**
+ * Each of `parallel` members side by side gets its part of the sweep's own share of the
+ * memory (the whole machine unless PXL_MEMORY_SHARE was set for the sweep). A value that is
+ * not a number is passed on as it is, for the member to report.
+ */
+export function memorySharePerMember(parallel: number, own?: string): string {
+  const base = own?.trim() ? Number(own) : 1;
+  return Number.isFinite(base) ? String(base / parallel) : own!;
 }
 
 /** The cores shared out between the members that run side by side, at least one each. */

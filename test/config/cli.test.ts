@@ -34,6 +34,42 @@ describe('pxl validate', () => {
   });
 });
 
+describe('hostile and empty input', () => {
+  it('exits 2 with one located line for an alias bomb, an empty file, a device, a binary parent and __proto__', () => {
+    const dir = tempDir();
+    const laughs = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    writeFiles(dir, {
+      'bomb.yaml': `${laughs.join('\n')}\n`,
+      'empty.yaml': '',
+      'zero.yaml': 'extends: /dev/zero\n',
+      'binary.yaml': 'extends: ./pxl.bin\n',
+      'pxl.bin': '\u007fELF\u0002\u0001\u0001\u0000'.repeat(400),
+      'ok.yaml': 'seed: 1\n',
+    });
+    const expectations: [string[], string][] = [
+      [['bomb.yaml'], 'bomb.yaml:3:8: YAML aliases expand too far'],
+      [['empty.yaml'], 'empty.yaml:1:1: the file has no settings'],
+      [['zero.yaml'], 'zero.yaml:1:10: extends: parent file "/dev/zero" is not a regular file but a character device'],
+      [['binary.yaml'], 'binary.yaml:1:10: extends: parent file "./pxl.bin" is not a text file (binary data at byte 0)'],
+      [['ok.yaml', '--set', '__proto__.polluted=1'], `--set '__proto__.polluted=1':1:1: __proto__: unknown key "__proto__"`],
+    ];
+    for (const [args, line] of expectations) {
+      const r = pxl(['validate', ...args], { cwd: dir, timeout: 30_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n')).toEqual([expect.stringContaining(line), '1 of 1 file invalid', '']);
+    }
+  });
+
+  it('refuses to run an empty experiment file and creates nothing', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'new.yaml': '# to do\n' });
+    const r = pxl(['run', 'new.yaml', '--runs-dir', 'runs'], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('new.yaml:1:1: the file has no settings');
+    expect(readdirSync(dir)).toEqual(['new.yaml']);
+  });
+});
+
 describe('pxl config', () => {
   it('prints the resolved seed model with defaults filled in, as YAML and as JSON', () => {
     const y = pxl(['config', 'experiments/ablations/5-blocks.yaml'], { cwd: ROOT });

@@ -73,9 +73,9 @@ describe('--set', () => {
 });
 
 describe('defaults', () => {
-  it('fills every setting of an empty file and names it after the file', () => {
+  it('fills every setting of a file that asks for all defaults ({}) and names it after the file', () => {
     const dir = tempDir();
-    writeFiles(dir, { 'my-exp.yaml': '# nothing but a comment\n' });
+    writeFiles(dir, { 'my-exp.yaml': '# every default, on purpose\n{}\n' });
     const { experiment: e } = loadExperiment(join(dir, 'my-exp.yaml'));
     expect(e.name).toBe('my-exp');
     expect(e.backend).toBe('auto');

@@ -1,4 +1,5 @@
 // Every kind of bad experiment input yields a located, readable error: FILE:LINE:COL, key path, expectation.
+import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/diagnostics.js';
@@ -213,10 +214,110 @@ const CASES: Case[] = [
       { at: 'x.yaml:5:18', path: 'sample.method', says: ['"naive", "cached"'] },
     ],
   },
+  {
+    name: 'an empty file',
+    files: { 'x.yaml': '' },
+    errors: [{ at: 'x.yaml:1:1', says: ['the file has no settings', 'empty or holds only comments'] }],
+  },
+  {
+    name: 'a file of only comments',
+    files: { 'x.yaml': '# a new experiment\n\n# to be written\n' },
+    errors: [{ at: 'x.yaml:1:1', says: ['the file has no settings'] }],
+  },
+  {
+    name: 'a file holding only null',
+    files: { 'x.yaml': '~\n' },
+    errors: [{ at: 'x.yaml:1:1', says: ['expected a map of settings at the top level', 'found null'] }],
+  },
+  {
+    name: 'an empty parent file',
+    files: { 'x.yaml': 'extends: ./base.yaml\nseed: 1\n', 'base.yaml': '# nothing yet\n' },
+    errors: [{ at: 'base.yaml:1:1', says: ['the file has no settings'] }],
+  },
+  {
+    name: 'a YAML alias bomb',
+    files: {
+      'x.yaml':
+        'a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n' +
+        'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+        'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n' +
+        'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n' +
+        'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n',
+    },
+    errors: [{ at: 'x.yaml:3:8', says: ['YAML aliases expand too far', 'more than 100 alias expansions'] }],
+  },
+  {
+    name: 'extends a folder: reported at the extends line',
+    files: { 'x.yaml': 'seed: 1\nextends: ./parts\n', 'parts/a.yaml': 'seed: 2\n' },
+    errors: [{ at: 'x.yaml:2:10', path: 'extends', says: ['parent file "./parts" is a directory'] }],
+  },
+  {
+    name: 'extends a binary file: one line saying so',
+    files: { 'x.yaml': 'extends: ./logo.png\n', 'logo.png': `PK\u0003\u0004${'\u0000: [ &x'.repeat(500)}` },
+    errors: [{ at: 'x.yaml:1:10', path: 'extends', says: ['parent file "./logo.png" is not a text file (binary data at byte 2)'] }],
+  },
+  {
+    name: 'a binary experiment file',
+    files: { 'x.yaml': 'seed: 1\n\u0000\u0001\u0002' },
+    errors: [{ at: 'x.yaml:1:1', says: ['cannot read experiment file: is not a text file (binary data at byte 8)'] }],
+  },
+  {
+    name: 'extends a device: refused without reading it',
+    files: { 'x.yaml': 'extends: /dev/zero\n' },
+    errors: [{ at: 'x.yaml:1:10', path: 'extends', says: ['"/dev/zero" is not a regular file but a character device'] }],
+  },
+  {
+    name: 'extends a file over the size limit',
+    files: { 'x.yaml': 'extends: ./huge.yaml\n', 'huge.yaml': `description: ${'x'.repeat(2 ** 20)}\n` },
+    errors: [{ at: 'x.yaml:1:10', path: 'extends', says: ['too large for a config file: 1,048,590 bytes', 'the limit is 1 MiB (1,048,576 bytes)'] }],
+  },
+  {
+    name: '--set of __proto__ is an unknown key',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['__proto__.x=1'],
+    errors: [{ at: "--set '__proto__.x=1':1:1", path: '__proto__', says: ['unknown key "__proto__"'] }],
+  },
+  {
+    name: '--set of constructor and prototype are unknown keys',
+    files: { 'x.yaml': 'seed: 1\n' },
+    sets: ['constructor.x=1', 'model.prototype=1', 'model.__proto__.hidden=2'],
+    errors: [
+      { at: "--set 'constructor.x=1':1:1", path: 'constructor', says: ['unknown key "constructor"'] },
+      { at: "--set 'model.__proto__.hidden=2':1:7", path: 'model.__proto__', says: ['unknown key "__proto__"'] },
+      { at: "--set 'model.prototype=1':1:7", path: 'model.prototype', says: ['unknown key "prototype"'] },
+    ],
+  },
+  {
+    name: '__proto__ and constructor keys in YAML are unknown keys',
+    files: { 'x.yaml': 'seed: 1\n__proto__:\n  seed: 2\nmodel:\n  constructor: 1\n' },
+    errors: [
+      { at: 'x.yaml:2:1', path: '__proto__', says: ['unknown key "__proto__"'] },
+      { at: 'x.yaml:5:3', path: 'model.constructor', says: ['unknown key "constructor"'] },
+    ],
+  },
+  {
+    name: '__proto__ in a parent file is an unknown key',
+    files: { 'x.yaml': 'extends: ./base.yaml\n', 'base.yaml': 'model:\n  __proto__: {hidden: 2}\n' },
+    errors: [{ at: 'base.yaml:2:3', path: 'model.__proto__', says: ['unknown key "__proto__"'] }],
+  },
+  {
+    name: 'an over-long description: the length rule, and only a prefix of the value',
+    files: { 'x.yaml': `description: ${'lorem ipsum '.repeat(50_000)}\n` },
+    errors: [{ at: 'x.yaml:1:14', path: 'description', says: ['expected a string of at most 5000 characters', '"lorem ipsum lorem', '… (599,999 characters)'] }],
+  },
+  {
+    name: 'an over-long name: its length rule',
+    files: { 'x.yaml': `name: ${'n'.repeat(101)}\n` },
+    errors: [{ at: 'x.yaml:1:7', path: 'name', says: ['expected a string of 1 to 100 characters', '… (101 characters)'] }],
+  },
+  {
+    name: 'an over-long unknown key: quoted by a prefix',
+    files: { 'x.yaml': `? ${'k'.repeat(100_000)}\n: 1\n` },
+    errors: [{ at: 'x.yaml:1:3', says: ['unknown key "kkkk', '… (100,000 characters)'] }],
+  },
 ];
 
-function load(c: Case): ConfigError {
-  const dir = tempDir();
+function load(c: Case, dir = tempDir()): ConfigError {
   writeFiles(dir, c.files);
   try {
     loadExperiment(join(dir, 'x.yaml'), c.sets ?? []);
@@ -226,6 +327,20 @@ function load(c: Case): ConfigError {
   }
   throw new Error('expected a ConfigError, but the experiment loaded');
 }
+
+describe('special files', () => {
+  it('refuses a named pipe as a parent without opening it (opening would wait for a writer)', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'x.yaml': 'extends: ./pipe.yaml\n' });
+    expect(spawnSync('mkfifo', [join(dir, 'pipe.yaml')]).status).toBe(0);
+    const err = load({ name: 'fifo', files: {}, errors: [] }, dir);
+    expect(err.message).toBe(`${join(dir, 'x.yaml')}:1:10: extends: parent file "./pipe.yaml" is not a regular file but a named pipe; expected a YAML file`);
+  });
+
+  it('refuses a device as the experiment file itself', () => {
+    expect(() => loadExperiment('/dev/zero')).toThrow('/dev/zero:1:1: cannot read experiment file: is not a regular file but a character device');
+  });
+});
 
 describe('bad experiment input', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
@@ -246,5 +361,7 @@ describe('bad experiment input', () => {
     // The printed form is FILE:LINE:COL: path: message, one problem per line.
     expect(err.message.split('\n')).toHaveLength(c.errors.length);
     expect(err.message).toMatch(/^\S.*:\d+:\d+: /);
+    // Bounded: whatever the input, no line quotes more than a short prefix of it.
+    for (const line of err.message.split('\n')) expect(line.length).toBeLessThan(600);
   });
 });

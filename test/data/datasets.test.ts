@@ -135,6 +135,37 @@ describe('idx directories', () => {
   });
 });
 
+describe('empty and bad files', () => {
+  it('refuses a training file with no images, naming the file', async () => {
+    const dir = tempDir();
+    const train = writeIdx(dir, 'train-images-idx3-ubyte', [0, 2, 2], []);
+    writeIdx(dir, 't10k-images-idx3-ubyte', [1, 2, 2], ramp(1, 2, 2));
+    await expect(loadDataset({ name: 'idx', dir })).rejects.toThrow(`${train}: holds no images (dims [0, 2, 2]); training needs at least one image`);
+  });
+
+  it('refuses a test file with no images: a run without test bits/dim cannot be compared', async () => {
+    const dir = tempDir();
+    writeIdx(dir, 'train-images-idx3-ubyte', [2, 2, 2], ramp(2, 2, 2));
+    const test = writeIdx(dir, 't10k-images-idx3-ubyte', [0, 2, 2], []);
+    await expect(loadDataset({ name: 'idx', dir })).rejects.toThrow(`${test}: holds no images (dims [0, 2, 2]); a run reports its test bits/dim on the test images`);
+  });
+
+  it('marks bad content as bad input, and a missing folder or file as the environment', async () => {
+    const dir = tempDir();
+    const reject = (spec: Parameters<typeof loadDataset>[0]) => loadDataset(spec).then(() => { throw new Error('loaded'); }, (err: Error & { badInput?: boolean }) => err);
+    expect(await reject({ name: 'idx', dir: join(dir, 'absent') })).toMatchObject({ badInput: false });
+    expect(await reject({ name: 'idx', dir })).toMatchObject({ badInput: false, message: expect.stringContaining('no train image file') });
+    const train = writeIdx(dir, 'train-images-idx3-ubyte', [2, 2, 2], ramp(2, 2, 2));
+    writeIdx(dir, 't10k-images-idx3-ubyte', [1, 2, 2], ramp(1, 2, 2));
+    writeFileSync(train, 'garbage bytes');
+    expect(await reject({ name: 'idx', dir })).toMatchObject({ name: 'IdxError', badInput: true });
+    writeIdx(dir, 'train-images-idx3-ubyte', [2, 2, 2], ramp(1, 2, 2)); // truncated
+    expect(await reject({ name: 'idx', dir })).toMatchObject({ name: 'IdxError', badInput: true });
+    writeIdx(dir, 'train-images-idx3-ubyte', [2, 2, 3], ramp(2, 2, 3)); // not the test images' size
+    expect(await reject({ name: 'idx', dir })).toMatchObject({ name: 'DatasetError', badInput: true });
+  });
+});
+
 describe('checksums', () => {
   it('rejects a known dataset whose files do not match', async () => {
     const dir = tempDir();

@@ -92,10 +92,10 @@ describe('pxl run', () => {
     expect(existsSync(join(dir, 'runs'))).toBe(false);
   });
 
-  it('refuses a batch larger than the training set before creating anything', () => {
+  it('refuses a batch larger than the training set before creating anything, as bad input', () => {
     const runsDir = join(tempDir(), 'runs');
     const r = pxl(['run', TINY, '--set', 'train.batch_size=128', '--runs-dir', runsDir]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/smaller than the batch size 128/);
     expect(existsSync(runsDir)).toBe(false);
   });

@@ -1,0 +1,148 @@
+// A PixelCNN's size from its config alone: the layers, their parameters, the arithmetic of a
+// forward pass and the memory of a training step, without allocating a single weight. This is
+// what lets `pxl inspect` describe a model of any size and `pxl run` refuse one that cannot fit
+// before it tries. It mirrors the layout PixelCNN builds (pixelcnn.ts); a test checks the two agree.
+import type { ModelConfig } from '../config/types.js';
+import type { ImageShape, LayerRow } from './pixelcnn.js';
+
+/** float32 everywhere. */
+export const BYTES_PER_FLOAT = 4;
+
+interface ConvLayer {
+  kind: 'conv';
+  name: string;
+  kernel: number;
+  in: number;
+  out: number;
+  mask: 'A' | 'B' | null;
+  depth: number;
+}
+
+interface NormLayer {
+  kind: 'norm';
+  name: string;
+  channels: number;
+  depth: number;
+}
+
+type Layer = ConvLayer | NormLayer;
+
+interface Block {
+  name: string;
+  layers: Layer[];
+}
+
+interface Layout {
+  input: Layer[];
+  blocks: Block[];
+  head: Layer[];
+}
+
+/** The layers PixelCNN's constructor creates, in the same order and with the same names. */
+function layout(config: ModelConfig, image: ImageShape): Layout {
+  const h = config.hidden;
+  const conv = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number): ConvLayer => ({ kind: 'conv', name, kernel, in: cin, out, mask, depth });
+  const norm = (name: string, channels: number, depth: number): NormLayer[] => (config.batch_norm ? [{ kind: 'norm', name, channels, depth }] : []);
+  const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
+  const { kernel_size: k, mask } = config.blocks;
+  const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
+    const n = `blocks.${i}`;
+    return {
+      name: n,
+      layers: [
+        conv(`${n}.conv1`, 1, 2 * h, h, null, 1), ...norm(`${n}.bn1`, h, 1),
+        conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
+        conv(`${n}.conv3`, 1, h, 2 * h, null, 1), ...norm(`${n}.bn3`, 2 * h, 1),
+      ],
+    };
+  });
+  const head: Layer[] = [];
+  for (let i = 0; i < config.head.convs; i++) head.push(conv(`head.conv${i + 1}`, 1, i === 0 ? 2 * h : h, h, config.head.mask, 0));
+  head.push(conv('head.out', 1, config.head.convs > 0 ? h : 2 * h, image.channels * config.color_levels, null, 0));
+  return { input, blocks, head };
+}
+
+/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta. */
+const params = (l: Layer): number => (l.kind === 'conv' ? l.kernel * l.kernel * l.in * l.out + l.out : 2 * l.channels);
+
+/** A 1x1 mask-B conv masks nothing, so PixelCNN keeps no mask for it (layers.ts). */
+const hasMask = (l: ConvLayer): boolean => l.mask !== null && !(l.kernel === 1 && l.mask === 'B');
+
+const channelsOut = (l: Layer): number => (l.kind === 'conv' ? l.out : l.channels);
+
+function row(l: Layer, image: ImageShape): LayerRow {
+  const outputShape = [image.height, image.width, channelsOut(l)];
+  if (l.kind === 'norm') return { name: l.name, type: 'batch norm', outputShape, params: params(l), depth: l.depth };
+  const k = `${l.kernel}x${l.kernel}`;
+  const type = hasMask(l) ? `masked conv ${k} (${l.mask})` : `conv ${k}${l.mask ? ` (${l.mask})` : ''}`;
+  return { name: l.name, type, outputShape, params: params(l), depth: l.depth };
+}
+
+const allLayers = (m: Layout): Layer[] => [...m.input, ...m.blocks.flatMap((b) => b.layers), ...m.head];
+const convLayers = (m: Layout): ConvLayer[] => allLayers(m).filter((l): l is ConvLayer => l.kind === 'conv');
+const normLayers = (m: Layout): NormLayer[] => allLayers(m).filter((l): l is NormLayer => l.kind === 'norm');
+
+/** The rows of `pxl inspect`, the same as PixelCNN.layerTable(). */
+export function layerTable(config: ModelConfig, image: ImageShape): LayerRow[] {
+  const m = layout(config, image);
+  const rows = m.input.map((l) => row(l, image));
+  for (const b of m.blocks) {
+    const inner = b.layers.map((l) => row(l, image));
+    const last = b.layers.filter((l) => l.kind === 'conv').at(-1)!;
+    rows.push({ name: b.name, type: 'residual block', outputShape: [image.height, image.width, channelsOut(last)], params: inner.reduce((n, r) => n + r.params, 0), depth: 0 }, ...inner);
+  }
+  rows.push(...m.head.map((l) => row(l, image)));
+  return rows;
+}
+
+/** Trainable parameters, the same as PixelCNN.paramCount(). */
+export function paramCount(config: ModelConfig, image: ImageShape): number {
+  return allLayers(layout(config, image)).reduce((n, l) => n + params(l), 0);
+}
+
+/** Multiply-adds of one forward pass per image, masked taps included: PixelCNN.macsPerImage(). */
+export function macsPerImage(config: ModelConfig, image: ImageShape): number {
+  return convLayers(layout(config, image)).reduce((n, c) => n + c.kernel ** 2 * c.in * c.out * image.height * image.width, 0);
+}
+
+/** Extra values an optimizer keeps per parameter: Adam's two moments, RMSProp's two accumulators, momentum's one. */
+export function optimizerSlots(o: { name: string; momentum?: number }): number {
+  if (o.name === 'adam' || o.name === 'rmsprop') return 2;
+  return o.name === 'sgd' && (o.momentum ?? 0) > 0 ? 1 : 0;
+}
+
+/** Bytes of a training step that must exist at once, as a floor: what the arithmetic forces. */
+export interface StepFloor {
+  params: number;
+  /** Weights, their gradients, the optimizer's slots, the masks and batch-norm running statistics. */
+  fixedBytes: number;
+  /** Activations kept for the backward pass, per image in the batch. */
+  perImageBytes: number;
+}
+
+/**
+ * A lower bound on a training step's memory. Fixed: each parameter with its gradient and
+ * optimizer slots, each mask, the batch-norm running mean and variance. Per image: every
+ * conv and batch-norm output the backward pass needs, plus the logits' softmax; recomputing
+ * blocks keeps only each block's input and one block's activations at a time. Temporaries,
+ * relu outputs and allocator slack come on top, so the real step needs more (memory.ts measures it).
+ */
+export function trainingStepFloor(config: ModelConfig, image: ImageShape, slots: number, recompute: boolean): StepFloor {
+  const m = layout(config, image);
+  const p = allLayers(m).reduce((n, l) => n + params(l), 0);
+  const masks = convLayers(m).filter(hasMask).reduce((n, c) => n + c.kernel ** 2 * c.in * c.out, 0);
+  const bnStats = normLayers(m).reduce((n, b) => n + 2 * b.channels, 0);
+  const pixels = image.height * image.width;
+  const outputs = (ls: Layer[]): number => ls.reduce((n, l) => n + pixels * channelsOut(l), 0);
+  const logits = pixels * image.channels * config.color_levels;
+  const blockActs = m.blocks.map((b) => outputs(b.layers));
+  const blocks = recompute && m.blocks.length > 0
+    ? m.blocks.length * pixels * 2 * config.hidden + Math.max(...blockActs)
+    : blockActs.reduce((a, b) => a + b, 0);
+  const perImage = outputs(m.input) + blocks + outputs(m.head) + logits;
+  return {
+    params: p,
+    fixedBytes: BYTES_PER_FLOAT * (p * (2 + slots) + masks + bnStats),
+    perImageBytes: BYTES_PER_FLOAT * perImage,
+  };
+}
