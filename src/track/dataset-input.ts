@@ -2,7 +2,24 @@
 // Dataset column names what each run trained and was evaluated on. The entity follows
 // MLflow's Dataset: a digest of the content, where it came from, a tensor schema and a profile.
 import { createHash } from 'node:crypto';
-import type { Dataset, ImageSet } from '../data/index.js';
+
+/** What the tracker reads of a loaded split (data/'s ImageSet fits it; track does not import data). */
+interface ImageSet {
+  count: number;
+  images: Uint8Array;
+  labels: Uint8Array | null;
+}
+
+/** What the tracker reads of a loaded dataset. */
+interface LoadedDataset {
+  name: string;
+  source: string;
+  height: number;
+  width: number;
+  channels: number;
+  train: ImageSet;
+  test: ImageSet;
+}
 
 /** MLflow's Dataset entity with its mlflow.data.context tag; schema, profile and source are JSON strings. */
 export interface DatasetInput {
@@ -31,7 +48,7 @@ function tensorSchema(shape: number[], labels: boolean): string {
 }
 
 /** The train and test splits of `data` (as loaded: limits applied) as MLflow dataset inputs. */
-export function datasetInputs(data: Pick<Dataset, 'name' | 'source' | 'height' | 'width' | 'channels' | 'train' | 'test'>): DatasetInput[] {
+export function datasetInputs(data: LoadedDataset): DatasetInput[] {
   const shape = [data.height, data.width, data.channels];
   const splits: [string, ImageSet][] = [['train', data.train], ['test', data.test]];
   return splits.map(([split, set]) => ({

@@ -206,7 +206,7 @@ describe('metrics.jsonl after a crash', () => {
     const before = readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
     expect(before).toContain('"type":"end"');
     const resumed = pxl(['run', '--resume', dir]);
-    expect(resumed.status).toBe(1);
+    expect(resumed.status).toBe(2);
     expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).toBe(before);
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
   });
