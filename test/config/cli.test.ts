@@ -89,6 +89,17 @@ describe('pxl config', () => {
     expect(fromYaml.train).toMatchObject({ epochs: 100, batch_size: 128, optimizer: { name: 'adam', learning_rate: 0.001 } });
   });
 
+  it('prints no password from tracking.uri, whether in the file or in --set', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'x.yaml': 'tracking:\n  uri: http://alice:file-s3cret@127.0.0.1:5999\n' });
+    for (const args of [['config', 'x.yaml'], ['config', 'x.yaml', '--json'], ['config', 'x.yaml', '--set', 'tracking.uri=http://bob:set-s3cret@127.0.0.1:5999']]) {
+      const r = pxl(args, { cwd: dir });
+      expect(r.status).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/s3cret/);
+      expect(r.stdout).toContain('127.0.0.1:5999');
+    }
+  });
+
   it('applies --set and rejects a bad one with exit 2', () => {
     const ok = pxl(['config', 'experiments/mnist-quick.yaml', '--set', 'model.hidden=8', '--json'], { cwd: ROOT });
     expect(JSON.parse(ok.stdout).model.hidden).toBe(8);

@@ -4,6 +4,8 @@ import { stringify } from 'yaml';
 import { displayPath } from '../../config/compose.js';
 import { ConfigError, formatDiagnostic } from '../../config/diagnostics.js';
 import { loadExperiment } from '../../config/load.js';
+import { redactUri } from '../../track/mlflow-client.js';
+import { splitCredentials } from '../../track/settings.js';
 import { collect, EXIT, SET_HELP } from '../common.js';
 
 export function registerConfigCommands(program: Command): void {
@@ -37,13 +39,16 @@ export function registerConfigCommands(program: Command): void {
     .option('--set <key=value>', SET_HELP, collect, [])
     .option('--json', 'print JSON instead of YAML')
     .action((file: string, opts: { set: string[]; json?: boolean }) => {
-      const { experiment, files, warnings } = loadExperiment(file, opts.set);
+      const loaded = loadExperiment(file, opts.set);
+      const { files, warnings } = loaded;
+      // A password in tracking.uri is not printed: the output gets pasted into issues and logs.
+      const { experiment } = splitCredentials(loaded.experiment);
       for (const w of warnings) process.stderr.write(`${formatDiagnostic(w)} (warning)\n`);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(experiment, null, 2)}\n`);
         return;
       }
-      const header = [`# resolved from ${files.map(displayPath).join(' <- ')}`, ...opts.set.map((s) => `# --set ${s}`)];
+      const header = [`# resolved from ${files.map(displayPath).join(' <- ')}`, ...opts.set.map((s) => `# --set ${redactUri(s)}`)];
       process.stdout.write(`${header.join('\n')}\n${stringify(experiment, { lineWidth: 0 })}`);
     });
 }

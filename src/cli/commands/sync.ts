@@ -20,7 +20,8 @@ export function registerSyncCommand(program: Command): void {
         else if (r.status === 'synced') process.stdout.write(`${dir}: sent ${r.sent} records to ${r.uri} (MLflow run ${r.runId})\n`);
         else {
           offline++;
-          process.stdout.write(`${dir}: ${r.uri} is still unreachable; ${r.pending} records wait (sent ${r.sent})\n`);
+          const why = r.error ?? `${r.uri} is still unreachable`;
+          process.stdout.write(`${dir}: ${why}; ${r.pending} records wait (sent ${r.sent})\n`);
         }
       }
       process.exitCode = offline > 0 ? EXIT.failure : EXIT.ok;
