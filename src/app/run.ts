@@ -10,14 +10,14 @@ import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
-import { loadDataset, type Dataset } from '../data/index.js';
+import { loadDataset, splitValidation, type SplitDataset } from '../data/index.js';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { budgetWords, floorRefusal, gb, largestBatch, measureStepMemory, memoryBudget, memoryShareFromEnv, stepBytes } from '../train/memory.js';
 import { optimizerSlots } from '../model/size.js';
 import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeSample, type RunPaths } from '../store/run-dir.js';
+import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeSample, writeValidationSplit, type RunPaths } from '../store/run-dir.js';
 import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
@@ -50,7 +50,7 @@ export interface PreparedRun {
   /** Blocks are recomputed in the backward pass to fit memory (train.recompute). */
   recompute: boolean;
   backend: BackendInfo;
-  data: Dataset;
+  data: SplitDataset;
   model: PixelCNN;
   paths: RunPaths;
   resumeFrom: string | null;
@@ -91,13 +91,13 @@ export function wasmThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number
 export async function prepareExperiment(
   experiment: Experiment,
   forTraining = true,
-): Promise<{ backend: BackendInfo; data: Dataset; model: PixelCNN; recompute: boolean }> {
+): Promise<{ backend: BackendInfo; data: SplitDataset; model: PixelCNN; recompute: boolean }> {
   const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
-  const data = await loadDataset(experiment.dataset);
+  const data = splitValidation(await loadDataset(experiment.dataset), experiment.dataset.validation, experiment.seed);
   try {
     schedule(experiment, data.train.count);
   } catch (err) {
-    throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'})`, true);
+    throw new RunSetupError(`${experiment.name}: ${(err as Error).message} (train.batch_size ${experiment.train.batch_size}, dataset.train_limit ${experiment.dataset.train_limit ?? 'none'}, dataset.validation ${experiment.dataset.validation})`, true);
   }
   installFrugalBackprop();
   const image = { height: data.height, width: data.width, channels: data.channels };
@@ -158,6 +158,7 @@ export async function prepareRun(req: RunRequest, onLost: (err: Error) => void =
   if (problem) throw new RunSetupError(`--runs-dir: ${problem}`);
   const prepared = await prepareExperiment(experiment);
   const paths = createRun(req.runsDir, experiment);
+  if (prepared.data.split) writeValidationSplit(paths, prepared.data.split);
   const unlock = lockRun(paths, onLost);
   return { experiment, warnings: loaded.warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, unlock, trackingAuth: auth };
 }
@@ -281,7 +282,7 @@ async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventB
 }
 
 /** How a run's sample grids are laid out: sample.count images in sample.columns columns. */
-function sampleGrid(e: Experiment, data: Dataset): GridOptions {
+function sampleGrid(e: Experiment, data: SplitDataset): GridOptions {
   return { count: e.sample.count, columns: e.sample.columns, height: data.height, width: data.width, channels: data.channels, levels: e.model.color_levels };
 }
 

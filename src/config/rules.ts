@@ -59,6 +59,10 @@ const RULES: Rule[] = [
     e.dataset.name !== 'idx' && e.dataset.dir
       ? [{ path: ['dataset', 'dir'], part: 'key', message: `dataset.dir only applies to dataset idx; ${e.dataset.name} is found by pxl itself` }]
       : [],
+  (e) =>
+    typeof e.dataset.validation === 'number' && e.dataset.train_limit != null && e.dataset.validation >= e.dataset.train_limit
+      ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
+      : [],
 ];
 
 /** Warnings: legal but almost certainly unintended. */

@@ -57,6 +57,10 @@ export interface DatasetConfig {
    * Evaluate on only the first N test images; null uses all.
    */
   test_limit: number | null;
+  /**
+   * Training images held out to choose the best checkpoint on: N images drawn by a shuffle seeded by `seed` from the training set as dataset.train_limit leaves it (the same images for the same seed and dataset), never trained on. train.eval_every then evaluates them, the best checkpoint is the one with the lowest validation bits/dim, and test bits/dim is evaluated once, at the end, for the best checkpoint and for the last weights. none: no validation set; evaluations and the best checkpoint use the test set, and the run says so.
+   */
+  validation: number | string;
 }
 /**
  * The PixelCNN: a masked input conv, a stack of residual blocks, and a head of 1x1 convs ending in a softmax over colour levels per pixel.

@@ -22,5 +22,6 @@ export {
   EpochOrder,
   type Batch,
 } from './batches.js';
+export { splitValidation, validationIndices, type SplitDataset, type ValidationSplit } from './split.js';
 export { IdxError, readIdx, parseIdx, type IdxArray } from './idx.js';
 export { cacheDir } from './verify.js';

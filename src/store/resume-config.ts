@@ -53,6 +53,12 @@ export function configChanges(before: unknown, after: unknown, prefix = ''): Con
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path: prefix, before, after }];
 }
 
+/** Settings added to pxl after runs were recorded without them, with the default that keeps what those runs did. */
+const ADDED_DEFAULTS: Record<string, unknown> = { 'dataset.validation': 'none' };
+
+/** A run recorded before a setting existed did what its default does: no change. */
+const addedAtItsDefault = (c: ConfigChange) => c.before === undefined && c.path in ADDED_DEFAULTS && JSON.stringify(c.after) === JSON.stringify(ADDED_DEFAULTS[c.path]);
+
 export const isResumeSafe = (path: string): boolean => RESUME_SAFE_KEYS.some((k) => path === k || path.startsWith(`${k}.`));
 
 /**
@@ -60,7 +66,7 @@ export const isResumeSafe = (path: string): boolean => RESUME_SAFE_KEYS.some((k)
  * the safe changes, for the run to announce.
  */
 export function checkResumeConfig(original: Omit<Experiment, 'tracking'>, current: Experiment, sources: readonly SourceFile[]): ConfigChange[] {
-  const changes = configChanges(recordedMeaning(original), recordedMeaning(current));
+  const changes = configChanges(recordedMeaning(original), recordedMeaning(current)).filter((c) => !addedAtItsDefault(c));
   const refused = changes.filter((c) => !isResumeSafe(c.path));
   if (refused.length) {
     const diagnostics: Diagnostic[] = refused.map((c) => ({

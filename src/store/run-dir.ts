@@ -23,6 +23,8 @@ export interface RunPaths {
   original: string;
   samples: string;
   checkpoints: string;
+  /** Which training images were held out as the validation set (dataset.validation), when there is one. */
+  validation: string;
 }
 
 export function runPaths(dir: string): RunPaths {
@@ -36,6 +38,7 @@ export function runPaths(dir: string): RunPaths {
     original: join(abs, 'config.original.json'),
     samples: join(abs, 'samples'),
     checkpoints: join(abs, 'checkpoints'),
+    validation: join(abs, 'validation.json'),
   };
 }
 
@@ -199,6 +202,11 @@ export function runStoreListener(paths: RunPaths): RunListener {
       writeSummary(paths, e.summary);
     }
   };
+}
+
+/** validation.json: the held-out training images (count, seed, indices, digest), to check and reproduce the split. */
+export function writeValidationSplit(paths: RunPaths, split: object): void {
+  storeWrite(paths.validation, () => writeFileAtomic(paths.validation, `${JSON.stringify(split)}\n`));
 }
 
 export function writeSummary(paths: RunPaths, summary: RunSummary): void {

@@ -184,8 +184,13 @@ class Tracker {
         }
         return;
       case 'eval':
-        this.metric('test/loss', event.testLoss, event.step, event.time);
-        this.metric('test/bits_per_dim', event.testBitsPerDim, event.step, event.time);
+        // Named for the set (validation/…, test/…); the best checkpoint's test is test/bits_per_dim_best_checkpoint.
+        if (event.weights === 'best') {
+          this.metric('test/bits_per_dim_best_checkpoint', event.bitsPerDim, event.step, event.time);
+        } else {
+          this.metric(`${event.set}/loss`, event.loss, event.step, event.time);
+          this.metric(`${event.set}/bits_per_dim`, event.bitsPerDim, event.step, event.time);
+        }
         this.flush();
         return;
       case 'sample':
@@ -231,6 +236,7 @@ class Tracker {
     if (!this.sync) return;
     const { summary } = event;
     if (summary.best_test_bits_per_dim !== null) this.metric('best/test_bits_per_dim', summary.best_test_bits_per_dim, summary.steps, event.time);
+    if (summary.best_validation_bits_per_dim != null) this.metric('best/validation_bits_per_dim', summary.best_validation_bits_per_dim, summary.steps, event.time);
     this.flush();
     if (!this.configSent) this.artifact(join(this.runDir, 'config.yaml'), 'config.yaml');
     this.artifact(join(this.runDir, 'metrics.jsonl'), 'metrics.jsonl');

@@ -39,7 +39,11 @@ export function plainReporter(out: Writable): RunListener {
         }
         break;
       case 'eval':
-        line(`eval step ${e.step}: test ${fixed(e.testBitsPerDim, 4)} bits/dim (best ${fixed(e.bestTestBitsPerDim, 4)}) on ${int(e.images)} images in ${duration(e.seconds)}`);
+        line(
+          e.weights === 'best'
+            ? `eval step ${e.step}: test ${fixed(e.bitsPerDim, 4)} bits/dim of the best checkpoint (step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`
+            : `eval step ${e.step}: ${e.set} ${fixed(e.bitsPerDim, 4)} bits/dim (best ${fixed(e.bestBitsPerDim, 4)} at step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`,
+        );
         break;
       case 'sample':
         line(`sample step ${e.step}: ${e.count} images (${e.method}) in ${duration(e.seconds)} -> ${e.path}`);
@@ -67,6 +71,9 @@ export function endLines(e: { status: string; message: string; summary: RunSumma
   const s = e.summary;
   const summary =
     `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
-    `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
+    (s.best_chosen_on === 'validation'
+      ? `validation best ${fixed(s.best_validation_bits_per_dim)} at step ${s.best_step}; test ${fixed(s.test_bits_per_dim)} last, ${fixed(s.best_test_bits_per_dim)} best checkpoint; `
+      : `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}${s.best_chosen_on ? ', chosen on test' : ''}); `) +
+    `${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
   return e.message ? [summary, e.message] : [summary];
 }

@@ -87,10 +87,10 @@ describe('MLflow tracker', () => {
     expect(await client.getMetricHistory(got.info.runId, 'train/images_per_second')).toHaveLength(300);
     const evals = run.events.filter((e) => e.type === 'eval');
     expect(await client.getMetricHistory(got.info.runId, 'test/bits_per_dim')).toEqual(
-      evals.map((e) => ({ key: 'test/bits_per_dim', value: e.testBitsPerDim, step: e.step, timestamp: e.time })),
+      evals.map((e) => ({ key: 'test/bits_per_dim', value: e.bitsPerDim, step: e.step, timestamp: e.time })),
     );
     const best = await client.getMetricHistory(got.info.runId, 'best/test_bits_per_dim');
-    expect(best).toEqual([{ key: 'best/test_bits_per_dim', value: evals.at(-1)!.bestTestBitsPerDim, step: 300, timestamp: T0 + 300 * STEP_MS + 10 }]);
+    expect(best).toEqual([{ key: 'best/test_bits_per_dim', value: evals.at(-1)!.bestBitsPerDim, step: 300, timestamp: T0 + 300 * STEP_MS + 10 }]);
 
     // Artifacts, byte for byte.
     const same = async (artifact: string, local: string): Promise<void> => {

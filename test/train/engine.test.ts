@@ -56,7 +56,7 @@ describe.each(BACKENDS)('a tiny run on the %s backend', (backend) => {
     expect(readEvents(paths).map((e) => e.type)).toEqual(events.map((e) => e.type));
     const grid = PNG.sync.read(readFileSync(join(paths.samples, 'step-00000008.png')));
     expect([grid.width, grid.height]).toEqual([2 * 28 + 3 * 2, 2 * 28 + 3 * 2]);
-    expect(readdirSync(paths.checkpoints).sort()).toEqual(['latest', 'step-00000004', 'step-00000008']);
+    expect(readdirSync(paths.checkpoints).sort()).toEqual(['best', 'latest', 'step-00000004', 'step-00000008']);
     expect(readFileSync(join(paths.checkpoints, 'latest'), 'utf8').trim()).toBe('step-00000008');
     expect(existsSync(paths.config)).toBe(true);
   });
@@ -96,7 +96,7 @@ describe('failures', () => {
     const { summary, paths } = await tinyRun('wasm', [], {
       onEvent: (e, p) => {
         // Poison one weight right after the step-4 checkpoint.
-        if (e.type === 'checkpoint' && e.step === 4) tf.tidy(() => p.model.head.out.weight.assign(tf.fill(p.model.head.out.weight.shape, NaN)));
+        if (e.type === 'checkpoint' && e.step === 4 && !e.best) tf.tidy(() => p.model.head.out.weight.assign(tf.fill(p.model.head.out.weight.shape, NaN)));
       },
     });
     expect(summary.status).toBe('failed');

@@ -24,7 +24,7 @@ const FINAL_SAMPLE = 'samples/step-00000012.png';
 type Step = Extract<RunEvent, { type: 'step' }>;
 type Eval = Extract<RunEvent, { type: 'eval' }>;
 const stepsOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.epoch, e.epochStep, e.loss, e.bitsPerDim]);
-const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.testLoss, e.testBitsPerDim, e.bestTestBitsPerDim, e.images]);
+const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.set, e.weights, e.loss, e.bitsPerDim, e.bestBitsPerDim, e.bestStep, e.images]);
 const checkpointsOf = (events: RunEvent[]) => events.filter((e) => e.type === 'checkpoint').map((e) => e.step);
 
 /** A copy of a finished run as a crash right after checkpoint `step` would leave it. */
@@ -62,7 +62,7 @@ describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
       expect(end.status, end.message).toBe('finished');
       const expectSame = (what: string, a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b) && differences.push(`from step ${from}: ${what}`);
       expectSame('step losses', stepsOf(resumed), stepsOf(full).filter(([s]) => s > from));
-      expectSame('evaluations', evalsOf(resumed), evalsOf(full).filter(([s]) => s > from));
+      expectSame('evaluations', evalsOf(resumed), evalsOf(full).filter(([s]) => (s as number) > from));
       expectSame('checkpoint steps', checkpointsOf(resumed), checkpointsOf(full).filter((s) => s > from));
       const figures = (x: typeof end) => [x.steps, x.epochs, x.train_bits_per_dim, x.test_bits_per_dim, x.best_test_bits_per_dim];
       expectSame('summary', figures(end), figures(summary));

@@ -50,14 +50,16 @@ describe('reducer', () => {
   it('lets an evaluation finish before showing a requested stop', () => {
     const s = run(start, step(1, 4), { type: 'eval-start', time: 1, step: 1 }, { type: 'stop-requested', source: 'q' });
     expect(s.phase).toBe('evaluating');
-    const after = reduce(s, { type: 'eval', time: 2, step: 1, epoch: 0, testLoss: 2, testBitsPerDim: 2.9, bestTestBitsPerDim: 2.9, images: 16, seconds: 1 });
+    const after = reduce(s, { type: 'eval', time: 2, step: 1, epoch: 0, set: 'test', weights: 'current', loss: 2, bitsPerDim: 2.9, bestBitsPerDim: 2.9, bestStep: 1, images: 16, seconds: 1 });
     expect(after.phase).toBe('stopping');
     expect(after.stopSource).toBe('q');
   });
 
   it('remembers at which step the best test bits/dim was reached', () => {
-    const ev = (st: number, bits: number, best: number): DashboardAction => ({ type: 'eval', time: st, step: st, epoch: 0, testLoss: bits, testBitsPerDim: bits, bestTestBitsPerDim: best, images: 16, seconds: 1 });
-    expect(run(start, ev(4, 3, 3), ev(8, 2.5, 2.5), ev(12, 2.7, 2.5)).test).toEqual({ step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8 });
+    const ev = (st: number, bits: number, best: number, bestStep: number): DashboardAction => ({
+      type: 'eval', time: st, step: st, epoch: 0, set: 'test', weights: 'current', loss: bits, bitsPerDim: bits, bestBitsPerDim: best, bestStep, images: 16, seconds: 1,
+    });
+    expect(run(start, ev(4, 3, 3, 4), ev(8, 2.5, 2.5, 8), ev(12, 2.7, 2.5, 8)).test).toEqual({ set: 'test', step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8 });
   });
 
   it('keeps the latest warnings and one link per label', () => {

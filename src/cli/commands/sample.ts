@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadExperiment } from '../../config/load.js';
 import { loadSchema, type JsonSchema } from '../../config/schema.js';
-import { latestCheckpoint, loadCheckpoint } from '../../checkpoint/checkpoint.js';
+import { bestCheckpoint, checkpointName, latestCheckpoint, listCheckpoints, loadCheckpoint } from '../../checkpoint/checkpoint.js';
 import { prepareExperiment } from '../../app/run.js';
 import { readRun } from '../../store/run-dir.js';
 import { gridSize, gridPng, MAX_GRID_PIXELS, type GridOptions } from '../../sample/grid.js';
@@ -31,14 +31,14 @@ interface SampleOpts {
 export function registerSampleCommand(program: Command): void {
   program
     .command('sample')
-    .description("sample an image grid from a run's latest checkpoint and write it as a PNG")
+    .description("sample an image grid from a run's best checkpoint (or another one) and write it as a PNG")
     .argument('<run-dir>', 'a run folder, e.g. runs/mnist-quick/20261130-101500-ab12')
     .option('--count <n>', `images (default: sample.count of the run; at most ${int(sampleBounds().count.maximum ?? Infinity)})`)
     .option('--columns <n>', 'images per grid row (default: sample.columns, at most --count)')
     .option('--method <m>', 'naive | cached (default: sample.method of the run)')
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
     .option('--temperature <t>', 'softmax temperature (default: sample.temperature of the run)')
-    .option('--checkpoint <dir>', 'a checkpoint folder (default: the latest)')
+    .option('--checkpoint <which>', 'best (the default; the latest where a run has no best yet), last, step-N, or a checkpoint folder')
     .option('--scale <n>', `draw each pixel as an n x n square (default: 1; the image at most ${int(MAX_GRID_PIXELS)} pixels)`)
     .option('--out <file>', 'PNG to write (default: RUN_DIR/samples/sample-<time>.png); replaces only a PNG pxl wrote')
     .option('--force', 'let --out replace a file that is not a PNG written by pxl')
@@ -54,13 +54,14 @@ export function registerSampleCommand(program: Command): void {
       const seed = intOption(opts.seed, '--seed', bounds.seed) ?? s.seed;
       const temperature = opts.temperature === undefined ? s.temperature : temperatureOption(opts.temperature, bounds.temperature);
       const scale = intOption(opts.scale, '--scale', { minimum: 1 }) ?? 1;
-      const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : latestCheckpoint(paths.checkpoints);
-      if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet`);
+      const checkpoint = chooseCheckpoint(runDir, paths.checkpoints, opts.checkpoint);
       if (opts.out === undefined) mkdirSync(paths.samples, { recursive: true });
       const out = resolve(opts.out ?? join(paths.samples, `sample-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}.png`));
       checkOut(out, opts.force ?? false);
       const sampler = samplerFor(method);
-      const { model, backend } = await prepareExperiment({ ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1 }, train: { ...e.train, batch_size: 1 } }, false);
+      // One image of each split is enough to build the model: no validation set to hold out.
+      const { model, backend } = await prepareExperiment(
+        { ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1, validation: 'none' }, train: { ...e.train, batch_size: 1 } }, false);
       try {
         const { height, width, channels } = model.image;
         const grid: GridOptions = { count, columns, height, width, channels, levels: e.model.color_levels, scale };
@@ -77,6 +78,34 @@ export function registerSampleCommand(program: Command): void {
         model.dispose();
       }
     });
+}
+
+/**
+ * The checkpoint folder --checkpoint names: best (checkpoints/best; a run without one, from
+ * before best checkpoints were kept or stopped before its first evaluation, uses its latest),
+ * last (the one `latest` names), step-N (a rolling checkpoint still kept), or a folder.
+ */
+function chooseCheckpoint(runDir: string, dir: string, which: string | undefined): string {
+  const latest = () => latestCheckpoint(dir) ?? none();
+  const none = (): never => {
+    throw new UsageError(`${runDir} has no checkpoint yet`);
+  };
+  if (which === undefined) return bestCheckpoint(dir) ?? latest();
+  if (which === 'best') return bestCheckpoint(dir) ?? (latestCheckpoint(dir) ? noBest() : none());
+  if (which === 'last') return latest();
+  const step = /^step-(\d+)$/.exec(which);
+  if (step) {
+    const name = checkpointName(Number(step[1]));
+    if (listCheckpoints(dir).includes(name)) return join(dir, name);
+    const kept = listCheckpoints(dir).join(', ') || 'none';
+    throw new UsageError(`--checkpoint ${which}: ${runDir} keeps no checkpoint of step ${Number(step[1])} (kept: ${kept}; train.keep_checkpoints sets how many are kept)`);
+  }
+  if (existsSync(which)) return resolve(which);
+  throw new UsageError(`--checkpoint expects best, last, step-N or a checkpoint folder; found ${JSON.stringify(which)}`);
+
+  function noBest(): never {
+    throw new UsageError(`--checkpoint best: ${runDir} has no best checkpoint (checkpoints/best; a run keeps one from its first evaluation on): use --checkpoint last`);
+  }
 }
 
 type Bounds = Pick<JsonSchema, 'minimum' | 'maximum' | 'exclusiveMinimum'>;
