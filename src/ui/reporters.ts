@@ -25,7 +25,7 @@ export function plainReporter(out: Writable): RunListener {
         logEvery = (e.config as { train?: { log_every?: number } }).train?.log_every ?? logEvery;
         line(`run ${e.experiment}/${e.runId}${e.resumedFromStep ? ` (resumed at step ${e.resumedFromStep})` : ''}`);
         line(`  folder   ${e.runDir}`);
-        line(`  model    ${int(e.params)} parameters; dataset ${e.dataset.name} (${int(e.dataset.train)} train, ${int(e.dataset.test)} test, ${e.dataset.height}x${e.dataset.width}x${e.dataset.channels})`);
+        line(`  model    ${int(e.params)} parameters; dataset ${e.dataset.name} (${int(e.dataset.train)} train, ${e.dataset.validation ? `${int(e.dataset.validation)} validation, ` : ''}${int(e.dataset.test)} test, ${e.dataset.height}x${e.dataset.width}x${e.dataset.channels})`);
         line(`  backend  ${e.backend}: ${e.device}`);
         line(`  schedule ${int(total)} steps, ${int(perEpoch)} per epoch`);
         break;

@@ -28,7 +28,7 @@ export function Header({ run }: { run: Run }) {
         {run.resumedFromStep ? ` (resumed at step ${int(run.resumedFromStep)})` : ''} · {int(run.params)} parameters
       </Line>
       <Line dim>
-        {run.backend} · {run.device} · {d.name} {int(d.train)} train{d.validation ? ` / ${int(d.validation)} validation` : ""} / {int(d.test)} test · {d.height}×{d.width}×{d.channels}
+        {run.backend} · {run.device} · {d.name} {int(d.train)} train{d.validation ? ` / ${int(d.validation)} validation` : ''} / {int(d.test)} test · {d.height}×{d.width}×{d.channels}
       </Line>
     </Box>
   );
