@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   dataset-fashion-mnist # Fashion-MNIST IDX files in /usr/share/datasets/fashion-mnist
   tmux                  # a real terminal for the dashboard's end-to-end test (test/ui/dashboard-e2e.test.ts)
+  redis-server          # the job queue of distributed sweeps (pxl sweep --queue, pxl worker) and its tests
 )
 
 missing=()

@@ -10,14 +10,17 @@ import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
-import { loadDataset, splitValidation, type SplitDataset } from '../data/index.js';
+import { datasetShape, loadDataset, splitValidation, type Dataset, type SplitDataset } from '../data/index.js';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { budgetWords, floorRefusal, gb, largestBatch, measureStepMemory, memoryBudget, memoryShareFromEnv, stepBytes } from '../train/memory.js';
 import { optimizerSlots } from '../model/size.js';
 import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
-import { createRun, readEvents, readOriginal, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeSample, writeValidationSplit, type RunPaths } from '../store/run-dir.js';
+import {
+  createRun, readEvents, readOriginal, readRunImages, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeRunImages, writeSample,
+  writeValidationSplit, type RunImages, type RunPaths,
+} from '../store/run-dir.js';
 import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
@@ -87,10 +90,9 @@ export function wasmThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number
   return n;
 }
 
-/** Backend, data and model for an experiment; `forTraining` also plans a training step's memory. */
+/** Backend, data and model for training an experiment, with a training step's memory planned. */
 export async function prepareExperiment(
   experiment: Experiment,
-  forTraining = true,
 ): Promise<{ backend: BackendInfo; data: SplitDataset; model: PixelCNN; recompute: boolean }> {
   const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
   const data = splitValidation(await loadDataset(experiment.dataset), experiment.dataset.validation, experiment.seed);
@@ -101,10 +103,32 @@ export async function prepareExperiment(
   }
   installFrugalBackprop();
   const image = { height: data.height, width: data.width, channels: data.channels };
-  const recompute = forTraining ? await planMemory(experiment, image, backend) : false;
+  const recompute = await planMemory(experiment, image, backend);
   const model = new PixelCNN(experiment.model, image, experiment.seed);
   return { backend, data, model, recompute };
 }
+
+/**
+ * Backend and model to sample a run: the image shape comes from the run (run.json), so the
+ * dataset is not read. Runs from before run.json fall back to the training images' header.
+ */
+export async function prepareSampling(experiment: Experiment, paths: RunPaths): Promise<{ backend: BackendInfo; model: PixelCNN; images: RunImages }> {
+  const images = await runImages(experiment, paths);
+  const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
+  const model = new PixelCNN(experiment.model, images, experiment.seed);
+  return { backend, model, images };
+}
+
+async function runImages(experiment: Experiment, paths: RunPaths): Promise<RunImages> {
+  const recorded = readRunImages(paths);
+  if (recorded) return recorded;
+  const { height, width, channels } = await datasetShape(experiment.dataset);
+  return { height, width, channels, levels: experiment.model.color_levels };
+}
+
+const imagesOf = (experiment: Experiment, data: Dataset): RunImages => ({
+  height: data.height, width: data.width, channels: data.channels, levels: experiment.model.color_levels,
+});
 
 /**
  * Decides whether blocks are recomputed in the backward pass (train.recompute), measuring what
@@ -157,7 +181,7 @@ export async function prepareRun(req: RunRequest, onLost: (err: Error) => void =
   const problem = runsRootProblem(req.runsDir);
   if (problem) throw new RunSetupError(`--runs-dir: ${problem}`);
   const prepared = await prepareExperiment(experiment);
-  const paths = createRun(req.runsDir, experiment);
+  const paths = createRun(req.runsDir, experiment, imagesOf(experiment, prepared.data));
   if (prepared.data.split) writeValidationSplit(paths, prepared.data.split);
   const unlock = lockRun(paths, onLost);
   return { experiment, warnings: loaded.warnings.map(formatDiagnostic), ...prepared, paths, resumeFrom: null, unlock, trackingAuth: auth };
@@ -188,6 +212,7 @@ async function prepareResume(dir: string, onLost: (err: Error) => void): Promise
     const step = checkpoint ? readCheckpoint(checkpoint).manifest.position.step : 0;
     const prepared = await prepareExperiment(experiment);
     if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, step, prepared.data.train.count);
+    if (!readRunImages(paths)) writeRunImages(paths, imagesOf(experiment, prepared.data)); // a run from before run.json
     return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock, trackingAuth: auth };
   } catch (err) {
     unlock();

@@ -25,6 +25,17 @@ export interface RunPaths {
   checkpoints: string;
   /** Which training images were held out as the validation set (dataset.validation), when there is one. */
   validation: string;
+  /** What the run's images are (run.json): `pxl sample` reads it instead of the dataset. */
+  info: string;
+}
+
+/** The images a run trains on, recorded when the run is created (run.json). */
+export interface RunImages {
+  height: number;
+  width: number;
+  channels: number;
+  /** Colour levels per channel (model.color_levels). */
+  levels: number;
 }
 
 export function runPaths(dir: string): RunPaths {
@@ -39,6 +50,7 @@ export function runPaths(dir: string): RunPaths {
     samples: join(abs, 'samples'),
     checkpoints: join(abs, 'checkpoints'),
     validation: join(abs, 'validation.json'),
+    info: join(abs, 'run.json'),
   };
 }
 
@@ -48,13 +60,17 @@ export function newRunId(now = new Date()): string {
   return `${t}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Creates runs/<experiment>/<id>/ with the resolved config; called only once everything has validated. */
-export function createRun(runsRoot: string, experiment: Experiment): RunPaths {
+/**
+ * Creates runs/<experiment>/<id>/ with the resolved config and what its images are (run.json);
+ * called only once everything has validated.
+ */
+export function createRun(runsRoot: string, experiment: Experiment, images: RunImages): RunPaths {
   const paths = runPaths(join(runsRoot, experiment.name, newRunId()));
   storeWrite(paths.dir, () => {
     mkdirSync(paths.samples, { recursive: true });
     mkdirSync(paths.checkpoints, { recursive: true });
   });
+  writeRunImages(paths, images);
   storeWrite(paths.original, () => writeFileAtomic(paths.original, `${JSON.stringify(recordedMeaning(experiment), null, 2)}\n`));
   storeWrite(paths.config, () =>
     writeFileAtomic(paths.config, `# resolved experiment; \`pxl run --resume ${paths.dir}\` continues it\n${stringify(experiment, { lineWidth: 0 })}`),
@@ -100,6 +116,26 @@ export function readSummary(paths: RunPaths): RunSummary | null {
 /** The resolved experiment recorded when the run was created; null for runs from before it was recorded. */
 export function readOriginal(paths: RunPaths): Omit<Experiment, 'tracking'> | null {
   return existsSync(paths.original) ? readJsonOrYaml(paths.original, (t) => JSON.parse(t) as Omit<Experiment, 'tracking'>) : null;
+}
+
+/** Records the run's image shape and colour levels in run.json. */
+export function writeRunImages(paths: RunPaths, images: RunImages): void {
+  const { height, width, channels, levels } = images;
+  storeWrite(paths.info, () => writeFileAtomic(paths.info, `${JSON.stringify({ image: { height, width, channels }, levels }, null, 2)}\n`));
+}
+
+/**
+ * The run's image shape and colour levels from run.json; null for runs created before pxl
+ * recorded them (their dataset tells). A run.json that does not hold them is a RunStoreError.
+ */
+export function readRunImages(paths: RunPaths): RunImages | null {
+  if (!existsSync(paths.info)) return null;
+  const info = readJsonOrYaml(paths.info, (t) => JSON.parse(t) as { image?: Partial<RunImages>; levels?: unknown });
+  const { height, width, channels } = info.image ?? {};
+  const images = { height, width, channels, levels: info.levels };
+  const bad = Object.entries(images).filter(([, v]) => !Number.isSafeInteger(v) || (v as number) < 1).map(([k]) => (k === 'levels' ? k : `image.${k}`));
+  if (bad.length) throw new RunStoreError(`${paths.info}: ${bad.join(', ')} must be positive integers; the file is corrupt`);
+  return images as RunImages;
 }
 
 function readJsonOrYaml<T>(file: string, parseText: (text: string) => T): T {

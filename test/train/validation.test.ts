@@ -103,7 +103,7 @@ describe('a run with a validation set', () => {
     const best = JSON.parse(readFileSync(join(checkpoints, 'best', 'manifest.json'), 'utf8'));
     expect(best.position.step).toBe(argmin);
     const { experiment } = loadExperiment(TINY, WITH_VALIDATION);
-    const fresh = await prepareExperiment(experiment, false);
+    const fresh = await prepareExperiment(experiment);
     loadCheckpoint(join(checkpoints, 'best'), fresh.model).optimizerWeights.forEach((w) => w.tensor.dispose());
     expect(bitsPerDim(await testLoss(fresh.model, fresh.data.test, 16, 8))).toBeCloseTo(summary.best_test_bits_per_dim!, 6);
     fresh.model.dispose();

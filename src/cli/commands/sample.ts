@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadExperiment } from '../../config/load.js';
 import { loadSchema, type JsonSchema } from '../../config/schema.js';
 import { bestCheckpoint, checkpointName, latestCheckpoint, listCheckpoints, loadCheckpoint } from '../../checkpoint/checkpoint.js';
-import { prepareExperiment } from '../../app/run.js';
+import { prepareSampling } from '../../app/run.js';
 import { readRun } from '../../store/run-dir.js';
 import { gridSize, gridPng, MAX_GRID_PIXELS, type GridOptions } from '../../sample/grid.js';
 import { fileKind } from '../../util/png-mark.js';
@@ -59,12 +59,10 @@ export function registerSampleCommand(program: Command): void {
       const out = resolve(opts.out ?? join(paths.samples, `sample-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}.png`));
       checkOut(out, opts.force ?? false);
       const sampler = samplerFor(method);
-      // One image of each split is enough to build the model: no validation set to hold out.
-      const { model, backend } = await prepareExperiment(
-        { ...e, dataset: { ...e.dataset, train_limit: 1, test_limit: 1, validation: 'none' }, train: { ...e.train, batch_size: 1 } }, false);
+      const { model, backend, images } = await prepareSampling(e, paths);
       try {
-        const { height, width, channels } = model.image;
-        const grid: GridOptions = { count, columns, height, width, channels, levels: e.model.color_levels, scale };
+        const { height, width, channels, levels } = images;
+        const grid: GridOptions = { count, columns, height, width, channels, levels, scale };
         checkGridSize(grid);
         const loaded = loadCheckpoint(checkpoint, model);
         loaded.optimizerWeights.forEach((w) => w.tensor.dispose());
