@@ -5,7 +5,10 @@
 //       --without-driver only a warning); prints "gpu" on stdout when a device is visible, else "cpu".
 //   node scripts/gpu-preflight.mjs disk DIR BYTES WHAT [DIR BYTES WHAT]...
 //       exit 1 with a message when the files would not fit.
-// Messages go to stderr, so that stdout carries only the answer.
+// Messages go to stderr, so that stdout carries only the answer. PXL_NVIDIA_PROC=DIR reads a
+// stand-in for /proc/driver/nvidia (its version file and gpus/ folder) and skips nvidia-smi: the
+// tests use it to play machines with an old driver or none.
+import { join } from 'node:path';
 import { CUDA, diskProblem, driverNote, driverProblem, readDriver } from '../dist/backend/gpu.js';
 import { cudaVisibility } from '../dist/backend/native.js';
 
@@ -19,7 +22,8 @@ const fail = (message, ...hints) => {
 const [command, ...args] = process.argv.slice(2);
 if (command === 'driver') {
   const withoutDriver = args.includes('--without-driver');
-  const driver = readDriver();
+  const proc = process.env.PXL_NVIDIA_PROC;
+  const driver = proc ? readDriver(join(proc, 'version'), () => null) : readDriver();
   const problem = driverProblem(driver);
   if (problem && !withoutDriver) {
     fail(problem, 'To build anyway (CI, an image built without a GPU), pass --without-driver: TensorFlow then runs on the CPU.');
@@ -28,7 +32,7 @@ if (command === 'driver') {
   else say(`NVIDIA driver ${driver.version} (from ${driver.source}); CUDA ${CUDA.version} needs ${CUDA.minDriver} or newer`);
   const note = driverNote(driver);
   if (note) say(`note: ${note}`);
-  const cuda = cudaVisibility();
+  const cuda = proc ? cudaVisibility(process.env, join(proc, 'gpus')) : cudaVisibility();
   say(cuda.visible ? `GPU: ${cuda.detail}` : `no GPU visible (${cuda.detail}): the build is verified on the CPU`);
   process.stdout.write(!problem && cuda.visible ? 'gpu\n' : 'cpu\n');
 } else if (command === 'disk') {

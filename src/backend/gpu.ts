@@ -3,8 +3,13 @@
 // device log. Pure functions plus small readers, so that the checks are unit-tested here
 // without a GPU; scripts/gpu-preflight.mjs runs them for the setup script.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { cudaVisibility } from './native.js';
+import type { GpuProbes } from './types.js';
+
+/** The machine's own answers: /proc/driver/nvidia and nvidia-smi. */
+export const REAL_GPU_PROBES: GpuProbes = { cuda: () => cudaVisibility(), driver: () => readDriver() };
 
 /** The CUDA the pinned TensorFlow wheel (2.15.1) was built with, and the drivers that run it. */
 export const CUDA = {
@@ -171,4 +176,40 @@ export function parseTfDeviceLog(log: string): TfDeviceLog {
     }
   }
   return { devices, problems };
+}
+
+interface Stamp {
+  tensorflow?: string;
+  variant?: string;
+  wheels?: { requirement: string }[];
+}
+
+/** How the tfjs-node-gpu in `dir` was built: from the stamp `pxl setup native --gpu` writes, or what its files show. */
+export function describeGpuBuild(dir: string): string {
+  const stamp = join(dir, 'deps', 'pxl-native.json');
+  if (!readdirSafe(join(dir, 'lib')).some((d) => existsSync(join(dir, 'lib', d, 'tfjs_binding.node')))) {
+    return 'installed without its native addon (run `pxl setup native --gpu`)';
+  }
+  if (existsSync(stamp)) {
+    const s = JSON.parse(readFileSync(stamp, 'utf8')) as Stamp;
+    const pinned = (name: string) => s.wheels?.find((w) => w.requirement.startsWith(`${name}==`))?.requirement.split('==')[1];
+    const cuda = pinned('nvidia-cuda-runtime-cu12');
+    const cudnn = pinned('nvidia-cudnn-cu12');
+    if (s.variant === 'gpu' && cuda && cudnn) {
+      return `TensorFlow ${s.tensorflow} with CUDA ${cuda} and cuDNN ${cudnn} from PyPI, inside node_modules (pxl setup native --gpu)`;
+    }
+    return `TensorFlow ${s.tensorflow ?? '(version unknown)'} (${s.variant ?? 'cpu'} build)`;
+  }
+  if (existsSync(join(dir, 'deps', 'lib', 'libtensorflow.so.2.9.1'))) {
+    return 'libtensorflow 2.9.1 from its own install script (needs a system CUDA 11.2 and cuDNN 8.1)';
+  }
+  return 'built from unknown TensorFlow libraries';
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
