@@ -147,9 +147,11 @@ export interface TfDeviceLog {
   problems: string[];
 }
 
-// TensorFlow 2.15 logs each GPU it creates (common_runtime/gpu/gpu_device.cc):
+// TensorFlow logs each GPU it creates (common_runtime/gpu/gpu_device.cc), since 2.5 as
 //   Created device /job:localhost/replica:0/task:0/device:GPU:0 with 78911 MB memory:  -> device: 0, name: …
-const CREATED = /Created device (\S+device:GPU:\d+) with (\d+) MB memory:\s*->\s*(.+)$/;
+// and before as
+//   Created TensorFlow device (/job:localhost/…/device:GPU:0 with 6776 MB memory) -> physical GPU (device: 0, name: …)
+const CREATED = /Created (?:device (\S+device:GPU:\d+) with (\d+) MB memory:\s*->\s*(.+)$|TensorFlow device \((\S+device:GPU:\d+) with (\d+) MB memory\) -> physical GPU \((.+)\)\s*$)/;
 // …and why it uses none (stream_executor, gpu_device.cc, dso_loader.cc).
 const PROBLEMS = [
   /Could not find cuda drivers on your machine, GPU will not be used\.?/,
@@ -167,7 +169,8 @@ export function parseTfDeviceLog(log: string): TfDeviceLog {
   for (const line of log.split('\n')) {
     const created = CREATED.exec(line);
     if (created) {
-      devices.push({ name: created[1]!, memoryMB: Number(created[2]), description: created[3]!.trim() });
+      const [name, mb, description] = created[1] ? created.slice(1, 4) : created.slice(4, 7);
+      devices.push({ name: name!, memoryMB: Number(mb), description: description!.trim() });
       continue;
     }
     for (const p of PROBLEMS) {
