@@ -89,7 +89,7 @@ VARIANT=$([ "$GPU" = 1 ] && echo gpu || echo cpu)
 # The TensorFlow wheel is the first of WHEELS.
 read -r _ TF_WHEEL TF_WHEEL_SHA256 _ <<<"${WHEELS[0]}"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (at %d s)\n' "$*" "$(($(date +%s) - START))"; }
 info() { printf '    %s\n' "$*"; }
 die() {
   printf '\nsetup-native: FAILED: %s\n' "$1" >&2
