@@ -33,7 +33,7 @@ if (command === 'driver') {
   const note = driverNote(driver);
   if (note) say(`note: ${note}`);
   const cuda = proc ? cudaVisibility(process.env, join(proc, 'gpus')) : cudaVisibility();
-  say(cuda.visible ? `GPU: ${cuda.detail}` : `no GPU visible (${cuda.detail}): the build is verified on the CPU`);
+  say(cuda.visible ? `GPU: ${cuda.detail}` : `no GPU visible: ${cuda.detail}; the build is verified on the CPU`);
   process.stdout.write(!problem && cuda.visible ? 'gpu\n' : 'cpu\n');
 } else if (command === 'disk') {
   const needs = [];
