@@ -146,6 +146,8 @@ export interface RunSummary {
   best_validation_bits_per_dim?: number | null;
   params: number;
   backend: string;
+  /** What it ran on, as the start event says, e.g. 'GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1'. */
+  device: string;
   wall_seconds: number;
   images_per_second: number | null;
   started_at: string;

@@ -406,6 +406,7 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     best_validation_bits_per_dim: validation ? pos.bestTestBitsPerDim : null,
     params: o.model.paramCount(),
     backend: o.start.backend,
+    device: o.start.device,
     wall_seconds: wallSeconds,
     images_per_second: pos.trainSeconds > 0 ? pos.imagesSeen / pos.trainSeconds : null,
     started_at: startedAt.toISOString(),
