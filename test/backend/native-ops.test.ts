@@ -217,7 +217,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
     const config: ModelConfig = {
       color_levels: 16, hidden: 8, batch_norm: true,
       input: { kernel_size: 7, mask: 'A' },
-      blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B' },
+      blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false },
       head: { convs: 2, mask: 'B' },
     };
     const image = { height: 9, width: 8, channels: 1 };
