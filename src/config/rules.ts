@@ -47,7 +47,7 @@ const gatedRules: Rule[] = [
       : [],
   (e) =>
     e.model.blocks.type === 'gated' && e.model.blocks.skip_connections && e.model.blocks.count === 0
-      ? [{ path: ['model', 'blocks', 'skip_connections'], message: 'skip connections need at least one block: the head reads the sum of the blocks\' skip outputs, and with model.blocks.count 0 there is none' }]
+      ? [{ path: ['model', 'blocks', 'skip_connections'], message: 'skip connections need at least one block: each block sends one to the head, and with model.blocks.count 0 there is none' }]
       : [],
   (e) =>
     e.model.blocks.type === 'gated' && e.train.recompute === 'always'

@@ -108,7 +108,7 @@ export interface ModelConfig {
      */
     dilations: number[] | null;
     /**
-     * Gated blocks only: each block also sends its gated horizontal features through a 1x1 conv h->h, and the head reads the sum of these instead of the last block's output.
+     * Gated blocks only: each block also sends its gated horizontal features through a 1x1 conv h->h, summed with the last block's output into what the head reads (van den Oord et al. 2016b's skip connections, as in WaveNet).
      */
     skip_connections: boolean;
   };

@@ -47,7 +47,7 @@ export interface GatedBlock {
   /** h -> h, 1x1, after the gate; added to the horizontal stack's input. */
   out: Conv2D;
   obn: BatchNorm | null;
-  /** h -> h, 1x1, after the gate, summed into the head (blocks.skip_connections). */
+  /** h -> h, 1x1, after the gate, summed into what the head reads (blocks.skip_connections). */
   skip: Conv2D | null;
 }
 
@@ -93,7 +93,7 @@ export class PixelCNN {
     };
     this.blocks = isGated ? [] : Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn));
     this.gated = isGated ? this.gatedLayers(conv, stackConv, bn) : null;
-    // What the head reads: the residual stream (2h channels) or the horizontal stack, or the sum of the skips (h).
+    // What the head reads: the residual stream (2h channels), or the horizontal stack (h; plus the skips, h).
     const stream = isGated ? h : 2 * h;
     const convs: Conv2D[] = [];
     for (let i = 0; i < config.head.convs; i++) {
@@ -180,7 +180,8 @@ export class PixelCNN {
 
   /**
    * The gated model up to its head: both stacks from the image, then each gated block; what
-   * the head reads is the horizontal stack, or the sum of the blocks' skip outputs.
+   * the head reads is the horizontal stack, plus the sum of the blocks' skip outputs when
+   * there are skip connections (so every block's output conv, the last one's too, counts).
    * (Gated blocks are not recomputed in the backward pass: train.recompute applies to residual blocks.)
    */
   private gatedStacks(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
@@ -196,7 +197,7 @@ export class PixelCNN {
       s = next.stacks;
       if (next.skip) skips = skips ? (tf.add(skips, next.skip) as tf.Tensor4D) : next.skip;
     }
-    return skips ?? s.h;
+    return skips ? (tf.add(s.h, skips) as tf.Tensor4D) : s.h;
   }
 
   /**

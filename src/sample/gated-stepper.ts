@@ -105,7 +105,7 @@ export class GatedStepper {
         skips = skips ? (tf.add(skips, skip) as tf.Tensor2D) : skip;
       }
     }
-    let x = tf.relu(skips ?? h);
+    let x = tf.relu(skips ? (tf.add(h, skips) as tf.Tensor2D) : h);
     for (const c of f.head) x = affine(x, c, 'relu');
     return affine(x, f.out, 'linear'); // [N, C * L]: the same layout as [N * C, L]
   }
