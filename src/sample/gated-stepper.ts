@@ -14,8 +14,8 @@ export class GatedStepper {
   private readonly drawn: DrawnImage;
   /** Per block: the rows of its vertical conv's input computed so far, [N, W, h] each. */
   private readonly verticalInputs: Map<number, tf.Tensor3D>[];
-  /** Per block: the link into the horizontal stack at the current row, [N, W, 2h]. */
-  private links: tf.Tensor3D[] = [];
+  /** Per block, per column: the link into the horizontal stack at the current row, [N, 2h]. */
+  private links: tf.Tensor2D[][] = [];
   /** Per block: the input of its horizontal conv. */
   private readonly caches: TapCache[];
   private row = -1;
@@ -47,7 +47,7 @@ export class GatedStepper {
   dispose(): void {
     for (const c of this.caches) c.dispose();
     for (const rows of this.verticalInputs) tf.dispose([...rows.values()]);
-    tf.dispose(this.links);
+    tf.dispose(this.links.flat());
     disposeFoldedGated(this.folded);
   }
 
@@ -59,9 +59,9 @@ export class GatedStepper {
     const { width: W } = this.model.image;
     const N = this.count;
     const f = this.folded;
-    tf.dispose(this.links);
+    tf.dispose(this.links.flat());
     this.row = i;
-    this.links = tf.tidy(() => {
+    const rows = tf.tidy(() => {
       const r = i - 1;
       if (r < 0) return f.blocks.map((b) => rowAffine(tf.zeros([N, W, b.link.weight.shape[0]]), b.link));
       const image = this.drawn.row(r);
@@ -75,6 +75,9 @@ export class GatedStepper {
         return rowAffine(features, b.link);
       });
     });
+    // One tensor per column, split once per row rather than sliced at every position.
+    this.links = rows.map((row) => tf.unstack(row, 1) as tf.Tensor2D[]);
+    tf.dispose(rows);
   }
 
   /** Keeps row r of block k's vertical input, and drops the rows its taps can no longer reach. */
@@ -92,12 +95,10 @@ export class GatedStepper {
   // Mirrors PixelCNN.gatedStacks and gatedBlock at one position, batch norm folded into each conv.
   private forwardAt(i: number, j: number): tf.Tensor2D {
     const f = this.folded;
-    const N = this.count;
     let h = affine(this.drawn.patch(f.input.horizontal.taps, i, j), f.input.horizontal, 'linear');
     let skips: tf.Tensor2D | null = null;
     for (const [k, b] of f.blocks.entries()) {
-      const link = tf.reshape(tf.slice(this.links[k], [0, j, 0], [N, 1, -1]), [N, -1]) as tf.Tensor2D;
-      const features = tf.add(affine(this.caches[k].gather(i, j, h), b.horizontal, 'linear'), link) as tf.Tensor2D;
+      const features = tf.add(affine(this.caches[k].gather(i, j, h), b.horizontal, 'linear'), this.links[k][j]) as tf.Tensor2D;
       const gated = gate(features);
       h = tf.add(h, affine(gated, b.out, 'linear'));
       if (b.skip) {
