@@ -7,6 +7,7 @@ import { initBackend } from '../../src/backend/index.js';
 import type { ModelConfig } from '../../src/config/types.js';
 import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { layerTable, paramCount } from '../../src/model/size.js';
+import { pxl, ROOT } from '../helpers/cli.js';
 import { blindSpots, checkAutoregressive, influence, leaks } from '../helpers/autoregressive.js';
 import { smallGatedModel, smallModel } from '../helpers/models.js';
 import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
