@@ -209,7 +209,9 @@ export class PixelCNN {
     const vFeatures = this.stackConvNorm(b.vertical, b.vbn, s.v, training, true);
     const hFeatures = tf.add(this.stackConvNorm(b.horizontal, b.hbn, s.h, training, true), b.link.apply(shiftDown(vFeatures))) as tf.Tensor4D;
     // CONDITIONING: a per-block term [batch, 1, 1, 2h] (a class embedding's projection, van den
-    // Oord et al. 2016b eq. 4) is added to vFeatures and to hFeatures here, before the gates.
+    // Oord et al. 2016b eq. 4) is added to vFeatures and to hFeatures here, before the gates
+    // (the link above reads vFeatures without it). The cached sampler marks the same places
+    // (src/sample/gated-stepper.ts).
     const v = gate(vFeatures);
     const gated = gate(hFeatures);
     const h = tf.add(s.h, this.convNorm(b.out, b.obn, gated, training, true)) as tf.Tensor4D;

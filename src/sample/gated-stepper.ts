@@ -71,6 +71,7 @@ export class GatedStepper {
         this.remember(k, r, v);
         const rows = (row: number) => this.verticalInputs[k].get(row) ?? null;
         const features = rowAffine(rowPatch(b.vertical, r, rows, v.shape), b.vertical);
+        // CONDITIONING: as in PixelCNN.gatedBlock, the block's term is added to the vertical features after the link reads them, before the gate.
         v = gate(features);
         return rowAffine(features, b.link);
       });
@@ -99,6 +100,7 @@ export class GatedStepper {
     let skips: tf.Tensor2D | null = null;
     for (const [k, b] of f.blocks.entries()) {
       const features = tf.add(affine(this.caches[k].gather(i, j, h), b.horizontal, 'linear'), this.links[k][j]) as tf.Tensor2D;
+      // CONDITIONING: as in PixelCNN.gatedBlock, the block's term [N, 2h] is added to the horizontal features here, before the gate.
       const gated = gate(features);
       h = tf.add(h, affine(gated, b.out, 'linear'));
       if (b.skip) {
