@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { ModelConfig } from '../../src/config/types.js';
+import { crossEntropyMean } from '../../src/model/loss.js';
 import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { layerTable, paramCount } from '../../src/model/size.js';
 import { pxl, ROOT } from '../helpers/cli.js';
@@ -129,6 +130,39 @@ describe.each(['cpu', 'wasm', 'tensorflow'] as const)('gated blocks on the %s ba
     const sees = influence(config, 6);
     expect(leaks(sees).flat(), 'pixels that see themselves or later ones').toEqual([]);
     expect(blindSpots(sees).flat(), 'predecessors that do not reach their pixel').toEqual([]);
+  });
+});
+
+/** Loss and every gradient of one training step (batch norm in training mode) on the active backend. */
+function stepGradients(config: ModelConfig): Float32Array[] {
+  return tf.tidy(() => {
+    const model = new PixelCNN(config, { height: 7, width: 6, channels: 1 }, 3);
+    const x = tf.tensor4d(Float32Array.from({ length: 2 * 42 }, (_, i) => ((i * 37) % 16) / 15), [2, 7, 6, 1]);
+    const t = tf.tensor1d(Array.from({ length: 2 * 42 }, (_, i) => (i * 37) % 16), 'int32');
+    const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true), t, 16), model.trainable());
+    const out = [value.dataSync() as Float32Array, ...model.trainable().map((v) => grads[v.name]!.dataSync() as Float32Array)];
+    model.dispose();
+    return out;
+  });
+}
+
+describe.each(['wasm', 'tensorflow'] as const)('a gated training step on the %s backend', (backend) => {
+  const skip = backend === 'tensorflow' && SKIP_NATIVE;
+  it.skipIf(skip)('gives the cpu backend\'s loss and gradients (dilations, batch norm, skips)', async () => {
+    const config = smallGatedModel({ color_levels: 16, hidden: 6, blocks: { count: 3, dilations: [1, 2, 3], skip_connections: true } });
+    await tf.setBackend('cpu');
+    const cpu = stepGradients(config);
+    await initBackend(backend);
+    const other = stepGradients(config);
+    await tf.setBackend('cpu');
+    let scale = 0;
+    for (const g of cpu.slice(1)) for (const v of g) scale = Math.max(scale, Math.abs(v));
+    other.forEach((g, i) => {
+      let worst = 0;
+      for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j] - cpu[i][j]));
+      // Relative to the largest gradient: the biases before batch norm have (near) zero gradients, all rounding.
+      expect(worst, `${i === 0 ? 'loss' : `gradient ${i}`}: max diff ${worst}`).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
+    });
   });
 });
 
