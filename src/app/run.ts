@@ -139,7 +139,8 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
   const share = memoryShare();
   const budget = memoryBudget(backend.name, share);
   if (!Number.isFinite(budget)) return recompute === 'always';
-  const canRecompute = experiment.model.blocks.count > 0 && recompute !== 'never';
+  // Only residual blocks are recomputed (PixelCNN.forward); gated ones always keep their activations.
+  const canRecompute = experiment.model.blocks.type === 'residual' && experiment.model.blocks.count > 0 && recompute !== 'never';
   // The floor first: measuring a model that cannot fit would allocate it until the process is killed.
   const where = budgetWords(backend.name, share);
   const refusal = (lean: boolean) => floorRefusal(experiment.model, image, batch, optimizerSlots(experiment.train.optimizer), lean, budget, where);
@@ -157,7 +158,7 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
     `${experiment.name}: one training step at train.batch_size ${batch} needs about ${gb(stepBytes(best, batch))} ` +
       `(${(best.perImageBytes / 2 ** 20).toFixed(0)} MB per image${lean ? ', recomputing blocks' : ''}) and ${where}. ` +
       (fits > 0 ? `Use train.batch_size ${fits} or less` : 'Use a smaller model') +
-      (!lean && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
+      (!lean && experiment.model.blocks.type === 'residual' && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
       (backend.name === 'wasm' ? ', or the tensorflow backend (pxl setup native).' : '.'),
     true,
   );

@@ -25,7 +25,38 @@ const oddKernel =
       : [{ path: ['model', section, 'kernel_size'], message: `expected an odd kernel size, so the kernel has a centre pixel for the mask to split around; found ${k}` }];
   };
 
+/** What only gated blocks have, refused on residual ones; what gated blocks cannot do. */
+const gatedRules: Rule[] = [
+  (e) =>
+    e.model.blocks.type !== 'gated' && e.model.blocks.dilations !== null
+      ? [{ path: ['model', 'blocks', 'dilations'], part: 'key', message: 'dilations apply to gated blocks only (model.blocks.type: gated); residual blocks have undilated masked convs' }]
+      : [],
+  (e) =>
+    e.model.blocks.type !== 'gated' && e.model.blocks.skip_connections
+      ? [{ path: ['model', 'blocks', 'skip_connections'], part: 'key', message: 'skip connections apply to gated blocks only (model.blocks.type: gated)' }]
+      : [],
+  (e) => {
+    const { type, dilations, count } = e.model.blocks;
+    return type === 'gated' && dilations !== null && dilations.length !== count
+      ? [{ path: ['model', 'blocks', 'dilations'], message: `expected one dilation per block (model.blocks.count is ${count}); found ${dilations.length}` }]
+      : [];
+  },
+  (e) =>
+    e.model.blocks.type === 'gated' && e.model.blocks.count > 0 && e.model.blocks.kernel_size === 1
+      ? [{ path: ['model', 'blocks', 'kernel_size'], message: 'gated blocks need a kernel of 3 or more: with 1 the vertical stack never widens and the horizontal one never reaches left, so each pixel would see only the column above it and its input layer\'s few pixels to the left' }]
+      : [],
+  (e) =>
+    e.model.blocks.type === 'gated' && e.model.blocks.skip_connections && e.model.blocks.count === 0
+      ? [{ path: ['model', 'blocks', 'skip_connections'], message: 'skip connections need at least one block: each block sends one to the head, and with model.blocks.count 0 there is none' }]
+      : [],
+  (e) =>
+    e.model.blocks.type === 'gated' && e.train.recompute === 'always'
+      ? [{ path: ['train', 'recompute'], message: 'gated blocks are not recomputed in the backward pass (only residual blocks are); use auto or never' }]
+      : [],
+];
+
 const RULES: Rule[] = [
+  ...gatedRules,
   oddKernel('input'),
   oddKernel('blocks'),
   (e) =>

@@ -17,7 +17,7 @@ describe('extends', () => {
     expect(e.name).toBe('leaf');
     expect(e.seed).toBe(1);
     expect(e.model.hidden).toBe(32);
-    expect(e.model.blocks).toEqual({ type: 'residual', count: 3, kernel_size: 5, mask: 'B' });
+    expect(e.model.blocks).toEqual({ type: 'residual', count: 3, kernel_size: 5, mask: 'B', dilations: null, skip_connections: false });
     expect(e.train.batch_size).toBe(16);
     expect(e.train.epochs).toBe(2);
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['mid/leaf.yaml', 'mid/mid.yaml', 'base.yaml']);

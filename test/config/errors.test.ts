@@ -141,6 +141,51 @@ const CASES: Case[] = [
     errors: [{ at: 'x.yaml:4:11', path: 'model.blocks.mask', says: ['no weights left'] }],
   },
   {
+    name: 'an unknown block type',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gatd\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'model.blocks.type', says: ['expected one of "residual", "gated"', 'found the string "gatd"'] }],
+  },
+  {
+    name: 'dilations on residual blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    dilations: [1, 2]\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.blocks.dilations', says: ['gated blocks only'] }],
+  },
+  {
+    name: 'skip connections on residual blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    skip_connections: true\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.blocks.skip_connections', says: ['gated blocks only'] }],
+  },
+  {
+    name: 'gated blocks: not one dilation per block',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 3\n    dilations: [1, 2]\n' },
+    errors: [{ at: 'x.yaml:5:16', path: 'model.blocks.dilations', says: ['one dilation per block', 'model.blocks.count is 3', 'found 2'] }],
+  },
+  {
+    name: 'gated blocks: a dilation of 0',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 2\n    dilations: [1, 0]\n' },
+    errors: [{ at: 'x.yaml:5:20', path: 'model.blocks.dilations.1', says: ['from 1 to 64', 'found 0'] }],
+  },
+  {
+    name: 'gated blocks: 1x1 kernels never widen the stacks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    kernel_size: 1\n' },
+    errors: [{ at: 'x.yaml:4:18', path: 'model.blocks.kernel_size', says: ['kernel of 3 or more', 'column above'] }],
+  },
+  {
+    name: 'gated blocks: skip connections without blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 0\n    skip_connections: true\n' },
+    errors: [{ at: 'x.yaml:5:23', path: 'model.blocks.skip_connections', says: ['at least one block'] }],
+  },
+  {
+    name: 'gated blocks: mask B in the first (horizontal) layer',
+    files: { 'x.yaml': 'model:\n  blocks: {type: gated}\n  input: {mask: B}\n' },
+    errors: [{ at: 'x.yaml:3:17', path: 'model.input.mask', says: ['the first layer must use mask A'] }],
+  },
+  {
+    name: 'gated blocks: always recomputed',
+    files: { 'x.yaml': 'model:\n  blocks: {type: gated}\ntrain:\n  recompute: always\n' },
+    errors: [{ at: 'x.yaml:4:14', path: 'train.recompute', says: ['gated blocks are not recomputed'] }],
+  },
+  {
     name: 'more grid columns than samples',
     files: { 'x.yaml': 'sample:\n  count: 4\n  columns: 8\n' },
     errors: [{ at: 'x.yaml:3:12', path: 'sample.columns', says: ['at most sample.count (4)', 'found 8'] }],

@@ -8,13 +8,18 @@ type Overrides = Partial<Omit<ModelConfig, 'input' | 'blocks' | 'head'>> & {
   head?: Partial<ModelConfig['head']>;
 };
 
+/** A small gated model: 7x7-wide input stacks, 3-wide gated blocks, no skips, unless overridden. */
+export function smallGatedModel(o: Overrides = {}): ModelConfig {
+  return smallModel({ ...o, blocks: { type: 'gated', count: 3, ...o.blocks } });
+}
+
 export function smallModel(o: Overrides = {}): ModelConfig {
   return {
     color_levels: o.color_levels ?? 16,
     hidden: o.hidden ?? 4,
     batch_norm: o.batch_norm ?? true,
     input: { kernel_size: 7, mask: 'A', ...o.input },
-    blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', ...o.blocks },
+    blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false, ...o.blocks },
     head: { convs: 2, mask: 'B', ...o.head },
   };
 }
