@@ -52,6 +52,8 @@ export interface EvalEvent {
   testBitsPerDim: number;
   bestTestBitsPerDim: number;
   images: number; // test images evaluated
+  /** A class-conditional model: testLoss is the conditional NLL, -log p(image | label). Absent in runs from before conditioning. */
+  conditional?: boolean;
   seconds: number;
 }
 
@@ -75,6 +77,8 @@ export interface SampleEvent {
   width: number;
   /** Sampled images as 0..1 intensities, row-major [count, height, width]. */
   pixels: Float32Array;
+  /** A class-conditional model: the label of each grid row (its class id). */
+  rowLabels?: string[];
   seconds: number;
 }
 
@@ -121,6 +125,11 @@ export interface RunSummary {
   train_bits_per_dim: number | null;
   test_bits_per_dim: number | null;
   best_test_bits_per_dim: number | null;
+  /**
+   * Which NLL test_bits_per_dim is: conditional (-log p(image | label), a class-conditional
+   * model) or unconditional. Absent in runs from before conditioning, which are unconditional.
+   */
+  test_nll?: 'conditional' | 'unconditional';
   params: number;
   backend: string;
   wall_seconds: number;

@@ -2,12 +2,14 @@
 //
 // Compiles the model section of an experiment into a PixelCNN: a masked input conv,
 // residual blocks around a masked kxk conv, and a head of 1x1 convs ending in
-// `color_levels` logits per pixel and channel.
+// `color_levels` logits per pixel and channel. A class-conditional model (conditioning.ts)
+// adds each image's class bias inside every block.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
 import { recomputedInBackward } from '../backend/frugal-backprop.js';
 import { layerOps } from '../backend/layer-ops.js';
+import { addClassBias, classBias, conditioningClasses, type ClassBias } from './conditioning.js';
 import { BatchNorm, Conv2D, newScope, relu, type ConvSpec } from './layers.js';
 
 export interface ImageShape {
@@ -23,6 +25,8 @@ export interface ResidualBlock {
   bn2: BatchNorm | null;
   conv3: Conv2D;
   bn3: BatchNorm | null;
+  /** Added to the masked conv's output (after its batch norm, before the relu); null when unconditional. */
+  classBias: ClassBias | null;
 }
 
 /** One row of `pxl inspect`. */
@@ -49,11 +53,14 @@ export class PixelCNN {
     const h = config.hidden;
     const bn = (name: string, c: number) => (config.batch_norm ? new BatchNorm(name, c, scope) : null);
     const conv = (spec: ConvSpec) => new Conv2D(spec, rng, scope);
+    // A stream of its own: a conditional model starts from the same conv weights as the unconditional one.
+    const classRng = createRng(deriveSeed(seed, 'conditioning'));
+    const bias = (name: string, c: number) => classBias(config, name, c, classRng, scope);
     this.input = {
       conv: conv({ name: 'input.conv', kernel: config.input.kernel_size, in: image.channels, out: 2 * h, mask: config.input.mask }),
       bn: bn('input.bn', 2 * h),
     };
-    this.blocks = Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn));
+    this.blocks = Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn, bias));
     const convs: Conv2D[] = [];
     for (let i = 0; i < config.head.convs; i++) {
       convs.push(conv({ name: `head.conv${i + 1}`, kernel: 1, in: i === 0 ? 2 * h : h, out: h, mask: config.head.mask }));
@@ -66,6 +73,7 @@ export class PixelCNN {
     name: string,
     conv: (spec: ConvSpec) => Conv2D,
     bn: (name: string, c: number) => BatchNorm | null,
+    bias: (name: string, c: number) => ClassBias | null,
   ): ResidualBlock {
     const h = this.config.hidden;
     const { kernel_size: k, mask } = this.config.blocks;
@@ -76,6 +84,7 @@ export class PixelCNN {
       bn2: bn(`${name}.bn2`, h),
       conv3: conv({ name: `${name}.conv3`, kernel: 1, in: h, out: 2 * h, mask: null }),
       bn3: bn(`${name}.bn3`, 2 * h),
+      classBias: bias(name, h),
     };
   }
 
@@ -84,24 +93,40 @@ export class PixelCNN {
    * in [0, 1]. `training` selects batch statistics (and updates the running ones) in batch norm.
    * `recompute` keeps only each block's input for the backward pass and recomputes the block
    * there: the same gradients for about a third more arithmetic and a fraction of the memory.
+   * `labels`: one-hot class labels [batch, classes] (oneHotLabels), for a conditional model only.
+   * `imageGradient`: the gradient with respect to the image is wanted (the receptive field);
+   * training needs none, so the input conv skips it by default.
    */
-  forward(x: tf.Tensor4D, training: boolean, recompute = false): tf.Tensor4D {
-    // The image needs no gradient.
-    let h = this.convNorm(this.input.conv, this.input.bn, x, training, true, false);
+  forward(x: tf.Tensor4D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, imageGradient = false): tf.Tensor4D {
+    this.checkLabels(x, labels);
+    let h = this.convNorm(this.input.conv, this.input.bn, x, training, true, imageGradient);
     for (const b of this.blocks) {
-      if (recompute && training) h = this.recomputedBlock(b)(h);
-      else if (training) h = this.block(b, h, true);
+      if (recompute && training) h = this.recomputedBlock(b, labels)(h);
+      else if (training) h = this.block(b, h, labels, true);
       // Inference keeps no tape: free each block's intermediates as soon as it is done.
-      else h = tf.tidy(() => this.block(b, h, false));
+      else h = tf.tidy(() => this.block(b, h, labels, false));
     }
     h = relu(h);
     for (const c of this.head.convs) h = relu(c.apply(h));
     return this.head.out.apply(h);
   }
 
-  private block(b: ResidualBlock, h: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
+  /** The number of classes of a conditional model, null for an unconditional one. */
+  get classes(): number | null {
+    return conditioningClasses(this.config);
+  }
+
+  private checkLabels(x: tf.Tensor4D, labels: tf.Tensor2D | null): void {
+    const classes = this.classes;
+    if (classes === null) return;
+    if (!labels || labels.shape[0] !== x.shape[0] || labels.shape[1] !== classes) {
+      throw new Error(`a model conditioned on ${classes} classes needs one-hot labels [${x.shape[0]}, ${classes}]; got ${labels ? `[${labels.shape.join(', ')}]` : 'none'}`);
+    }
+  }
+
+  private block(b: ResidualBlock, h: tf.Tensor4D, labels: tf.Tensor2D | null, training: boolean, updateStats = true): tf.Tensor4D {
     let y = this.convNorm(b.conv1, b.bn1, relu(h), training, updateStats);
-    y = this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats);
+    y = addClassBias(this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats), b.classBias, labels);
     y = this.convNorm(b.conv3, b.bn3, relu(y), training, updateStats);
     return tf.add(h, y);
   }
@@ -113,12 +138,16 @@ export class PixelCNN {
   }
 
   /** A block whose backward pass recomputes it from its input; the rerun leaves the batch-norm statistics alone. */
-  private recomputedBlock(b: ResidualBlock): (h: tf.Tensor4D) => tf.Tensor4D {
-    return recomputedInBackward((h) => this.block(b, h, true), (h) => this.block(b, h, true, false), this.blockVariables(b));
+  private recomputedBlock(b: ResidualBlock, labels: tf.Tensor2D | null): (h: tf.Tensor4D) => tf.Tensor4D {
+    return recomputedInBackward((h) => this.block(b, h, labels, true), (h) => this.block(b, h, labels, true, false), this.blockVariables(b));
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
-    return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3].flatMap((l) => l?.variables() ?? []);
+    return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3, b.classBias].flatMap((l) => l?.variables() ?? []);
+  }
+
+  classBiases(): ClassBias[] {
+    return this.blocks.flatMap((b) => (b.classBias ? [b.classBias] : []));
   }
 
   convs(): Conv2D[] {
@@ -132,7 +161,8 @@ export class PixelCNN {
 
   /** Trainable variables, in a fixed order. */
   trainable(): tf.Variable[] {
-    return [...this.convs().flatMap((c) => c.variables()), ...this.norms().flatMap((b) => b.variables())];
+    // Class biases last, so an unconditional model's variables keep their order and names.
+    return [...this.convs().flatMap((c) => c.variables()), ...this.norms().flatMap((b) => b.variables()), ...this.classBiases().flatMap((c) => c.variables())];
   }
 
   /** Every variable a checkpoint must hold: trainable ones and batch-norm running statistics. */
@@ -167,6 +197,7 @@ export class PixelCNN {
         conv(b.conv1, 1), ...norm(b.bn1, b.conv1.spec.out, 1),
         conv(b.conv2, 1), ...norm(b.bn2, b.conv2.spec.out, 1),
         conv(b.conv3, 1), ...norm(b.bn3, b.conv3.spec.out, 1),
+        ...(b.classBias ? [{ name: b.classBias.name, type: `class bias (${b.classBias.classes} classes)`, outputShape: [H, W, b.classBias.channels], params: b.classBias.params(), depth: 1 }] : []),
       ];
       const params = inner.reduce((n, r) => n + r.params, 0);
       rows.push({ name: `blocks.${i}`, type: 'residual block', outputShape: [H, W, b.conv3.spec.out], params, depth: 0 }, ...inner);
@@ -179,5 +210,6 @@ export class PixelCNN {
   dispose(): void {
     for (const c of this.convs()) c.dispose();
     for (const b of this.norms()) b.dispose();
+    for (const c of this.classBiases()) c.dispose();
   }
 }

@@ -3,6 +3,7 @@
 // what lets `pxl inspect` describe a model of any size and `pxl run` refuse one that cannot fit
 // before it tries. It mirrors the layout PixelCNN builds (pixelcnn.ts); a test checks the two agree.
 import type { ModelConfig } from '../config/types.js';
+import { conditioningClasses } from './conditioning.js';
 import type { ImageShape, LayerRow } from './pixelcnn.js';
 
 /** float32 everywhere. */
@@ -25,7 +26,15 @@ interface NormLayer {
   depth: number;
 }
 
-type Layer = ConvLayer | NormLayer;
+interface BiasLayer {
+  kind: 'bias';
+  name: string;
+  classes: number;
+  channels: number;
+  depth: number;
+}
+
+type Layer = ConvLayer | NormLayer | BiasLayer;
 
 interface Block {
   name: string;
@@ -45,6 +54,8 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
   const norm = (name: string, channels: number, depth: number): NormLayer[] => (config.batch_norm ? [{ kind: 'norm', name, channels, depth }] : []);
   const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
   const { kernel_size: k, mask } = config.blocks;
+  const classes = conditioningClasses(config);
+  const bias = (name: string, channels: number): BiasLayer[] => (classes ? [{ kind: 'bias', name: `${name}.class_bias`, classes, channels, depth: 1 }] : []);
   const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
     const n = `blocks.${i}`;
     return {
@@ -53,6 +64,7 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
         conv(`${n}.conv1`, 1, 2 * h, h, null, 1), ...norm(`${n}.bn1`, h, 1),
         conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
         conv(`${n}.conv3`, 1, h, 2 * h, null, 1), ...norm(`${n}.bn3`, 2 * h, 1),
+        ...bias(n, h),
       ],
     };
   });
@@ -62,8 +74,11 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
   return { input, blocks, head };
 }
 
-/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta. */
-const params = (l: Layer): number => (l.kind === 'conv' ? l.kernel * l.kernel * l.in * l.out + l.out : 2 * l.channels);
+/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta, a class bias's table. */
+const params = (l: Layer): number => {
+  if (l.kind === 'conv') return l.kernel * l.kernel * l.in * l.out + l.out;
+  return l.kind === 'norm' ? 2 * l.channels : l.classes * l.channels;
+};
 
 /** A 1x1 mask-B conv masks nothing, so PixelCNN keeps no mask for it (layers.ts). */
 const hasMask = (l: ConvLayer): boolean => l.mask !== null && !(l.kernel === 1 && l.mask === 'B');
@@ -73,6 +88,7 @@ const channelsOut = (l: Layer): number => (l.kind === 'conv' ? l.out : l.channel
 function row(l: Layer, image: ImageShape): LayerRow {
   const outputShape = [image.height, image.width, channelsOut(l)];
   if (l.kind === 'norm') return { name: l.name, type: 'batch norm', outputShape, params: params(l), depth: l.depth };
+  if (l.kind === 'bias') return { name: l.name, type: `class bias (${l.classes} classes)`, outputShape, params: params(l), depth: l.depth };
   const k = `${l.kernel}x${l.kernel}`;
   const type = hasMask(l) ? `masked conv ${k} (${l.mask})` : `conv ${k}${l.mask ? ` (${l.mask})` : ''}`;
   return { name: l.name, type, outputShape, params: params(l), depth: l.depth };

@@ -7,14 +7,14 @@ import type { PixelCNN } from '../model/pixelcnn.js';
 import { classToInput } from '../data/batches.js';
 import { type FoldedModel, type PositionConv, type Tap, disposeFolded, foldModel } from './folded.js';
 import { drawRaster } from './raster.js';
-import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
+import { sampleLabels, type SampleOptions, type SampleResult, type Sampler } from './sampler.js';
 import { TapCache } from './tap-cache.js';
 
 export const cachedSampler: Sampler = {
   method: 'cached',
   async sample(model: PixelCNN, opts: SampleOptions): Promise<SampleResult> {
     const start = performance.now();
-    const stepper = new PositionStepper(model, opts.count);
+    const stepper = new PositionStepper(model, opts.count, sampleLabels(model, opts));
     try {
       const W = model.image.width;
       const classes = await drawRaster(model, opts, {
@@ -35,12 +35,17 @@ class PositionStepper {
   private readonly caches: TapCache[];
   /** The sampled image so far, as the model sees it (0..1), [N, H, W, C]. */
   private readonly pixels: Float32Array;
+  /** One per block of a conditional model: each image's class bias [N, h], the same at every position. */
+  private readonly classBiases: (tf.Tensor2D | null)[];
 
   constructor(
     private readonly model: PixelCNN,
     private readonly count: number,
+    labels: tf.Tensor2D | null,
   ) {
     const { height: H, width: W, channels: C } = model.image;
+    this.classBiases = model.blocks.map((b) => (b.classBias && labels ? tf.keep(b.classBias.rows(labels)) : null));
+    labels?.dispose();
     this.folded = foldModel(model);
     this.caches = this.folded.blocks.map((b) => new TapCache(b.conv2.taps, W, count, model.config.hidden));
     this.pixels = new Float32Array(count * H * W * C);
@@ -67,6 +72,7 @@ class PositionStepper {
 
   dispose(): void {
     for (const c of this.caches) c.dispose();
+    tf.dispose(this.classBiases.filter((b): b is tf.Tensor2D => b !== null));
     disposeFolded(this.folded);
   }
 
@@ -76,7 +82,10 @@ class PositionStepper {
     let h = affine(this.imagePatch(f.input.taps, i, j), f.input, 'linear');
     f.blocks.forEach((b, k) => {
       const u = affine(tf.relu(h), b.conv1, 'relu');
-      const v = affine(this.caches[k].gather(i, j, u), b.conv2, 'relu');
+      const bias = this.classBiases[k];
+      const taps = this.caches[k].gather(i, j, u);
+      // The class bias goes after the masked conv (its batch norm folded in) and before its relu, as in the block.
+      const v = bias ? (tf.relu(tf.add(affine(taps, b.conv2, 'linear'), bias)) as tf.Tensor2D) : affine(taps, b.conv2, 'relu');
       h = tf.add(h, affine(v, b.conv3, 'linear'));
     });
     h = tf.relu(h);

@@ -6,11 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment } from '../config/types.js';
 import { intervalSteps } from '../config/rules.js';
-import { classToInput, EpochOrder, makeBatch } from '../data/batches.js';
+import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
+import { oneHotLabels } from '../model/conditioning.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
+import { sampleRows } from '../sample/rows.js';
 import { loadCheckpoint, namedState, NonFiniteStateError, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
@@ -252,12 +254,22 @@ export function gradientStep(
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
-    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), vars);
+    const labels = labelsOf(model, set, indices);
+    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
     return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
   });
 }
 
-/** Mean test cross-entropy in inference mode (batch norm uses its running statistics). */
+/** One-hot labels of the images at `indices` for a class-conditional model; null for an unconditional one. */
+function labelsOf(model: PixelCNN, set: ImageSet, indices: ArrayLike<number>): tf.Tensor2D | null {
+  const classes = model.classes;
+  return classes === null ? null : oneHotLabels(batchLabels(set, indices), classes);
+}
+
+/**
+ * Mean test cross-entropy in inference mode (batch norm uses its running statistics); for a
+ * class-conditional model the conditional one, -log p(image | its label).
+ */
 export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, batchSize: number): Promise<number> {
   const { height, width, channels } = model.image;
   let total = 0;
@@ -266,7 +278,7 @@ export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, b
     const batch = makeBatch(set, indices, levels);
     const sum = tf.tidy(() => {
       const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
-      return crossEntropySum(model.forward(x, false), tf.tensor1d(batch.targets, 'int32'), levels);
+      return crossEntropySum(model.forward(x, false, false, labelsOf(model, set, indices)), tf.tensor1d(batch.targets, 'int32'), levels);
     });
     total += (await sum.data())[0];
     sum.dispose();
@@ -285,19 +297,23 @@ async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number
   o.emit({
     type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch),
     testLoss: nats, testBitsPerDim: bits, bestTestBitsPerDim: pos.bestTestBitsPerDim, images: o.data.test.count,
-    seconds: (performance.now() - start) / 1000,
+    conditional: o.model.classes !== null, seconds: (performance.now() - start) / 1000,
   });
 }
 
 async function sample(o: TrainOptions, step: number): Promise<void> {
   const s = o.experiment.sample;
-  const { height, width, channels } = o.model.image;
-  o.emit({ type: 'sample-start', time: Date.now(), step, count: s.count, method: o.sampler.method });
-  const result = await o.sampler.sample(o.model, { count: s.count, temperature: s.temperature, seed: s.seed });
+  const { height, width } = o.model.image;
+  const rows = sampleRows(o.experiment);
+  o.emit({ type: 'sample-start', time: Date.now(), step, count: rows.count, method: o.sampler.method });
+  const result = await o.sampler.sample(o.model, { count: rows.count, temperature: s.temperature, seed: s.seed, labels: rows.labels });
   const levels = o.experiment.model.color_levels;
   const path = o.paths.saveSamples(step, result.classes);
   const pixels = Float32Array.from(result.classes, (k) => classToInput(k, levels));
-  o.emit({ type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: s.count, columns: s.columns, height, width, pixels, seconds: result.seconds });
+  o.emit({
+    type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: rows.count, columns: rows.columns, height, width, pixels,
+    seconds: result.seconds, ...(rows.rowLabels ? { rowLabels: rows.rowLabels } : {}),
+  });
 }
 
 function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, message: string, startedAt: Date, wallSeconds: number): RunSummary {
@@ -310,6 +326,7 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     train_bits_per_dim: pos.lastTrainBitsPerDim,
     test_bits_per_dim: pos.lastTestBitsPerDim,
     best_test_bits_per_dim: pos.bestTestBitsPerDim,
+    test_nll: o.model.classes === null ? 'unconditional' : 'conditional',
     params: o.model.paramCount(),
     backend: o.start.backend,
     wall_seconds: wallSeconds,

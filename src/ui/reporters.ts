@@ -3,7 +3,7 @@
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
 import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
-import { duration, eta, fixed, int } from './format.js';
+import { CONDITIONAL, duration, eta, fixed, int } from './format.js';
 
 export type ReporterName = 'plain' | 'json';
 
@@ -39,7 +39,7 @@ export function plainReporter(out: Writable): RunListener {
         }
         break;
       case 'eval':
-        line(`eval step ${e.step}: test ${fixed(e.testBitsPerDim, 4)} bits/dim (best ${fixed(e.bestTestBitsPerDim, 4)}) on ${int(e.images)} images in ${duration(e.seconds)}`);
+        line(`eval step ${e.step}: test ${fixed(e.testBitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''} (best ${fixed(e.bestTestBitsPerDim, 4)}) on ${int(e.images)} images in ${duration(e.seconds)}`);
         break;
       case 'sample':
         line(`sample step ${e.step}: ${e.count} images (${e.method}) in ${duration(e.seconds)} -> ${e.path}`);
@@ -67,6 +67,6 @@ export function endLines(e: { status: string; message: string; summary: RunSumma
   const s = e.summary;
   const summary =
     `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
-    `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
+    `test ${fixed(s.test_bits_per_dim)}${s.test_nll === 'conditional' ? ` ${CONDITIONAL}` : ''} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
   return e.message ? [summary, e.message] : [summary];
 }

@@ -218,6 +218,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
       color_levels: 16, hidden: 8, batch_norm: true,
       input: { kernel_size: 7, mask: 'A' },
       blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B' },
+      conditioning: { type: 'none', classes: null },
       head: { convs: 2, mask: 'B' },
     };
     const image = { height: 9, width: 8, channels: 1 };

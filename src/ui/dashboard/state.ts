@@ -37,7 +37,8 @@ export interface DashboardState {
   progress: { step: number; epoch: number; epochStep: number; stepsPerSecond: number; imagesPerSecond: number; time: number } | null;
   train: { bitsPerDim: number; loss: number } | null;
   loss: LossSeries;
-  test: { step: number; bitsPerDim: number; best: number; bestStep: number } | null;
+  /** `conditional`: a class-conditional model's test NLL, -log p(image | label). */
+  test: { step: number; bitsPerDim: number; best: number; bestStep: number; conditional: boolean } | null;
   sampling: { step: number; count: number; method: string } | null;
   sample: Omit<SampleEvent, 'type' | 'time'> | null;
   checkpoint: { step: number; path: string } | null;
@@ -86,7 +87,7 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
       return { ...s, phase: 'evaluating' };
     case 'eval': {
       const improved = !s.test || a.testBitsPerDim <= s.test.best;
-      return { ...s, phase: busy(s), test: { step: a.step, bitsPerDim: a.testBitsPerDim, best: a.bestTestBitsPerDim, bestStep: improved ? a.step : s.test!.bestStep } };
+      return { ...s, phase: busy(s), test: { step: a.step, bitsPerDim: a.testBitsPerDim, best: a.bestTestBitsPerDim, bestStep: improved ? a.step : s.test!.bestStep, conditional: a.conditional ?? false } };
     }
     case 'sample-start':
       return { ...s, phase: 'sampling', sampling: { step: a.step, count: a.count, method: a.method } };
