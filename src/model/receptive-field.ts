@@ -6,6 +6,11 @@
 // and every path from an input pixel to the output adds a positive term that nothing can
 // cancel. The gradient is non-zero exactly where a path exists, which is what "can see" means
 // for any weights. The masks stay as they are: they decide which paths exist.
+//
+// Which pixels a conv connects depends on its kernel, mask and dilation, never on its channels
+// (every output channel reads every input channel), so the model is compiled at a width of at
+// most MEASURE_WIDTH: the same receptive field for any model, measured in a second, even for a
+// model far too large to allocate at its own width.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { nativeParts, setNativeParts } from '../backend/native-ops.js';
@@ -28,14 +33,17 @@ export interface PixelView {
   seen: Uint8Array;
 }
 
+/** The widest model.hidden the receptive field is measured at (see the file comment). */
+export const MEASURE_WIDTH = 16;
+
 /**
  * Which input pixels the logits at each of `pixels` depend on, in a model compiled from
- * `config` for `image`. All pixels are measured in one backward pass: image b of a batch
- * carries the gradient of pixel b's logits (batch norm runs in inference mode, so images do
- * not mix).
+ * `config` for `image` (at a width of at most MEASURE_WIDTH). All pixels are measured in one
+ * backward pass: image b of a batch carries the gradient of pixel b's logits (batch norm runs
+ * in inference mode, so images do not mix).
  */
 export function receptiveField(config: ModelConfig, image: ImageShape, pixels: { row: number; col: number }[]): PixelView[] {
-  const model = new PixelCNN(config, image, 0);
+  const model = new PixelCNN({ ...config, hidden: Math.min(config.hidden, MEASURE_WIDTH) }, image, 0);
   // Native TensorFlow's fused inference ops have no gradient: the generic ops compute the same layers.
   const parts = nativeParts();
   setNativeParts([]);

@@ -8,7 +8,7 @@ import { datasetShape } from '../../data/index.js';
 import { initBackend } from '../../backend/index.js';
 import { installFrugalBackprop } from '../../backend/frugal-backprop.js';
 import type { Experiment } from '../../config/types.js';
-import { receptiveField, viewPicture, type PixelView } from '../../model/receptive-field.js';
+import { MEASURE_WIDTH, receptiveField, viewPicture, type PixelView } from '../../model/receptive-field.js';
 import type { ImageShape } from '../../model/pixelcnn.js';
 import { layerTable, macsPerImage, paramCount } from '../../model/size.js';
 import { int } from '../../ui/format.js';
@@ -49,7 +49,10 @@ async function receptiveFieldText(e: Experiment, shape: ImageShape): Promise<str
   const start = performance.now();
   const views = receptiveField(e.model, shape, [centre, corner]);
   const seconds = (performance.now() - start) / 1000;
-  const lines = [`receptive field (measured on the compiled model: the gradient of one pixel's logits with respect to the image, on ${backend.name}, ${seconds.toFixed(1)} s):`];
+  const width = e.model.hidden > MEASURE_WIDTH ? ` compiled at h=${MEASURE_WIDTH}, which changes no connection,` : '';
+  const lines = [
+    `receptive field, measured on the model${width} as the gradient of one pixel's logits with respect to the image (${backend.name}, ${seconds.toFixed(1)} s):`,
+  ];
   const names = ['centre', 'corner'];
   views.forEach((v, i) => lines.push(`  ${names[i]} pixel ${describe(v)}`));
   lines.push('', '  # seen   . blind spot (a predecessor it cannot see)   @ the pixel   ! a later pixel it sees', '');
