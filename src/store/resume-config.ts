@@ -84,6 +84,7 @@ export function checkResumeConfig(original: Omit<Experiment, 'tracking'>, curren
 function withNewDefaults(original: Omit<Experiment, 'tracking'>): Omit<Experiment, 'tracking'> {
   const copy = structuredClone(original) as Record<string, unknown>;
   schemaValidator('experiment.schema.json').validate(copy); // fills in defaults (useDefaults); errors do not matter here
+  if (!('extends' in original)) delete copy.extends; // consumed when the experiment was composed
   return recordedMeaning(copy as unknown as Experiment);
 }
 

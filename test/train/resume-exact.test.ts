@@ -1,7 +1,8 @@
 // Resume is exact from every checkpoint, not only from the one a stop writes: a run that
 // lost everything after any periodic checkpoint (as a crash or SIGKILL leaves it) and is
 // resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
-// of the uninterrupted run. On the default test backend (cpu), wasm and the native one.
+// of the uninterrupted run. On the default test backend (cpu), wasm and the native one, and
+// for a class-conditional model, whose batches bring their labels along.
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,11 @@ const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'was
 // epoch is 8 steps, so resumes fall inside both epochs); every checkpoint is kept; samples at the end.
 const SETTINGS = ['train.steps=12', 'train.checkpoint_every=2', 'train.keep_checkpoints=100', 'train.eval_every=2', 'train.sample_every=0'];
 const FINAL_SAMPLE = 'samples/step-00000012.png';
+const CONDITIONAL = ['model.conditioning={type: class, classes: 10}', 'sample.classes=[3, 7]'];
+const CASES: [string, string, string[]][] = [
+  ...BACKENDS.map((b): [string, string, string[]] => [b, b, []]),
+  ['cpu, a class-conditional model', 'cpu', CONDITIONAL],
+];
 
 type Step = Extract<RunEvent, { type: 'step' }>;
 type Eval = Extract<RunEvent, { type: 'eval' }>;
@@ -39,13 +45,13 @@ function crashedCopy(runDir: string, step: number, into: string): string {
   return dir;
 }
 
-describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
+describe.each(CASES)('resuming on the %s backend', (_name, backend, extra) => {
   it('reproduces the uninterrupted run exactly from every periodic checkpoint', { timeout: 300_000 }, async () => {
     const runsDir = tempDir();
     const full: RunEvent[] = [];
     let prepared: PreparedRun | undefined;
     const summary = await runExperiment({
-      file: TINY, sets: [`backend=${backend}`, ...SETTINGS], runsDir, stop: { requested: false },
+      file: TINY, sets: [`backend=${backend}`, ...SETTINGS, ...extra], runsDir, stop: { requested: false },
       listeners: [(e) => void full.push(e)], onPrepared: (p) => (prepared = p),
     });
     expect(summary.status, summary.message).toBe('finished');
@@ -53,6 +59,7 @@ describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
     expect(readdirSync(checkpoints).filter((n) => n.startsWith('step-'))).toHaveLength(6);
     const finalState = readFileSync(join(checkpoints, checkpointName(12), 'weights.bin'));
     const finalSample = readFileSync(join(prepared!.paths.dir, FINAL_SAMPLE));
+    expect(summary.test_nll).toBe(extra.length ? 'conditional' : 'unconditional');
 
     const differences: string[] = [];
     for (const from of [2, 4, 6, 8, 10]) {
