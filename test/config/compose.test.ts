@@ -82,7 +82,8 @@ describe('defaults', () => {
     expect(e.dataset).toEqual({ name: 'mnist', dir: null, train_limit: null, test_limit: null });
     expect(e.model.input).toEqual({ kernel_size: 7, mask: 'A' });
     expect(e.train.optimizer).toEqual({ name: 'adam', learning_rate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
-    expect(e.sample).toEqual({ count: 64, columns: 8, method: 'cached', temperature: 1, seed: 0 });
+    expect(e.sample).toEqual({ count: 64, columns: 8, classes: null, method: 'cached', temperature: 1, seed: 0 });
+    expect(e.model.conditioning).toEqual({ type: 'none', classes: null });
     expect(e.tracking).toEqual({ uri: null, experiment: null, log_model: false });
     expect(Object.keys(e)).toEqual(['name', 'description', 'seed', 'backend', 'dataset', 'model', 'train', 'sample', 'tracking']);
   });
