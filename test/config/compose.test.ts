@@ -97,3 +97,15 @@ describe('defaults', () => {
     expect(warnings[0].message).toContain('loses information');
   });
 });
+
+describe('a class-conditional experiment', () => {
+  it('lays its grid out by sample.classes, so more columns than sample.count is no error', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  count: 4\n  columns: 10\n' });
+    const { experiment } = loadExperiment(join(dir, 'x.yaml'));
+    expect(experiment.sample).toMatchObject({ count: 4, columns: 10, classes: null });
+    // The same grid for an unconditional model is refused.
+    writeFiles(dir, { 'y.yaml': 'sample:\n  count: 4\n  columns: 10\n' });
+    expect(() => loadExperiment(join(dir, 'y.yaml'))).toThrow(/sample.columns: expected at most sample.count \(4\) columns/);
+  });
+});

@@ -107,5 +107,9 @@ describe("the reference model's blind spot", () => {
     expect(r.stdout).toContain('corner pixel (27,27): sees 360 of its 783 predecessors, blind spot of 423');
     // The blind spot up and to the right of the centre pixel, one more column per row up.
     expect(r.stdout).toMatch(/\n {2}#{18}\.{10} {4}\.{9}#{19}\n {2}#{14}@ +\.{9}#{18}@\n/);
+    const without = pxl(['inspect', 'experiments/mnist-15block.yaml', '--no-receptive-field'], { cwd: ROOT, timeout: 60_000 });
+    expect(without.status).toBe(0);
+    expect(without.stdout).toContain('total trainable parameters: 3,313,664');
+    expect(without.stdout).not.toContain('receptive field');
   });
 });
