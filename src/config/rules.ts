@@ -79,7 +79,7 @@ const RULES: Rule[] = [
       ? [{ path: ['model', 'head', 'mask'], message: "the head's convs are 1x1: with mask A they have no weights left and the output would not depend on the image; use mask B" }]
       : [],
   (e) =>
-    e.sample.columns > e.sample.count
+    e.sample.columns > e.sample.count && !isConditional(e)
       ? [{ path: ['sample', 'columns'], message: `expected at most sample.count (${e.sample.count}) columns; found ${e.sample.columns}` }]
       : [],
   (e) =>
@@ -94,7 +94,49 @@ const RULES: Rule[] = [
     typeof e.dataset.validation === 'number' && e.dataset.train_limit != null && e.dataset.validation >= e.dataset.train_limit
       ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
       : [],
+  ...conditioningRules(),
 ];
+
+/** The largest grid, in images: sample.count's maximum in the schema. */
+const MAX_SAMPLES = 4096;
+
+const isConditional = (e: Experiment): boolean => e.model.conditioning?.type === 'class';
+
+/** Class conditioning and the classes sampled. */
+function conditioningRules(): Rule[] {
+  return [
+    (e) =>
+      isConditional(e) && e.model.conditioning.classes == null
+        ? [{ path: ['model', 'conditioning', 'type'], message: 'class conditioning needs model.conditioning.classes: the number of classes (10 for mnist and fashion-mnist)' }]
+        : [],
+    (e) =>
+      !isConditional(e) && e.model.conditioning?.classes != null
+        ? [{ path: ['model', 'conditioning', 'classes'], part: 'key', message: 'classes applies only to model.conditioning.type class; the model is unconditional (type none)' }]
+        : [],
+    (e) =>
+      isConditional(e) && e.model.blocks.count === 0
+        ? [{ path: ['model', 'conditioning', 'type'], message: 'the class bias is added inside the blocks, and model.blocks.count is 0: the label would reach nothing; use at least one block' }]
+        : [],
+    (e) =>
+      !isConditional(e) && e.sample.classes != null
+        ? [{ path: ['sample', 'classes'], part: 'key', message: 'sample.classes needs a class-conditional model (model.conditioning.type class); this model is unconditional' }]
+        : [],
+    (e) => {
+      const n = e.model.conditioning?.classes;
+      if (!isConditional(e) || n == null || !Array.isArray(e.sample.classes)) return [];
+      return e.sample.classes.flatMap((k, i) =>
+        k >= n ? [{ path: ['sample', 'classes', String(i)], message: `expected a class id from 0 to ${n - 1} (model.conditioning.classes ${n}); found ${k}` }] : []);
+    },
+    (e) => {
+      const n = e.model.conditioning?.classes;
+      if (!isConditional(e) || n == null) return [];
+      const rows = Array.isArray(e.sample.classes) ? e.sample.classes.length : n;
+      return rows * e.sample.columns > MAX_SAMPLES
+        ? [{ path: ['sample', 'classes'], message: `${rows} rows of sample.columns ${e.sample.columns} images make ${rows * e.sample.columns}; a grid holds at most ${MAX_SAMPLES}: draw fewer classes or columns` }]
+        : [];
+    },
+  ];
+}
 
 /** Warnings: legal but almost certainly unintended. */
 const WARNINGS: Rule[] = [

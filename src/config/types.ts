@@ -116,6 +116,7 @@ export interface ModelConfig {
      */
     skip_connections: boolean;
   };
+  conditioning: ConditioningConfig;
   /**
    * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
    */
@@ -126,6 +127,19 @@ export interface ModelConfig {
     convs: number;
     mask: MaskType;
   };
+}
+/**
+ * What the model is conditioned on besides the earlier pixels. Unconditional by default (type none): the model is p(image). With type class it is p(image | class): a learned bias per class and block is added inside every block, training and evaluation read the dataset's labels, and test bits/dim is the conditional NLL (reported as such).
+ */
+export interface ConditioningConfig {
+  /**
+   * none: an unconditional model. class: a class-conditional one; needs model.conditioning.classes and a dataset with labels (mnist, fashion-mnist, or idx with label files).
+   */
+  type: 'none' | 'class';
+  /**
+   * With type class: the number of classes N; every label of the dataset must lie in 0..N-1 (10 for mnist and fashion-mnist). null when the model is unconditional.
+   */
+  classes: number | null;
 }
 /**
  * How the model is trained.
@@ -201,6 +215,13 @@ export interface SampleConfig {
    * Images per row of the grid.
    */
   columns: number;
+  /**
+   * For a class-conditional model: the classes to draw, as a list of class ids or all (every class, 0 to model.conditioning.classes - 1). The grid then has one row per class, of sample.columns images each, labelled with its class id, and sample.count is not used. null draws all classes for a conditional model; an unconditional model takes none.
+   *
+   * @minItems 1
+   * @maxItems 256
+   */
+  classes: [number, ...number[]] | string | null;
   /**
    * cached computes each layer once per pixel from cached activations of earlier pixels (about one forward pass per image); naive runs the whole network once per pixel. Both draw the same images.
    */

@@ -14,6 +14,7 @@ export {
 } from './datasets.js';
 export {
   makeBatch,
+  batchLabels,
   quantize,
   quantizeTables,
   dequantize,
@@ -23,5 +24,6 @@ export {
   type Batch,
 } from './batches.js';
 export { splitValidation, validationIndices, type SplitDataset, type ValidationSplit } from './split.js';
+export { classLabelProblems, type LabelProblem } from './labels.js';
 export { IdxError, readIdx, parseIdx, type IdxArray } from './idx.js';
 export { cacheDir } from './verify.js';

@@ -3,12 +3,14 @@
 // Compiles the model section of an experiment into a PixelCNN: a masked input conv,
 // residual blocks around a masked kxk conv (van den Oord et al. 2016a) or gated blocks with a
 // vertical and a horizontal stack (2016b), and a head of 1x1 convs ending in `color_levels`
-// logits per pixel and channel.
+// logits per pixel and channel. A class-conditional model (conditioning.ts) adds each image's
+// class bias inside every block.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { createRng, deriveSeed } from '../util/random.js';
 import { recomputedInBackward } from '../backend/frugal-backprop.js';
 import { layerOps } from '../backend/layer-ops.js';
+import { addClassBias, classBias, conditioningClasses, type ClassBias } from './conditioning.js';
 import { BatchNorm, Conv2D, gate, newScope, relu, shiftDown, StackConv, type ConvSpec, type StackConvSpec } from './layers.js';
 
 export interface ImageShape {
@@ -24,6 +26,8 @@ export interface ResidualBlock {
   bn2: BatchNorm | null;
   conv3: Conv2D;
   bn3: BatchNorm | null;
+  /** Added to the masked conv's output (after its batch norm, before the relu); null when unconditional. */
+  classBias: ClassBias | null;
 }
 
 /** The first layer of a gated model: each stack's conv from the image, no gate. */
@@ -49,6 +53,9 @@ export interface GatedBlock {
   obn: BatchNorm | null;
   /** h -> h, 1x1, after the gate, summed into what the head reads (blocks.skip_connections). */
   skip: Conv2D | null;
+  /** Added to each stack's features before its gates; null when unconditional. */
+  vClassBias: ClassBias | null;
+  hClassBias: ClassBias | null;
 }
 
 /** The two stacks between layers of a gated model. */
@@ -86,13 +93,16 @@ export class PixelCNN {
     const bn = (name: string, c: number) => (config.batch_norm ? new BatchNorm(name, c, scope) : null);
     const conv = (spec: ConvSpec) => new Conv2D(spec, rng, scope);
     const stackConv = (spec: StackConvSpec) => new StackConv(spec, rng, scope);
+    // A stream of its own: a conditional model starts from the same conv weights as the unconditional one.
+    const classRng = createRng(deriveSeed(seed, 'conditioning'));
+    const bias = (name: string, c: number) => classBias(config, name, c, classRng, scope);
     const isGated = config.blocks.type === 'gated';
     this.input = isGated ? null : {
       conv: conv({ name: 'input.conv', kernel: config.input.kernel_size, in: image.channels, out: 2 * h, mask: config.input.mask }),
       bn: bn('input.bn', 2 * h),
     };
-    this.blocks = isGated ? [] : Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn));
-    this.gated = isGated ? this.gatedLayers(conv, stackConv, bn) : null;
+    this.blocks = isGated ? [] : Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn, bias));
+    this.gated = isGated ? this.gatedLayers(conv, stackConv, bn, bias) : null;
     // What the head reads: the residual stream (2h channels), or the horizontal stack (h; plus the skips, h).
     const stream = isGated ? h : 2 * h;
     const convs: Conv2D[] = [];
@@ -107,6 +117,7 @@ export class PixelCNN {
     name: string,
     conv: (spec: ConvSpec) => Conv2D,
     bn: (name: string, c: number) => BatchNorm | null,
+    bias: (name: string, c: number) => ClassBias | null,
   ): ResidualBlock {
     const h = this.config.hidden;
     const { kernel_size: k, mask } = this.config.blocks;
@@ -117,6 +128,7 @@ export class PixelCNN {
       bn2: bn(`${name}.bn2`, h),
       conv3: conv({ name: `${name}.conv3`, kernel: 1, in: h, out: 2 * h, mask: null }),
       bn3: bn(`${name}.bn3`, 2 * h),
+      classBias: bias(name, h),
     };
   }
 
@@ -124,6 +136,7 @@ export class PixelCNN {
     conv: (spec: ConvSpec) => Conv2D,
     stackConv: (spec: StackConvSpec) => StackConv,
     bn: (name: string, c: number) => BatchNorm | null,
+    bias: (name: string, c: number) => ClassBias | null,
   ): { input: GatedInput; blocks: GatedBlock[] } {
     const h = this.config.hidden;
     const { kernel_size: k, mask, dilations, skip_connections: skips } = this.config.blocks;
@@ -147,6 +160,8 @@ export class PixelCNN {
         out: conv({ name: `${n}.out`, kernel: 1, in: h, out: h, mask: null }),
         obn: bn(`${n}.obn`, h),
         skip: skips ? conv({ name: `${n}.skip`, kernel: 1, in: h, out: h, mask: null }) : null,
+        vClassBias: bias(`${n}.vertical`, 2 * h),
+        hClassBias: bias(`${n}.horizontal`, 2 * h),
       };
     });
     return { input, blocks };
@@ -157,16 +172,19 @@ export class PixelCNN {
    * in [0, 1]. `training` selects batch statistics (and updates the running ones) in batch norm.
    * `recompute` keeps only each block's input for the backward pass and recomputes the block
    * there: the same gradients for about a third more arithmetic and a fraction of the memory.
+   * `labels`: one-hot class labels [batch, classes] (oneHotLabels), for a conditional model only.
+   * `imageGradient`: the gradient with respect to the image is wanted (the receptive field);
+   * training needs none, so the input conv skips it by default.
    */
-  forward(x: tf.Tensor4D, training: boolean, recompute = false): tf.Tensor4D {
-    if (this.gated) return this.logits(this.gatedStacks(x, training));
-    // The image needs no gradient.
-    let h = this.convNorm(this.input!.conv, this.input!.bn, x, training, true, false);
+  forward(x: tf.Tensor4D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, imageGradient = false): tf.Tensor4D {
+    this.checkLabels(x, labels);
+    if (this.gated) return this.logits(this.gatedStacks(x, training, labels, imageGradient));
+    let h = this.convNorm(this.input!.conv, this.input!.bn, x, training, true, imageGradient);
     for (const b of this.blocks) {
-      if (recompute && training) h = this.recomputedBlock(b)(h);
-      else if (training) h = this.block(b, h, true);
+      if (recompute && training) h = this.recomputedBlock(b, labels)(h);
+      else if (training) h = this.block(b, h, labels, true);
       // Inference keeps no tape: free each block's intermediates as soon as it is done.
-      else h = tf.tidy(() => this.block(b, h, false));
+      else h = tf.tidy(() => this.block(b, h, labels, false));
     }
     return this.logits(h);
   }
@@ -184,16 +202,15 @@ export class PixelCNN {
    * there are skip connections (so every block's output conv, the last one's too, counts).
    * (Gated blocks are not recomputed in the backward pass: train.recompute applies to residual blocks.)
    */
-  private gatedStacks(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  private gatedStacks(x: tf.Tensor4D, training: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
     const { input, blocks } = this.gated!;
-    // The image needs no gradient.
     let s: Stacks = {
-      v: this.stackConvNorm(input.vertical, input.vbn, x, training, true, false),
-      h: this.stackConvNorm(input.horizontal, input.hbn, x, training, true, false),
+      v: this.stackConvNorm(input.vertical, input.vbn, x, training, true, imageGradient),
+      h: this.stackConvNorm(input.horizontal, input.hbn, x, training, true, imageGradient),
     };
     let skips: tf.Tensor4D | null = null;
     for (const b of blocks) {
-      const next = training ? this.gatedBlock(b, s, true) : this.tidyGatedBlock(b, s);
+      const next = training ? this.gatedBlock(b, s, labels, true) : this.tidyGatedBlock(b, s, labels);
       s = next.stacks;
       if (next.skip) skips = skips ? (tf.add(skips, next.skip) as tf.Tensor4D) : next.skip;
     }
@@ -205,31 +222,42 @@ export class PixelCNN {
    * vertical stack's features one row down through the 1x1 link into the horizontal stack,
    * the gates, then the horizontal stack's 1x1 output conv and its residual connection.
    */
-  private gatedBlock(b: GatedBlock, s: Stacks, training: boolean): { stacks: Stacks; skip: tf.Tensor4D | null } {
+  private gatedBlock(b: GatedBlock, s: Stacks, labels: tf.Tensor2D | null, training: boolean): { stacks: Stacks; skip: tf.Tensor4D | null } {
     const vFeatures = this.stackConvNorm(b.vertical, b.vbn, s.v, training, true);
     const hFeatures = tf.add(this.stackConvNorm(b.horizontal, b.hbn, s.h, training, true), b.link.apply(shiftDown(vFeatures))) as tf.Tensor4D;
-    // CONDITIONING: a per-block term [batch, 1, 1, 2h] (a class embedding's projection, van den
-    // Oord et al. 2016b eq. 4) is added to vFeatures and to hFeatures here, before the gates
-    // (the link above reads vFeatures without it). The cached sampler marks the same places
-    // (src/sample/gated-stepper.ts).
-    const v = gate(vFeatures);
-    const gated = gate(hFeatures);
+    // Each stack's class bias (van den Oord et al. 2016b eq. 4) before its gates; the link above
+    // reads the vertical features without it. The cached sampler adds them at the same places.
+    const v = gate(addClassBias(vFeatures, b.vClassBias, labels));
+    const gated = gate(addClassBias(hFeatures, b.hClassBias, labels));
     const h = tf.add(s.h, this.convNorm(b.out, b.obn, gated, training, true)) as tf.Tensor4D;
     return { stacks: { v, h }, skip: b.skip ? b.skip.apply(gated) : null };
   }
 
   /** Inference keeps no tape: a block's intermediates are freed as soon as it is done. */
-  private tidyGatedBlock(b: GatedBlock, s: Stacks): { stacks: Stacks; skip: tf.Tensor4D | null } {
+  private tidyGatedBlock(b: GatedBlock, s: Stacks, labels: tf.Tensor2D | null): { stacks: Stacks; skip: tf.Tensor4D | null } {
     const [v, h, skip] = tf.tidy(() => {
-      const r = this.gatedBlock(b, s, false);
+      const r = this.gatedBlock(b, s, labels, false);
       return r.skip ? [r.stacks.v, r.stacks.h, r.skip] : [r.stacks.v, r.stacks.h];
     });
     return { stacks: { v, h }, skip: skip ?? null };
   }
 
-  private block(b: ResidualBlock, h: tf.Tensor4D, training: boolean, updateStats = true): tf.Tensor4D {
+  /** The number of classes of a conditional model, null for an unconditional one. */
+  get classes(): number | null {
+    return conditioningClasses(this.config);
+  }
+
+  private checkLabels(x: tf.Tensor4D, labels: tf.Tensor2D | null): void {
+    const classes = this.classes;
+    if (classes === null) return;
+    if (!labels || labels.shape[0] !== x.shape[0] || labels.shape[1] !== classes) {
+      throw new Error(`a model conditioned on ${classes} classes needs one-hot labels [${x.shape[0]}, ${classes}]; got ${labels ? `[${labels.shape.join(', ')}]` : 'none'}`);
+    }
+  }
+
+  private block(b: ResidualBlock, h: tf.Tensor4D, labels: tf.Tensor2D | null, training: boolean, updateStats = true): tf.Tensor4D {
     let y = this.convNorm(b.conv1, b.bn1, relu(h), training, updateStats);
-    y = this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats);
+    y = addClassBias(this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats), b.classBias, labels);
     y = this.convNorm(b.conv3, b.bn3, relu(y), training, updateStats);
     return tf.add(h, y);
   }
@@ -247,12 +275,17 @@ export class PixelCNN {
   }
 
   /** A block whose backward pass recomputes it from its input; the rerun leaves the batch-norm statistics alone. */
-  private recomputedBlock(b: ResidualBlock): (h: tf.Tensor4D) => tf.Tensor4D {
-    return recomputedInBackward((h) => this.block(b, h, true), (h) => this.block(b, h, true, false), this.blockVariables(b));
+  private recomputedBlock(b: ResidualBlock, labels: tf.Tensor2D | null): (h: tf.Tensor4D) => tf.Tensor4D {
+    return recomputedInBackward((h) => this.block(b, h, labels, true), (h) => this.block(b, h, labels, true, false), this.blockVariables(b));
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
-    return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3].flatMap((l) => l?.variables() ?? []);
+    return [b.conv1, b.bn1, b.conv2, b.bn2, b.conv3, b.bn3, b.classBias].flatMap((l) => l?.variables() ?? []);
+  }
+
+  classBiases(): ClassBias[] {
+    const gated = this.gated?.blocks.flatMap((b) => [b.vClassBias, b.hClassBias]) ?? [];
+    return [...this.blocks.map((b) => b.classBias), ...gated].filter((b): b is ClassBias => b !== null);
   }
 
   /** The model's square convs (masked or 1x1); a gated model's stack convs are stackConvs(). */
@@ -279,8 +312,9 @@ export class PixelCNN {
 
   /** Trainable variables, in a fixed order. */
   trainable(): tf.Variable[] {
+    // Class biases last, so an unconditional model's variables keep their order and names.
     const convs = [...this.stackConvs(), ...this.convs()];
-    return [...convs.flatMap((c) => c.variables()), ...this.norms().flatMap((b) => b.variables())];
+    return [...convs.flatMap((c) => c.variables()), ...this.norms().flatMap((b) => b.variables()), ...this.classBiases().flatMap((c) => c.variables())];
   }
 
   /** Every variable a checkpoint must hold: trainable ones and batch-norm running statistics. */
@@ -318,6 +352,7 @@ export class PixelCNN {
         conv(b.conv1, 1), ...norm(b.bn1, b.conv1.spec.out, 1),
         conv(b.conv2, 1), ...norm(b.bn2, b.conv2.spec.out, 1),
         conv(b.conv3, 1), ...norm(b.bn3, b.conv3.spec.out, 1),
+        ...(b.classBias ? [classBiasRow(b.classBias, H, W)] : []),
       ];
       const params = inner.reduce((n, r) => n + r.params, 0);
       rows.push({ name: `blocks.${i}`, type: 'residual block', outputShape: [H, W, b.conv3.spec.out], params, depth: 0 }, ...inner);
@@ -330,6 +365,7 @@ export class PixelCNN {
   dispose(): void {
     for (const c of [...this.stackConvs(), ...this.convs()]) c.dispose();
     for (const b of this.norms()) b.dispose();
+    for (const c of this.classBiases()) c.dispose();
   }
 }
 
@@ -360,6 +396,7 @@ function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['
       { name: `blocks.${i}.gates`, type: 'gates tanh x sigmoid', outputShape: [H, W, h], params: 0, depth: 1 },
       conv(b.out, 1), ...norm(b.obn, h, 1),
       ...(b.skip ? [conv(b.skip, 1)] : []),
+      ...[b.vClassBias, b.hClassBias].flatMap((c) => (c ? [classBiasRow(c, H, W)] : [])),
     ];
     rows.push({ name: `blocks.${i}`, type: 'gated block', outputShape: [H, W, h], params: inner.reduce((n, r) => n + r.params, 0), depth: 0 }, ...inner);
   });
@@ -367,3 +404,8 @@ function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['
   rows.push(conv(head.out, 0));
   return rows;
 }
+
+/** A class bias's row in `pxl inspect`. */
+const classBiasRow = (c: ClassBias, H: number, W: number): LayerRow => ({
+  name: c.name, type: `class bias (${c.classes} classes)`, outputShape: [H, W, c.channels], params: c.params(), depth: 1,
+});

@@ -3,6 +3,7 @@
 // what lets `pxl inspect` describe a model of any size and `pxl run` refuse one that cannot fit
 // before it tries. It mirrors the layout PixelCNN builds (pixelcnn.ts); a test checks the two agree.
 import type { ModelConfig } from '../config/types.js';
+import { conditioningClasses } from './conditioning.js';
 import { stackWindow, type StackConvSpec } from './layers.js';
 import { stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
 
@@ -43,7 +44,16 @@ interface GateLayer {
   depth: number;
 }
 
-type Layer = ConvLayer | NormLayer | StackLayer | GateLayer;
+/** A block's learned bias per class (conditioning.ts). */
+interface BiasLayer {
+  kind: 'bias';
+  name: string;
+  classes: number;
+  channels: number;
+  depth: number;
+}
+
+type Layer = ConvLayer | NormLayer | StackLayer | GateLayer | BiasLayer;
 
 interface Block {
   name: string;
@@ -65,6 +75,8 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
   if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm);
   const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
   const { kernel_size: k, mask } = config.blocks;
+  const classes = conditioningClasses(config);
+  const bias = (name: string, channels: number): BiasLayer[] => (classes ? [{ kind: 'bias', name: `${name}.class_bias`, classes, channels, depth: 1 }] : []);
   const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
     const n = `blocks.${i}`;
     return {
@@ -74,6 +86,7 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
         conv(`${n}.conv1`, 1, 2 * h, h, null, 1), ...norm(`${n}.bn1`, h, 1),
         conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
         conv(`${n}.conv3`, 1, h, 2 * h, null, 1), ...norm(`${n}.bn3`, 2 * h, 1),
+        ...bias(n, h),
       ],
     };
   });
@@ -103,6 +116,8 @@ function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm:
     stack({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: config.input.mask, in: C, out: h }, 0), ...norm('input.hbn', h, 0),
   ];
   const { kernel_size: k, mask, dilations, skip_connections: skips } = config.blocks;
+  const classes = conditioningClasses(config);
+  const bias = (name: string, channels: number): BiasLayer[] => (classes ? [{ kind: 'bias', name: `${name}.class_bias`, classes, channels, depth: 1 }] : []);
   const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
     const n = `blocks.${i}`;
     const dilation = dilations?.[i] ?? 1;
@@ -116,6 +131,7 @@ function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm:
         { kind: 'gates', name: `${n}.gates`, channels: h, depth: 1 },
         conv(`${n}.out`, 1, h, h, null, 1), ...norm(`${n}.obn`, h, 1),
         ...(skips ? [conv(`${n}.skip`, 1, h, h, null, 1)] : []),
+        ...bias(`${n}.vertical`, 2 * h), ...bias(`${n}.horizontal`, 2 * h),
       ],
     };
   });
@@ -126,10 +142,11 @@ function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm:
 const kernelSize = (l: ConvLayer | StackLayer): number =>
   l.kind === 'conv' ? l.kernel * l.kernel * l.in * l.out : l.rows * l.cols * l.spec.in * l.spec.out;
 
-/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta. */
+/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta, a class bias's table. */
 function params(l: Layer): number {
   if (l.kind === 'conv') return kernelSize(l) + l.out;
   if (l.kind === 'stack') return kernelSize(l) + l.spec.out;
+  if (l.kind === 'bias') return l.classes * l.channels;
   return l.kind === 'norm' ? 2 * l.channels : 0;
 }
 
@@ -143,6 +160,7 @@ function row(l: Layer, image: ImageShape): LayerRow {
   if (l.kind === 'norm') return { name: l.name, type: 'batch norm', outputShape, params: params(l), depth: l.depth };
   if (l.kind === 'gates') return { name: l.name, type: 'gates tanh x sigmoid', outputShape, params: 0, depth: l.depth };
   if (l.kind === 'stack') return { name: l.spec.name, type: stackConvType(l.spec, l.rows, l.cols), outputShape, params: params(l), depth: l.depth };
+  if (l.kind === 'bias') return { name: l.name, type: `class bias (${l.classes} classes)`, outputShape, params: params(l), depth: l.depth };
   const k = `${l.kernel}x${l.kernel}`;
   const type = hasMask(l) ? `masked conv ${k} (${l.mask})` : `conv ${k}${l.mask ? ` (${l.mask})` : ''}`;
   return { name: l.name, type, outputShape, params: params(l), depth: l.depth };

@@ -9,14 +9,15 @@ import { type FoldedModel, disposeFolded, foldModel } from './folded.js';
 import { GatedStepper } from './gated-stepper.js';
 import { affine, DrawnImage } from './position.js';
 import { drawRaster } from './raster.js';
-import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
+import { sampleLabels, type SampleOptions, type SampleResult, type Sampler } from './sampler.js';
 import { TapCache } from './tap-cache.js';
 
 export const cachedSampler: Sampler = {
   method: 'cached',
   async sample(model: PixelCNN, opts: SampleOptions): Promise<SampleResult> {
     const start = performance.now();
-    const stepper: Stepper = model.gated ? new GatedStepper(model, opts.count) : new PositionStepper(model, opts.count);
+    const labels = sampleLabels(model, opts);
+    const stepper: Stepper = model.gated ? new GatedStepper(model, opts.count, labels) : new PositionStepper(model, opts.count, labels);
     try {
       const W = model.image.width;
       const classes = await drawRaster(model, opts, {
@@ -45,8 +46,12 @@ class PositionStepper implements Stepper {
   /** One per block: the input of its masked conv. */
   private readonly caches: TapCache[];
   private readonly drawn: DrawnImage;
+  /** One per block of a conditional model: each image's class bias [N, h], the same at every position. */
+  private readonly classBiases: (tf.Tensor2D | null)[];
 
-  constructor(model: PixelCNN, count: number) {
+  constructor(model: PixelCNN, count: number, labels: tf.Tensor2D | null) {
+    this.classBiases = model.blocks.map((b) => (b.classBias && labels ? tf.keep(b.classBias.rows(labels)) : null));
+    labels?.dispose();
     this.folded = foldModel(model);
     this.caches = this.folded.blocks.map((b) => new TapCache(b.conv2.taps, model.image.width, count, model.config.hidden));
     this.drawn = new DrawnImage(model.image, count, model.config.color_levels);
@@ -68,6 +73,7 @@ class PositionStepper implements Stepper {
 
   dispose(): void {
     for (const c of this.caches) c.dispose();
+    tf.dispose(this.classBiases.filter((b): b is tf.Tensor2D => b !== null));
     disposeFolded(this.folded);
   }
 
@@ -77,7 +83,10 @@ class PositionStepper implements Stepper {
     let h = affine(this.drawn.patch(f.input.taps, i, j), f.input, 'linear');
     f.blocks.forEach((b, k) => {
       const u = affine(tf.relu(h), b.conv1, 'relu');
-      const v = affine(this.caches[k].gather(i, j, u), b.conv2, 'relu');
+      const bias = this.classBiases[k];
+      const taps = this.caches[k].gather(i, j, u);
+      // The class bias goes after the masked conv (its batch norm folded in) and before its relu, as in the block.
+      const v = bias ? (tf.relu(tf.add(affine(taps, b.conv2, 'linear'), bias)) as tf.Tensor2D) : affine(taps, b.conv2, 'relu');
       h = tf.add(h, affine(v, b.conv3, 'linear'));
     });
     h = tf.relu(h);

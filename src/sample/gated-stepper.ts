@@ -19,11 +19,19 @@ export class GatedStepper {
   /** Per block: the input of its horizontal conv. */
   private readonly caches: TapCache[];
   private row = -1;
+  /** Per block of a conditional model: each image's class bias [N, 2h] for the vertical and the horizontal stack. */
+  private readonly classBiases: { v: tf.Tensor2D; h: tf.Tensor2D }[] | null;
 
   constructor(
     private readonly model: PixelCNN,
     private readonly count: number,
+    labels: tf.Tensor2D | null,
   ) {
+    const blocks = model.gated!.blocks;
+    this.classBiases = labels && blocks.every((b) => b.vClassBias && b.hClassBias)
+      ? blocks.map((b) => ({ v: tf.keep(b.vClassBias!.rows(labels)), h: tf.keep(b.hClassBias!.rows(labels)) }))
+      : null;
+    labels?.dispose();
     this.folded = foldGatedModel(model);
     this.drawn = new DrawnImage(model.image, count, model.config.color_levels);
     this.verticalInputs = this.folded.blocks.map(() => new Map());
@@ -48,6 +56,7 @@ export class GatedStepper {
     for (const c of this.caches) c.dispose();
     for (const rows of this.verticalInputs) tf.dispose([...rows.values()]);
     tf.dispose(this.links.flat());
+    tf.dispose(this.classBiases?.flatMap((b) => [b.v, b.h]) ?? []);
     disposeFoldedGated(this.folded);
   }
 
@@ -71,8 +80,9 @@ export class GatedStepper {
         this.remember(k, r, v);
         const rows = (row: number) => this.verticalInputs[k].get(row) ?? null;
         const features = rowAffine(rowPatch(b.vertical, r, rows, v.shape), b.vertical);
-        // CONDITIONING: as in PixelCNN.gatedBlock, the block's term is added to the vertical features after the link reads them, before the gate.
-        v = gate(features);
+        // As in PixelCNN.gatedBlock: the class bias after the link has read the features, before the gate.
+        const bias = this.classBiases?.[k].v;
+        v = gate(bias ? (tf.add(features, tf.expandDims(bias, 1)) as tf.Tensor3D) : features);
         return rowAffine(features, b.link);
       });
     });
@@ -100,8 +110,9 @@ export class GatedStepper {
     let skips: tf.Tensor2D | null = null;
     for (const [k, b] of f.blocks.entries()) {
       const features = tf.add(affine(this.caches[k].gather(i, j, h), b.horizontal, 'linear'), this.links[k][j]) as tf.Tensor2D;
-      // CONDITIONING: as in PixelCNN.gatedBlock, the block's term [N, 2h] is added to the horizontal features here, before the gate.
-      const gated = gate(features);
+      // As in PixelCNN.gatedBlock: the class bias before the gate.
+      const bias = this.classBiases?.[k].h;
+      const gated = gate(bias ? (tf.add(features, bias) as tf.Tensor2D) : features);
       h = tf.add(h, affine(gated, b.out, 'linear'));
       if (b.skip) {
         const skip = affine(gated, b.skip, 'linear');

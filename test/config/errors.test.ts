@@ -58,7 +58,7 @@ const CASES: Case[] = [
   {
     name: 'unknown key with no close match lists the allowed keys',
     files: { 'x.yaml': 'sample:\n  zzzzzzzz: 1\n' },
-    errors: [{ at: 'x.yaml:2:3', path: 'sample.zzzzzzzz', says: ['allowed under sample: count, columns, method, temperature, seed'] }],
+    errors: [{ at: 'x.yaml:2:3', path: 'sample.zzzzzzzz', says: ['allowed under sample: count, columns, classes, method, temperature, seed'] }],
   },
   {
     name: 'wrong type: string for an integer',
@@ -359,6 +359,54 @@ const CASES: Case[] = [
     name: 'an over-long unknown key: quoted by a prefix',
     files: { 'x.yaml': `? ${'k'.repeat(100_000)}\n: 1\n` },
     errors: [{ at: 'x.yaml:1:3', says: ['unknown key "kkkk', '… (100,000 characters)'] }],
+  },
+  {
+    name: 'model.conditioning: an unknown type, classes out of bounds',
+    files: { 'x.yaml': 'model:\n  conditioning:\n    type: label\n    classes: 1\n' },
+    errors: [
+      { at: 'x.yaml:3:11', path: 'model.conditioning.type', says: ['expected one of "none", "class"', 'found the string "label"'] },
+      { at: 'x.yaml:4:14', path: 'model.conditioning.classes', says: ['expected an integer from 2 to 256', 'found 1'] },
+    ],
+  },
+  {
+    name: 'model.conditioning: type class without classes',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class}\n' },
+    errors: [{ at: 'x.yaml:2:24', path: 'model.conditioning.type', says: ['class conditioning needs model.conditioning.classes'] }],
+  },
+  {
+    name: 'model.conditioning: classes on an unconditional model',
+    files: { 'x.yaml': 'model:\n  conditioning:\n    classes: 10\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.conditioning.classes', says: ['classes applies only to model.conditioning.type class'] }],
+  },
+  {
+    name: 'model.conditioning: a conditional model without blocks',
+    files: { 'x.yaml': 'model:\n  blocks: {count: 0}\n  conditioning: {type: class, classes: 10}\n' },
+    errors: [{ at: 'x.yaml:3:24', path: 'model.conditioning.type', says: ['model.blocks.count is 0', 'the label would reach nothing'] }],
+  },
+  {
+    name: 'sample.classes on an unconditional model',
+    files: { 'x.yaml': 'sample:\n  classes: all\n' },
+    errors: [{ at: 'x.yaml:2:3', path: 'sample.classes', says: ['sample.classes needs a class-conditional model'] }],
+  },
+  {
+    name: 'sample.classes: a class id the model does not have, at its place in the list',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: [3, 10, 2]\n' },
+    errors: [{ at: 'x.yaml:4:16', path: 'sample.classes.1', says: ['expected a class id from 0 to 9 (model.conditioning.classes 10)', 'found 10'] }],
+  },
+  {
+    name: 'sample.classes: neither a list nor all',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: some\n' },
+    errors: [{ at: 'x.yaml:4:12', path: 'sample.classes', says: ['expected a list of class ids such as [0, 3, 7], or all', 'found the string "some"'] }],
+  },
+  {
+    name: 'sample.classes: a negative class id',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: [1, -1]\n' },
+    errors: [{ at: 'x.yaml:4:16', path: 'sample.classes.1', says: ['expected an integer from 0 to 255', 'found -1'] }],
+  },
+  {
+    name: 'sample.classes: more images than a grid holds',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 100}\nsample:\n  columns: 50\n  classes: all\n' },
+    errors: [{ at: 'x.yaml:5:12', path: 'sample.classes', says: ['100 rows of sample.columns 50 images make 5000', 'at most 4096'] }],
   },
 ];
 
