@@ -89,6 +89,23 @@ describe('gated blocks: parameters', () => {
     const skip = layerTable(everything, RGB).find((r) => r.name === 'blocks.2.skip');
     expect(skip).toMatchObject({ type: 'conv 1x1', outputShape: [5, 6, 16], params: 272 });
   });
+
+  it('pxl inspect shows the gated experiment\'s stacks, links and gates and its exact total', () => {
+    // By hand: input vertical 2x3 1->64 + bias = 448, horizontal mask A 1x1 1->64 + bias = 128;
+    // 7 blocks of 86,464 (as above); head 1x1 64->256 + bias = 16,640.
+    const r = pxl(['inspect', 'experiments/mnist-gated.yaml', '--depth', '1'], { cwd: ROOT });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/input\.vertical\s+vertical conv 2x3\s+28x28x64\s+448\n/);
+    expect(r.stdout).toMatch(/input\.horizontal\s+horizontal conv 1x1 \(A\)\s+28x28x64\s+128\n/);
+    expect(r.stdout).toMatch(/blocks\.6\s+gated block\s+28x28x64\s+86,464\n/);
+    expect(r.stdout).toMatch(/blocks\.3\.vertical\s+vertical conv 2x3, dilation 4\s+28x28x128\s+49,280\n/);
+    expect(r.stdout).toMatch(/blocks\.3\.horizontal\s+horizontal conv 1x2 \(B\), dilation 4\s+28x28x128\s+16,512\n/);
+    expect(r.stdout).toMatch(/blocks\.0\.link\s+conv 1x1\s+28x28x128\s+16,512\n/);
+    expect(r.stdout).toMatch(/blocks\.0\.gates\s+gates tanh x sigmoid\s+28x28x64\s+0\n/);
+    expect(r.stdout).toMatch(/head\.out\s+conv 1x1\s+28x28x256\s+16,640\n/);
+    expect(r.stdout).not.toMatch(/residual block|masked conv/);
+    expect(r.stdout).toContain('total trainable parameters: 622,464'); // 448 + 128 + 7 x 86,464 + 16,640
+  });
 });
 
 /**
