@@ -13,7 +13,7 @@ import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { layerTable, paramCount } from '../../src/model/size.js';
 import { createRng } from '../../src/util/random.js';
 import { ROOT } from '../helpers/cli.js';
-import { smallModel } from '../helpers/models.js';
+import { smallGatedModel, smallModel } from '../helpers/models.js';
 import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 const MNIST = { height: 28, width: 28, channels: 1 };
@@ -33,6 +33,17 @@ describe('parameter count of a conditional model', () => {
     expect(m.paramCount()).toBe(3_332_864);
     expect(m.layerTable()).toEqual(layerTable(config, MNIST));
     expect(m.layerTable().filter((r) => r.type === 'class bias (10 classes)').map((r) => r.params)).toEqual(Array(15).fill(1280));
+    m.dispose();
+  });
+
+  it('adds classes x 2h per stack of every gated block: 622,464 + 7 x 2 x 10 x 128 = 640,384 for the gated experiment', () => {
+    const gated = loadExperiment(`${ROOT}/experiments/mnist-gated.yaml`).experiment.model;
+    const config: ModelConfig = { ...gated, conditioning: { type: 'class', classes: 10 } };
+    // Written out: 7 blocks of h = 64, a 10 x 128 table for the vertical and one for the horizontal stack.
+    expect(paramCount(config, MNIST)).toBe(622_464 + 7 * 2 * 10 * 128);
+    const m = new PixelCNN(config, MNIST, 0);
+    expect(m.paramCount()).toBe(640_384);
+    expect(m.layerTable()).toEqual(layerTable(config, MNIST));
     m.dispose();
   });
 
@@ -119,6 +130,7 @@ const variants: [string, ModelConfig][] = [
   ['the reference layout, scaled down', smallModel({ color_levels: 8, classes: 4 })],
   ['5x5 blocks, no batch norm', smallModel({ color_levels: 8, classes: 4, batch_norm: false, blocks: { kernel_size: 5 } })],
   ['mask A in the blocks, 3 blocks', smallModel({ color_levels: 8, classes: 4, blocks: { mask: 'A', count: 3 } })],
+  ['gated blocks with dilations and skips', smallGatedModel({ color_levels: 8, classes: 4, hidden: 8, blocks: { count: 3, dilations: [1, 2, 1], skip_connections: true } })],
 ];
 
 const SKIP_NATIVE = skipNative();

@@ -1,5 +1,5 @@
 // Sampling a class-conditional model: the cached sampler draws exactly the naive sampler's
-// images, pixel by pixel, on wasm and on native TensorFlow (its own fused convs and batch
+// images, pixel by pixel, on wasm and on native TensorFlow, for residual and gated blocks (its own fused convs and batch
 // norm), each image given its own class; and the labels a sampler is given must fit the model.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { softmaxRows } from '../../src/sample/draw.js';
 import { samplerFor, type SampleMethod } from '../../src/sample/index.js';
 import { classRows, sampleRows } from '../../src/sample/rows.js';
-import { smallModel } from '../helpers/models.js';
+import { smallGatedModel, smallModel } from '../helpers/models.js';
 import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 const image = { height: 6, width: 5, channels: 1 };
@@ -40,6 +40,8 @@ const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math
 const configs: [string, ModelConfig][] = [
   ['the reference layout at h=4, 3 classes', smallModel({ classes: 3, blocks: { count: 4 } })],
   ['5x5 blocks without batch norm', smallModel({ classes: 3, batch_norm: false, hidden: 6, blocks: { count: 2, kernel_size: 5 } })],
+  ['gated blocks with batch norm, dilations and skips', smallGatedModel({ classes: 3, blocks: { count: 3, dilations: [1, 2, 1], skip_connections: true } })],
+  ['gated blocks without batch norm', smallGatedModel({ classes: 3, batch_norm: false, hidden: 8, blocks: { count: 3, kernel_size: 5 } })],
 ];
 
 let nativeError = '';
