@@ -6,7 +6,7 @@ import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
 import { duration, eta, fixed, int } from '../format.js';
 import { lossChart } from './chart.js';
-import { imagesText } from './glyphs.js';
+import { imagesText, type Palette } from './glyphs.js';
 import type { DashboardState } from './state.js';
 
 type Run = NonNullable<DashboardState['run']>;
@@ -95,9 +95,9 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
 
 export const SAMPLES_TITLE_ROWS = 1;
 
-export function SamplesPanel({ state, scale, fit, rows }: { state: DashboardState; scale: number; fit: number; rows: number }) {
+export function SamplesPanel({ state, scale, fit, rows, palette = 'shades' }: { state: DashboardState; scale: number; fit: number; rows: number; palette?: Palette }) {
   const { sample, sampling } = state;
-  const lines = useMemo(() => (sample ? imagesText(sample, fit, scale) : []), [sample, fit, scale]);
+  const lines = useMemo(() => (sample ? imagesText(sample, fit, scale, palette) : []), [sample, fit, scale, palette]);
   const title = sample
     ? `step ${int(sample.step)} · ${sample.method} · ${Math.min(fit, sample.count)} of ${sample.count} shown · ${duration(sample.seconds)}`
     : sampling
