@@ -173,7 +173,7 @@ const CASES: Case[] = [
   {
     name: 'a test fraction of 1 leaves nothing to train on',
     files: { 'x.yaml': 'dataset:\n  name: images\n  dir: ./d\n  test_fraction: 1\n' },
-    errors: [{ at: 'x.yaml:4:18', path: 'dataset.test_fraction', says: ['1'] }],
+    errors: [{ at: 'x.yaml:4:18', path: 'dataset.test_fraction', says: ['less than 1', 'found 1'] }],
   },
   {
     name: 'extends a missing parent',

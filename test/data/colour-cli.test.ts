@@ -1,6 +1,6 @@
 // The colour datasets' errors on the command line: bad files exit 2 naming the file, with
 // nothing created; a folder that is not there exits 1.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +38,26 @@ describe('pxl run on colour dataset folders', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/mixed sizes: (a|b)\.png is \dx4 RGB PNG .*, (a|b)\.png is \dx4 RGB PNG/);
     expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('trains on a folder of grey PNGs in class folders, and records the class names in run.json', () => {
+    const { dir } = experiment('{name: images, dir: ./pics, train_limit: null, test_limit: null}');
+    const grey = (v: number) => {
+      const p = new PNG({ width: 6, height: 6 });
+      for (let i = 0; i < 36; i++) p.data.set([(v + 7 * i) % 256, (v + 7 * i) % 256, (v + 7 * i) % 256, 255], 4 * i);
+      return PNG.sync.write(p, { colorType: 0 });
+    };
+    for (const [split, cls, n] of [['train', 'zebra', 5], ['train', 'ant', 5], ['test', 'ant', 2]] as const) {
+      mkdirSync(join(dir, 'pics', split, cls), { recursive: true });
+      for (let i = 0; i < n; i++) writeFileSync(join(dir, 'pics', split, cls, `${i}.png`), grey(20 * i));
+    }
+    const r = pxl(['run', 'x.yaml', '--runs-dir', 'runs', '--reporter', 'plain', '--set', 'train.steps=2', '--set', 'train.batch_size=2', '--set', 'sample.count=2', '--set', 'train.sample_every=0'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('dataset images (10 train, 2 test, 6x6x1)');
+    const [id] = readdirSync(join(dir, 'runs', 'tiny'));
+    const info = JSON.parse(readFileSync(join(dir, 'runs', 'tiny', id, 'run.json'), 'utf8'));
+    expect(info).toMatchObject({ image: { height: 6, width: 6, channels: 1 }, classes: ['ant', 'zebra'] });
   });
 
   it('exits 1 when the CIFAR-10 folder is missing: the environment, not the file content', () => {
