@@ -83,7 +83,7 @@ export interface SampleEvent {
   columns: number;
   height: number;
   width: number;
-  /** Sampled images as 0..1 intensities, row-major [count, height, width]. */
+  /** Sampled images as 0..1 intensities, row-major [count, height, width, channels] (channels last, as dataset.channels says). */
   pixels: Float32Array;
   seconds: number;
   /** The step of the weights drawn from, when not `step`'s own (the final grid from the best checkpoint). */
