@@ -85,6 +85,12 @@ export async function findImageFiles(dir: string, testFraction = DEFAULT_TEST_FR
     checkClassCount(dir, classes);
     return { dir, classes, train: labelled(train.entries, classes, join(dir, 'train')), test: labelled(test.entries, classes, join(dir, 'test')) };
   }
+  const lone = ['train', 'test'].find((d) => top.dirs.includes(d));
+  if (lone) {
+    // Read as a class folder it would silently mix the splits up.
+    const other = lone === 'train' ? 'test' : 'train';
+    throw new DatasetError(`images: ${join(dir, lone)} has no ${other}/ next to it: give both train/ and test/, or neither (dataset.test_fraction then holds test images out)`, true);
+  }
   const all = await splitEntries(dir);
   checkClassCount(dir, all.classes);
   const entries = labelled(all.entries, all.classes, dir);

@@ -206,6 +206,8 @@ describe('images', () => {
   it('refuses a test class with no training folder, and a folder with too few images', async () => {
     const dir = write(tempDir(), { 'train/cat/a.png': png(2, 2, 0), 'test/cow/b.png': png(2, 2, 0) });
     expect((await failure({ name: 'images', dir })).message).toContain('class "cow" has no folder in train/');
+    const lone = write(tempDir(), { 'train/a.png': png(2, 2, 0), 'train/b.png': png(2, 2, 0) });
+    expect((await failure({ name: 'images', dir: lone })).message).toContain(`${join(lone, 'train')} has no test/ next to it`);
     const one = write(tempDir(), { 'a.png': png(2, 2, 0) });
     expect((await failure({ name: 'images', dir: one })).message).toContain('holds 1 PNG or JPEG file(s)');
   });
