@@ -2,6 +2,7 @@
 // format, folders of PNG and JPEG files, and tinted MNIST.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +124,24 @@ function png(width: number, height: number, base: number, opts: { colorType?: 0 
   return PNG.sync.write(p, { colorType: opts.colorType ?? 2, inputHasAlpha: true });
 }
 
+/** A 2x1 palette PNG (colour type 3) of red then blue, built chunk by chunk: pngjs writes no palette PNGs. */
+function palettePng(): Buffer {
+  const chunk = (type: string, body: Buffer) => {
+    const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
+    const out = Buffer.alloc(typed.length + 8);
+    out.writeUInt32BE(body.length, 0);
+    typed.copy(out, 4);
+    out.writeUInt32BE(crc32(typed), 4 + typed.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(2, 0);
+  ihdr.writeUInt32BE(1, 4);
+  ihdr.set([8, 3, 0, 0, 0], 8); // 8 bits, palette
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('PLTE', Buffer.from([255, 0, 0, 0, 0, 255])), chunk('IDAT', deflateSync(Buffer.from([0, 0, 1]))), chunk('IEND', Buffer.alloc(0))]);
+}
+
 function write(root: string, files: Record<string, Buffer>): string {
   for (const [name, bytes] of Object.entries(files)) {
     mkdirSync(join(root, name, '..'), { recursive: true });
@@ -178,6 +197,13 @@ describe('images', () => {
     expect(Math.abs(r - 200)).toBeLessThan(8);
     expect(Math.abs(g - 40)).toBeLessThan(8);
     expect(Math.abs(b - 40)).toBeLessThan(8);
+  });
+
+  it('reads palette PNGs as RGB', async () => {
+    const dir = write(tempDir(), { 'train/a.png': palettePng(), 'test/b.png': palettePng() });
+    const d = await loadDataset({ name: 'images', dir });
+    expect(d).toMatchObject({ channels: 3, height: 1, width: 2 });
+    expect(Array.from(d.train.images)).toEqual([255, 0, 0, 0, 0, 255]);
   });
 
   it('refuses mixed sizes, naming two files', async () => {
