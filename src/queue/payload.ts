@@ -84,6 +84,6 @@ export function checkMemberJob(data: unknown): { job: MemberJob } | { problem: s
     return { problem: `its experiment does not match the experiment schema: ${e?.instancePath.slice(1).replace(/\//g, '.') || '(top level)'}: ${e?.message ?? 'invalid'}` };
   }
   if (typeof copy.name !== 'string' || !new RegExp(NAME).test(copy.name)) return { problem: 'its experiment has no name' };
-  if (memberHash(copy) !== job.hash) return { problem: `its experiment does not match its hash ${job.hash}` };
-  return { job: { ...job, experiment: copy } };
+  if (memberHash(job.experiment) !== job.hash) return { problem: `its experiment does not match its hash ${job.hash}` };
+  return { job };
 }

@@ -60,12 +60,19 @@ export function snapshotCheckpoint(runDir: string, checkpointDir: string, step: 
   return { step, runDir, checkpoint: basename(checkpointDir), files, bytes: files.reduce((n, [, b]) => n + b.length, 0) };
 }
 
-/** Uploads a snapshot into the slot `previous` does not name, then points latest.json at it. */
+/**
+ * Uploads a snapshot into the slot `previous` does not name, then points latest.json at it;
+ * gives up between files once `cancelled()` (the member is no longer this worker's).
+ */
 export async function uploadCheckpoint(
-  client: MlflowClient, artifactUri: string, snap: CheckpointSnapshot, previous: ResumePointer | null,
-): Promise<ResumePointer> {
+  client: MlflowClient, artifactUri: string, snap: CheckpointSnapshot, previous: ResumePointer | null, cancelled: () => boolean = () => false,
+): Promise<ResumePointer | null> {
   const slot = previous?.slot === 'a' ? 'b' : 'a';
-  for (const [path, data] of snap.files) await client.uploadArtifact(artifactUri, `${RESUME_DIR}/${slot}/${path}`, data);
+  for (const [path, data] of snap.files) {
+    if (cancelled()) return previous;
+    await client.uploadArtifact(artifactUri, `${RESUME_DIR}/${slot}/${path}`, data);
+  }
+  if (cancelled()) return previous;
   const pointer: ResumePointer = {
     slot, step: snap.step, checkpoint: snap.checkpoint, pxl_run_id: basename(snap.runDir), experiment: basename(join(snap.runDir, '..')),
   };

@@ -8,7 +8,7 @@
 // How a member ends decides what the queue does with it: finished -> completed; a cause that
 // will not change (bad input, a NaN loss, a refused payload, a cancel) -> failed once
 // (UnrecoverableError); anything else (a crash, MLflow unreachable) -> retried.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +18,6 @@ import type { EndEvent, RunEvent } from '../events/run-events.js';
 import { spawnMember, type MemberExit, type MemberProcess } from '../sweep/child.js';
 import { MEMORY_SHARE_ENV, memorySharePerMember, wasmThreadsPerMember } from '../sweep/runner.js';
 import { readSummary } from '../sweep/state.js';
-import { latestCheckpoint } from '../checkpoint/checkpoint.js';
 import { MlflowClient, MlflowError, credentialsFor } from '../track/mlflow-client.js';
 import { readState, syncRun } from '../track/mlflow-sync.js';
 import { resolveTracking } from '../track/settings.js';
@@ -84,6 +83,12 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     },
   );
   worker.on('error', (err) => o.log(`queue: ${err.message}`));
+  // This worker lost a member's lock (Redis away, or this process starved for longer than the
+  // lock lasts): another worker may have it by now. It stops at once, with a checkpoint, and
+  // sends nothing more, so that two never train or upload the same member side by side.
+  worker.on('lockRenewalFailed', (ids) => {
+    for (const w of live) if (ids.includes(w.jobId)) w.lose();
+  });
   worker.on('failed', (job, err) => job && o.log(`${label(job)}: failed: ${err.message.split('\n')[0]}`));
   worker.on('completed', (job) => o.log(`${label(job)}: finished`));
   await worker.waitUntilReady();
@@ -132,6 +137,7 @@ class MemberWork {
   private readonly client: MlflowClient | null;
   private readonly uploads: Uploader | null;
   private end: EndEvent | null = null;
+  private lost = false;
 
   constructor(
     private readonly job: Job<unknown, MemberResult>,
@@ -154,7 +160,19 @@ class MemberWork {
     this.o.log(`${this.m.sweep}/${this.m.member} [slot ${this.slot}]: ${line}`);
   }
 
+  get jobId(): string {
+    return String(this.job.id);
+  }
+
   interrupt(): void {
+    this.proc?.interrupt();
+  }
+
+  lose(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.uploads?.stop();
+    this.log('lost its lock on the member (another worker may take it over): stopping it with a checkpoint');
     this.proc?.interrupt();
   }
 
@@ -173,6 +191,7 @@ class MemberWork {
     this.log(plan.kind === 'resume' ? `resuming ${plan.runDir}` : 'starting');
     const exit = await this.train(plan);
     await this.uploads?.flush();
+    if (this.lost) throw new Error('this worker lost the member\'s lock; the queue hands it to another worker');
     const status = this.end?.status ?? (exit.code === INTERRUPTED_EXIT ? 'interrupted' : 'failed');
     if (status === 'finished') return this.finish();
     if (status === 'interrupted' && this.cancelled) throw new UnrecoverableError('cancelled (pxl sweep cancel); it stopped with a checkpoint, and running the sweep again resumes it');
@@ -197,7 +216,8 @@ class MemberWork {
     if (before?.host === hostname() && before.runDir) {
       const summary = readSummary(before.runDir);
       if (summary?.status === 'finished') return { kind: 'trained', runDir: before.runDir };
-      if (summary?.status !== 'failed' && latestCheckpoint(join(before.runDir, 'checkpoints'))) return { kind: 'resume', runDir: before.runDir };
+      // Without a checkpoint yet, `pxl run --resume` starts it again from step 0 in the same folder (and MLflow run).
+      if (summary?.status !== 'failed' && existsSync(join(before.runDir, 'config.yaml'))) return { kind: 'resume', runDir: before.runDir };
     }
     if (!this.client || !this.m.mlflow) return { kind: 'new' };
     try {
@@ -208,7 +228,12 @@ class MemberWork {
         return { kind: 'done', result: { status: 'finished', summary, worker: this.progress.worker, host: this.progress.host, runDir: '', mlflowRunId: run.runId } };
       }
       const pointer = await readPointer(this.client, run.artifactUri);
-      if (!pointer) return { kind: 'new' };
+      if (!pointer) {
+        // Killed before its first checkpoint reached MLflow: it starts over as a new run; the old one is marked dead.
+        await this.client.updateRun(run.runId, { status: 'KILLED', endTime: Date.now() });
+        await this.client.setTag(run.runId, 'pxl.superseded', 'true');
+        return { kind: 'new' };
+      }
       const t0 = performance.now();
       const runDir = await downloadCheckpoint(this.client, { ...run, experimentName: this.m.mlflow.experimentName }, { ...pointer, experiment: this.m.experiment.name }, this.o.runsDir);
       this.uploads!.previous = pointer;
@@ -374,6 +399,7 @@ class Uploader {
   private runDir = '';
   private busy: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly client: MlflowClient,
@@ -387,8 +413,15 @@ class Uploader {
     this.kick();
   }
 
+  /** Sends nothing more (an upload under way finishes its file). */
+  stop(): void {
+    this.stopped = true;
+    this.pending = null;
+    if (this.retry) clearTimeout(this.retry);
+  }
+
   private kick(): void {
-    if (this.busy || !this.pending) return;
+    if (this.busy || !this.pending || this.stopped) return;
     this.busy = this.send().finally(() => {
       this.busy = null;
     });
@@ -402,12 +435,13 @@ class Uploader {
     try {
       if (!this.known) this.previous = await readPointer(this.client, state.artifactUri);
       this.known = true;
-      this.previous = await uploadCheckpoint(this.client, state.artifactUri, snap, this.previous);
+      this.previous = await uploadCheckpoint(this.client, state.artifactUri, snap, this.previous, () => this.stopped);
     } catch (err) {
       if (!(err instanceof MlflowError)) throw err;
       this.log(`checkpoint of step ${snap.step} not uploaded yet (${err.message}); trying again`);
       return this.later();
     }
+    if (this.stopped) return;
     if (this.pending === snap) this.pending = null;
     const s = (performance.now() - t0) / 1000;
     this.log(`checkpoint of step ${snap.step} uploaded to MLflow: ${(snap.bytes / 2 ** 20).toFixed(1)} MiB in ${s.toFixed(2)} s`);
