@@ -10,7 +10,7 @@
 // (UnrecoverableError); anything else (a crash, MLflow unreachable) -> retried.
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { stringify } from 'yaml';
@@ -213,7 +213,8 @@ class MemberWork {
    */
   private async plan(): Promise<Plan> {
     const before = asProgress(this.job.progress);
-    if (before?.host === hostname() && before.runDir) {
+    // This machine's, in this worker's runs folder: another worker's folder (here or elsewhere) is not touched.
+    if (before?.host === hostname() && before.runDir && resolve(before.runDir).startsWith(`${resolve(this.o.runsDir)}${sep}`)) {
       const summary = readSummary(before.runDir);
       if (summary?.status === 'finished') return { kind: 'trained', runDir: before.runDir };
       // Without a checkpoint yet, `pxl run --resume` starts it again from step 0 in the same folder (and MLflow run).

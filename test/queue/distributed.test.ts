@@ -127,6 +127,7 @@ describe('pxl sweep --queue with pxl worker', () => {
     const followed = await pxlAsync([...args, '--reporter', 'json'], { env });
     expect(followed.status, followed.stderr).toBe(1); // bad-data failed
     const end = lines(followed.stdout).find((e) => e.type === 'sweep-end')!;
+    expect(end, followed.stdout + followed.stderr).toBeDefined();
     const rows = end.members as { member: string; status: string; attempts: number; message: string; result: { runDir: string } | null }[];
     expect(rows.map((r) => [r.member, r.status])).toEqual([['long', 'finished'], ['short', 'finished'], ['bad-data', 'failed']]);
     // Bad input is not retried: one attempt, the reason kept.
