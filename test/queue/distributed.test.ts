@@ -5,8 +5,7 @@
 // restarted and MLflow down mid-sweep; a cancel and a second enqueue; payloads that are not
 // members; credentials kept out of jobs, logs and params.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,7 +18,8 @@ import { startRedis } from '../helpers/redis.js';
 import { tempDir, writeFiles } from '../helpers/tmp.js';
 import { pxlAsync } from '../track/pxl-async.js';
 import { recordingProxy } from '../track/recording-proxy.js';
-import { startWorker, type TestWorker } from './workers.js';
+import { flakyProxy } from './flaky-proxy.js';
+import { startWorker } from './workers.js';
 
 const server = inject('mlflow');
 const client = new MlflowClient({ uri: server.uri, retries: 2 });
@@ -162,5 +162,130 @@ describe('pxl sweep --queue with pxl worker', () => {
     expect(table.runs.map((r) => [r.label, r.status, r.results.steps]).sort()).toEqual([['bad-data', 'failed', null], ['long', 'finished', 60], ['short', 'finished', 8]]);
     expect((await client.getRun(parent)).info.status).toBe('FAILED');
     await queue.close();
+  }, 300_000);
+
+  it('ends with every member finished and none run twice when Redis restarts and MLflow is down mid-sweep', async () => {
+    const dir = tempDir();
+    const redis = await startRedis(join(dir, 'redis'));
+    const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(redis.url).connection });
+    const proxy = await flakyProxy(server.uri);
+    const sweep = unique('faults');
+    const experiment = unique('pxl-faults');
+    writeFiles(dir, {
+      's.yaml': [
+        `name: ${sweep}`, `experiment: ${TINY}`, 'set:', '  train.sample_every: 0', '  train.steps: 30', '  train.checkpoint_every: 10',
+        '  train.eval_every: 10', `  tracking.experiment: ${experiment}`, 'variants:', '  bn: {}', '  no-bn: {model.batch_norm: false}', '',
+      ].join('\n'),
+    });
+    const workers = [startWorker(redis.url, join(dir, 'a')), startWorker(redis.url, join(dir, 'b'))];
+    const runsDir = join(dir, 'runs');
+    const env = { MLFLOW_TRACKING_URI: proxy.uri };
+    const args = ['sweep', join(dir, 's.yaml'), '--queue', redis.url, '--runs-dir', runsDir];
+    expect((await pxlAsync([...args, '--detach'], { env })).status).toBe(0);
+    for (const m of ['bn', 'no-bn']) await waitForJob(queue, await jobIdOf(queue, m), (j) => (asProgress(j.progress)?.step ?? 0) >= 3);
+
+    proxy.down();
+    await redis.restart();
+    await new Promise((r) => setTimeout(r, 6000));
+    proxy.up();
+    expect(proxy.refused()).toBeGreaterThan(0);
+
+    const followed = await pxlAsync([...args, '--reporter', 'json'], { env });
+    expect(followed.status, followed.stdout + followed.stderr).toBe(0);
+    const logs = workers.map((w) => w.output()).join('\n');
+    for (const m of ['bn', 'no-bn']) {
+      // Started once, by one worker, never taken over or resumed.
+      expect(logs.split('\n').filter((l) => l.includes(`${sweep}/${m} [slot 0]: starting`))).toHaveLength(1);
+    }
+    expect(logs).not.toMatch(/resuming|downloaded|lost its lock/);
+    const runs = await memberRuns(experiment, parentOf(runsDir, sweep));
+    expect(runs.map((r) => r.data.tags['pxl.sweep_member']).sort()).toEqual(['bn', 'no-bn']);
+    for (const r of runs) {
+      expect(r.info.status).toBe('FINISHED');
+      expect((await client.getMetricHistory(r.info.runId, 'train/loss')).map((m) => m.step)).toEqual(steps(30));
+      expect((await client.getMetricHistory(r.info.runId, 'test/bits_per_dim')).map((m) => m.step)).toEqual([10, 20, 30]);
+    }
+    await queue.close();
+    await proxy.close();
+  }, 300_000);
+
+  it('cancels cleanly with a checkpoint and goes on when enqueued again; refuses payloads that are not members; keeps credentials out', async () => {
+    const dir = tempDir();
+    const redisSecret = 's3cret-redis';
+    const mlflowSecret = 's3cret-mlflow';
+    const redis = await startRedis(join(dir, 'redis'), ['--requirepass', redisSecret]);
+    const url = redis.url.replace('redis://', `redis://:${redisSecret}@`);
+    const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(url).connection });
+    const proxy = await recordingProxy(server.uri);
+    const sweep = unique('cancel');
+    const experiment = unique('pxl-cancel');
+    const marker = join(dir, 'pwned');
+    writeFiles(dir, {
+      's.yaml': [
+        `name: ${sweep}`, `experiment: ${TINY}`, 'set:', '  train.sample_every: 0', `  tracking.experiment: ${experiment}`,
+        'variants:', '  long: {train.steps: 60, train.checkpoint_every: 10, train.eval_every: 30}', '  short: {}', '',
+      ].join('\n'),
+    });
+    // Not members: a command, and a member whose experiment the schema refuses.
+    await queue.add('member', { kind: 'command', command: `touch ${marker}` }, { jobId: 'evil', attempts: 3 });
+    await queue.add('member', {
+      kind: 'pxl-sweep-member', version: 1, sweep: 'x', member: 'y', index: 1, total: 1, hash: '0123456789abcdef',
+      experiment: { name: 'x', model: { hidden: 'lots' } }, mlflow: null,
+    }, { jobId: 'x__y__0123456789abcdef', attempts: 3 });
+    const worker = startWorker(url, join(dir, 'w'), { MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: mlflowSecret });
+    await worker.waitFor(/refused job x__y__0123456789abcdef: its experiment does not match the experiment schema: model\.hidden/);
+    expect(worker.output()).toMatch(/refused job evil: not a pxl sweep member/);
+    for (const id of ['evil', 'x__y__0123456789abcdef']) {
+      const job = await waitForJob(queue, id, async (j) => (await j.getState()) === 'failed');
+      expect(job.attemptsMade).toBe(1);
+    }
+    expect(existsSync(marker)).toBe(false);
+
+    const runsDir = join(dir, 'runs');
+    const env = { MLFLOW_TRACKING_URI: proxy.uri.replace('http://', `http://alice:${mlflowSecret}@`) };
+    const args = ['sweep', join(dir, 's.yaml'), '--queue', url, '--runs-dir', runsDir];
+    const first = await pxlAsync([...args, '--detach'], { env });
+    expect(first.stdout).toContain('2 enqueued, 0 put back after a cancel, 0 already there');
+    const again = await pxlAsync([...args, '--detach'], { env });
+    expect(again.stdout).toContain('0 enqueued, 0 put back after a cancel, 2 already there');
+
+    const longId = await jobIdOf(queue, 'long');
+    const shortId = await jobIdOf(queue, 'short');
+    await waitForJob(queue, longId, (j) => (asProgress(j.progress)?.step ?? 0) >= 12);
+    const cancel = await pxlAsync(['sweep', 'cancel', join(dir, 's.yaml'), '--queue', url, '--runs-dir', runsDir], { env });
+    expect(cancel.status, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toContain('1 queued member taken off the queue, 1 running stops after its step with a checkpoint');
+    const cancelled = (await queue.getJob(longId))!;
+    expect(await cancelled.getState()).toBe('failed');
+    expect(cancelled.failedReason).toMatch(/^cancelled/);
+    const runDir = asProgress(cancelled.progress)!.runDir!;
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string; steps: number };
+    expect(summary.status).toBe('interrupted');
+    expect(readFileSync(join(runDir, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`step-${String(summary.steps).padStart(8, '0')}`);
+    expect(await queue.getJob(shortId)).toBeUndefined(); // taken off the queue before it started
+
+    const followed = await pxlAsync(args, { env });
+    expect(followed.status, followed.stdout + followed.stderr).toBe(0);
+    expect(followed.stdout).toContain('1 enqueued, 1 put back after a cancel, 0 already there');
+    expect(worker.output()).toMatch(new RegExp(`${sweep}/long \\[slot 0\\]: resuming ${runDir}`));
+    const runs = await memberRuns(experiment, parentOf(runsDir, sweep));
+    const long = runs.find((r) => r.data.tags['pxl.sweep_member'] === 'long')!;
+    expect((await client.getMetricHistory(long.info.runId, 'train/loss')).map((m) => m.step)).toEqual(steps(60));
+
+    // Credentials: in no job, log, param or sweep file; the members sent the worker's own to MLflow.
+    const redisClient = await queue.client;
+    const stored = JSON.stringify(await Promise.all(['evil', longId].map((id) => redisClient.hgetall(`bull:${QUEUE_NAME}:${id}`))));
+    expect(stored).toContain('pxl-sweep-member');
+    const seen = [stored, worker.output(), first.stdout, first.stderr, followed.stdout, followed.stderr, cancel.stdout, JSON.stringify(runs.map((r) => r.data))];
+    for (const f of readdirSync(join(runsDir, 'sweeps', sweep), { recursive: true, withFileTypes: true })) {
+      if (f.isFile()) seen.push(readFileSync(join(f.parentPath, f.name), 'utf8'));
+    }
+    for (const text of seen) {
+      expect(text).not.toContain(redisSecret);
+      expect(text).not.toContain(mlflowSecret);
+    }
+    expect(proxy.authorizations).toContain(`Basic ${Buffer.from(`alice:${mlflowSecret}`).toString('base64')}`);
+    await queue.close();
+    await proxy.close();
   }, 300_000);
 });
