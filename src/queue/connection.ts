@@ -52,5 +52,5 @@ function displayUrl(u: URL): string {
   return copy.toString().replace(/\/$/, '');
 }
 
-/** Hides anything that looks like user:password@ in a string that is not a URL. */
-const redact = (s: string): string => s.replace(/\/\/[^/@]*@/, '//***@');
+/** Hides everything before the last @ (after any scheme) of a string that is not a URL: it may be a password. */
+const redact = (s: string): string => s.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1***@');
