@@ -43,7 +43,7 @@ export function buildProgram(): Command {
 }
 
 const EXPECTED_ERRORS = new Set([
-  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'RunStoreError', 'SweepStoreError', 'QueueInputError',
+  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'RunStoreError', 'SweepStoreError', 'QueueInputError', 'QueueUnreachableError',
 ]);
 /** Expected errors about input the user handed over (a damaged checkpoint): exit 2. */
 const BAD_INPUT_ERRORS = new Set(['CheckpointError']);

@@ -4,6 +4,7 @@
 // A Redis URL as the user gives it (redis://[user:password@]host[:port][/db], or rediss://
 // for TLS) as the options ioredis takes: the password goes to the connection only, never to
 // a message (`display` is the URL without it).
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'bullmq';
 
 export class QueueInputError extends Error {
@@ -39,7 +40,8 @@ export function parseQueueUrl(url: string): QueueConnection {
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(db ? { db: Number(db) } : {}),
     // rediss://: TLS, checked against the system's CAs (NODE_EXTRA_CA_CERTS adds one), with the host name as SNI.
-    ...(u.protocol === 'rediss:' ? { tls: { servername: u.hostname } } : {}),
+    // (SNI takes host names only: an IP address is checked against the certificate without it.)
+    ...(u.protocol === 'rediss:' ? { tls: isIP(u.hostname) ? {} : { servername: u.hostname } } : {}),
     // BullMQ's workers block on Redis: commands wait for a reconnect instead of failing after N tries.
     maxRetriesPerRequest: null,
   };

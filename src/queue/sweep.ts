@@ -5,7 +5,7 @@
 // run, from each member's MLflow run alone (the member folders are on the workers).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queue, type Job } from 'bullmq';
+import { Queue, type ConnectionOptions, type Job } from 'bullmq';
 import type { SweepDefinition } from '../sweep/definition.js';
 import type { MemberStatus, SweepStatus } from '../sweep/events.js';
 import { splitSweepCredentials, SweepTracker } from '../sweep/mlflow.js';
@@ -40,6 +40,11 @@ export interface MemberRow {
   processedAt: number | null;
 }
 
+/** Redis cannot be reached: an environment problem (exit 1). */
+export class QueueUnreachableError extends Error {
+  override name = 'QueueUnreachableError';
+}
+
 const SETTLED: QueueStatus[] = ['finished', 'failed', 'cancelled'];
 export const settled = (rows: MemberRow[]): boolean => rows.every((r) => SETTLED.includes(r.status));
 
@@ -49,14 +54,31 @@ export class QueuedSweep {
   readonly paths: SweepPaths;
   private readonly queue: Queue;
   private readonly trackingUri: string | null;
+  /** The connection's last error, for messages. */
+  lastError: Error | null = null;
 
   constructor(def: SweepDefinition, conn: QueueConnection, runsDir: string) {
     // Before anything is written or sent: no credentials in the sweep folder or the jobs.
     this.def = splitSweepCredentials(def).def;
     this.paths = sweepPaths(sweepDir(runsDir, def.name));
-    this.queue = new Queue(QUEUE_NAME, { connection: conn.connection });
+    // A command fails after a few tries instead of waiting for Redis forever: the sweep's side reports it (workers wait).
+    this.queue = new Queue(QUEUE_NAME, { connection: { ...conn.connection, maxRetriesPerRequest: 3 } as ConnectionOptions });
+    this.queue.on('error', (err) => {
+      this.lastError = err;
+    });
     const settings = resolveTracking(this.def.members[0].experiment.tracking);
     this.trackingUri = settings ? withoutCredentials(settings.uri).uri : null;
+  }
+
+  /** Waits for Redis; an error naming it (without its password) when it does not answer in time. */
+  async connect(display: string, timeoutMs = 15_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((done) => (timer = setTimeout(() => done('timeout'), timeoutMs)));
+    const ready = this.queue.waitUntilReady().then(() => 'ready' as const);
+    const outcome = await Promise.race([ready, timeout]).finally(() => clearTimeout(timer));
+    if (outcome === 'timeout') {
+      throw new QueueUnreachableError(`the queue at ${display} did not answer in ${timeoutMs / 1000} s${this.lastError ? ` (${this.lastError.message})` : ''}`);
+    }
   }
 
   close(): Promise<void> {

@@ -25,7 +25,9 @@ export function freePort(): Promise<number> {
 }
 
 function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // `extra` may name the port as PORT (say, --tls-port PORT with --port 0); later flags win.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, ...extra.map((a) => (a === 'PORT' ? String(port) : a))];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -44,7 +46,7 @@ const stopChild = (child: ChildProcess): Promise<void> =>
     child.kill('SIGTERM');
   });
 
-/** `extra`: more redis-server arguments (say, TLS). `port` 0 picks a free one. */
+/** `extra`: more redis-server arguments (say, TLS); `scheme` goes into the URL. */
 export async function startRedis(dir: string, extra: string[] = [], scheme = 'redis'): Promise<TestRedis> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });

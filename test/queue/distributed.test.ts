@@ -4,6 +4,7 @@
 // from MLflow) and the member's metric history ends up that of an uninterrupted run; Redis
 // restarted and MLflow down mid-sweep; a cancel and a second enqueue; payloads that are not
 // members; credentials kept out of jobs, logs and params.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -288,4 +289,23 @@ describe('pxl sweep --queue with pxl worker', () => {
     await queue.close();
     await proxy.close();
   }, 300_000);
+
+  it('works over rediss:// (TLS) with the server checked against a given CA, and refuses a server it cannot check', async () => {
+    const dir = tempDir();
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const tls = await startRedis(join(dir, 'redis'), ['--port', '0', '--tls-port', 'PORT', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'], 'rediss');
+    writeFiles(dir, { 's.yaml': `name: ${unique('tls')}\nexperiment: ${TINY}\nset:\n  train.sample_every: 0\nvariants:\n  only: {}\n` });
+    const env = { NODE_EXTRA_CA_CERTS: cert, MLFLOW_TRACKING_URI: '' };
+    startWorker(tls.url, join(dir, 'w'), env);
+    const args = ['sweep', join(dir, 's.yaml'), '--queue', tls.url, '--runs-dir', join(dir, 'runs')];
+    const followed = await pxlAsync(args, { env });
+    expect(followed.status, followed.stdout + followed.stderr).toBe(0);
+    expect(followed.stdout).toMatch(/\[1\/1\] only: finished/);
+    // Without the CA the server's certificate cannot be checked: no connection, a clear error, exit 1.
+    const untrusted = await pxlAsync(['sweep', 'status', join(dir, 's.yaml'), '--queue', tls.url, '--runs-dir', join(dir, 'runs')], { env: { MLFLOW_TRACKING_URI: '' } });
+    expect(untrusted.status).toBe(1);
+    expect(untrusted.stderr).toMatch(/did not answer in 15 s \(.*self[- ]signed certificate/);
+  }, 180_000);
 });

@@ -27,6 +27,7 @@ describe('queue URLs', () => {
     const q = parseQueueUrl('rediss://:secret@redis.lab:6390');
     expect(q.connection).toMatchObject({ host: 'redis.lab', port: 6390, password: 'secret', tls: { servername: 'redis.lab' } });
     expect(q.display).not.toContain('secret');
+    expect(parseQueueUrl('rediss://127.0.0.1:6390').connection).toMatchObject({ tls: {} });
   });
 
   it('refuses what is not a Redis URL, without repeating a password', () => {

@@ -22,11 +22,13 @@ export interface QueueCommand {
 const POLL_MS = 1000;
 
 export async function queueSweep(c: QueueCommand): Promise<number> {
-  const q = new QueuedSweep(c.def, parseQueueUrl(c.url), c.runsDir);
+  const conn = parseQueueUrl(c.url);
+  const q = new QueuedSweep(c.def, conn, c.runsDir);
   const out = process.stdout;
   const say = (line: string) => void (c.json ? out.write(`${JSON.stringify({ type: 'message', message: line })}\n`) : out.write(`${line}\n`));
   const warn = (m: string) => say(`warning: ${m}`);
   try {
+    await q.connect(conn.display);
     if (c.action === 'status') return await status(q, c, out, warn);
     if (c.action === 'cancel') {
       const { removed, stopping } = await q.cancel();
@@ -65,8 +67,20 @@ async function follow(q: QueuedSweep, c: QueueCommand, out: Writable, warn: (m: 
   process.once('SIGTERM', onSignal);
   const view = c.json ? jsonView(out) : out === process.stdout && process.stdout.isTTY ? liveView(out) : changesView(out);
   try {
+    let away = false;
     for (;;) {
-      const rows = await q.rows();
+      let rows: MemberRow[];
+      try {
+        rows = await q.rows();
+      } catch (err) {
+        // Redis restarting: the members go on; so does the following, once it is back.
+        if (!away) warn(`the queue cannot be read (${(err as Error).message}); trying again`);
+        away = true;
+        if (interrupted) return EXIT.interrupted;
+        await sleep(POLL_MS);
+        continue;
+      }
+      away = false;
       view(rows);
       if (done(rows)) {
         if (!settled(rows)) return EXIT.ok;
