@@ -178,7 +178,9 @@ describe('pxl sweep --queue with pxl worker', () => {
         '  train.eval_every: 10', `  tracking.experiment: ${experiment}`, 'variants:', '  bn: {}', '  no-bn: {model.batch_norm: false}', '',
       ].join('\n'),
     });
-    const workers = [startWorker(redis.url, join(dir, 'a')), startWorker(redis.url, join(dir, 'b'))];
+    // The default lock (30 s): a restart on a loaded machine must not outlast it (a lapsed lock is a takeover, tested above).
+    const lock = { PXL_QUEUE_LOCK_MS: '30000' };
+    const workers = [startWorker(redis.url, join(dir, 'a'), lock), startWorker(redis.url, join(dir, 'b'), lock)];
     const runsDir = join(dir, 'runs');
     const env = { MLFLOW_TRACKING_URI: proxy.uri };
     const args = ['sweep', join(dir, 's.yaml'), '--queue', redis.url, '--runs-dir', runsDir];
@@ -196,9 +198,9 @@ describe('pxl sweep --queue with pxl worker', () => {
     const logs = workers.map((w) => w.output()).join('\n');
     for (const m of ['bn', 'no-bn']) {
       // Started once, by one worker, never taken over or resumed.
-      expect(logs.split('\n').filter((l) => l.includes(`${sweep}/${m} [slot 0]: starting`))).toHaveLength(1);
+      expect(logs.split('\n').filter((l) => l.includes(`${sweep}/${m} [slot 0]: starting`)), logs).toHaveLength(1);
     }
-    expect(logs).not.toMatch(/resuming|downloaded|lost its lock/);
+    expect(logs, logs).not.toMatch(/resuming|downloaded|lost its lock/);
     const runs = await memberRuns(experiment, parentOf(runsDir, sweep));
     expect(runs.map((r) => r.data.tags['pxl.sweep_member']).sort()).toEqual(['bn', 'no-bn']);
     for (const r of runs) {
