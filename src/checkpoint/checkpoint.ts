@@ -25,8 +25,11 @@ export interface TrainingPosition {
   step: number; // optimiser steps completed
   epoch: number; // epoch of the next step
   epochStep: number; // steps completed within that epoch
+  /** Lowest and last bits/dim of the periodic evaluations: on the validation set when there is one, else on the test set. */
   bestTestBitsPerDim: number | null;
   lastTestBitsPerDim: number | null;
+  /** The step of the best checkpoint (checkpoints/best); absent in checkpoints of pxl before it was kept. */
+  bestStep?: number | null;
   lastTrainBitsPerDim: number | null;
   /** Wall time spent training before this checkpoint, so a resumed run's totals add up. */
   wallSeconds: number;
@@ -84,6 +87,17 @@ export async function saveCheckpoint(
   keep: number,
 ): Promise<string> {
   mkdirSync(dir, { recursive: true });
+  const { bytes, manifest } = await serialise(model, optimizer, position, seed);
+  removeStaleTemps(dir);
+  const name = checkpointName(position.step);
+  writeFolder(dir, name, bytes, manifest);
+  writePointer(dir, `${name}\n`);
+  prune(dir, keep, name);
+  return join(dir, name);
+}
+
+/** The state as weights.bin's bytes and its manifest; a NonFiniteStateError when it is not finite. */
+async function serialise(model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number): Promise<{ bytes: Uint8Array; manifest: Manifest }> {
   const named = namedState(model);
   const opt = await optimizer.getWeights();
   const all = [...named.map(([, v]) => v), ...opt.map((w) => w.tensor)];
@@ -108,8 +122,30 @@ export async function saveCheckpoint(
     optimizer: { name: optimizer.getClassName(), tensors: entries.slice(named.length) },
     weights: { bytes: bytes.byteLength, sha256: sha256(bytes) },
   };
+  return { bytes, manifest };
+}
+
+/**
+ * Saves the state as checkpoints/best (a checkpoint folder like the others, written the same
+ * durable way): not named by `latest`, never pruned, replaced when a better one comes.
+ */
+export async function saveBestCheckpoint(dir: string, model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const { bytes, manifest } = await serialise(model, optimizer, position, seed);
   removeStaleTemps(dir);
-  const name = checkpointName(position.step);
+  writeFolder(dir, BEST, bytes, manifest);
+  return join(dir, BEST);
+}
+
+export const BEST = 'best';
+
+/** The best checkpoint of a run's checkpoint folder, or null when it has none. */
+export function bestCheckpoint(dir: string): string | null {
+  return existsSync(join(dir, BEST, MANIFEST)) ? join(dir, BEST) : null;
+}
+
+/** Writes `name` into a temp folder, fsyncs it and renames it into place. */
+function writeFolder(dir: string, name: string, bytes: Uint8Array, manifest: Manifest): void {
   const tmp = join(dir, `.tmp-${name}-${process.pid}`);
   try {
     rmSync(tmp, { recursive: true, force: true });
@@ -119,12 +155,9 @@ export async function saveCheckpoint(
     fsyncDir(tmp);
     replaceFolder(tmp, join(dir, name));
     fsyncDir(dir);
-    writePointer(dir, `${name}\n`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  prune(dir, keep, name);
-  return join(dir, name);
 }
 
 /** Names of the tensors holding a NaN or an infinity (a plain scan: the data is in memory already). */
@@ -271,7 +304,7 @@ const MANIFEST_SCHEMA = {
       properties: {
         step: count, epoch: count, epochStep: count,
         bestTestBitsPerDim: bitsOrNull, lastTestBitsPerDim: bitsOrNull, lastTrainBitsPerDim: bitsOrNull,
-        wallSeconds: seconds, trainSeconds: seconds, imagesSeen: count,
+        wallSeconds: seconds, trainSeconds: seconds, imagesSeen: count, bestStep: { type: ['integer', 'null'], minimum: 0 },
       },
     },
     dataOrder: { type: 'object' },

@@ -24,7 +24,7 @@ const FONT = 'DejaVu Sans';
 export async function learningCurvesPng(series: CurveSeries[], title: string, o: { eightBit?: boolean } = {}): Promise<Uint8Array | null> {
   const values = series.flatMap(({ label, curves }) => [
     ...averaged(curves.train, TRAIN_POINTS).map((p) => ({ run: label, curve: 'train', step: p.step, bits: p.value })),
-    ...curves.test.map((p) => ({ run: label, curve: 'test', step: p.step, bits: p.value })),
+    ...curves.test.map((p) => ({ run: label, curve: curves.evalSet ?? 'test', step: p.step, bits: p.value })),
   ]);
   if (values.length === 0) return null;
   const [{ compile }, vega, { Resvg }] = await Promise.all([import('vega-lite'), import('vega'), import('@resvg/resvg-js')]);
@@ -43,6 +43,9 @@ export async function learningCurvesPng(series: CurveSeries[], title: string, o:
 export type Point = { run: string; curve: string; step: number; bits: number };
 
 function chartSpec(values: Point[], title: string, runs: string[], eightBit: boolean): Record<string, unknown> {
+  // The evaluation curves are named for their set; a validation curve appears only where a run has one.
+  const dashes: Record<string, number[]> = { test: [1, 0], train: [6, 4], validation: [2, 2] };
+  const curves = Object.keys(dashes).filter((c) => c !== 'validation' || values.some((v) => v.curve === c));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 720,
@@ -82,14 +85,14 @@ function chartSpec(values: Point[], title: string, runs: string[], eightBit: boo
             field: 'curve',
             type: 'nominal',
             title: 'curve',
-            scale: { domain: ['test', 'train'], range: [[1, 0], [6, 4]] },
+            scale: { domain: curves, range: curves.map((c) => dashes[c]) },
             legend: { symbolType: 'stroke', symbolSize: 700, symbolStrokeWidth: 2 },
           },
           detail: { field: 'curve' },
         },
       },
       {
-        transform: [{ filter: "datum.curve === 'test'" }],
+        transform: [{ filter: "datum.curve !== 'train'" }],
         mark: { type: 'point', filled: true, size: 40, clip: true },
       },
     ],
@@ -106,7 +109,7 @@ export function yDomain(values: Point[]): [number, number] {
   const lastStep = new Map<string, number>();
   for (const v of values) lastStep.set(v.run, Math.max(lastStep.get(v.run) ?? 0, v.step));
   const finite = values.filter((v) => Number.isFinite(v.bits));
-  const shown = finite.filter((v) => v.curve === 'test' || v.step >= 0.5 * lastStep.get(v.run)!);
+  const shown = finite.filter((v) => v.curve !== 'train' || v.step >= 0.5 * lastStep.get(v.run)!);
   const lo = Math.min(...finite.map((v) => v.bits));
   const hi = Math.max(...(shown.length ? shown : finite).map((v) => v.bits));
   const pad = Math.max((hi - lo) * 0.08, 0.01);
@@ -145,7 +148,7 @@ export function figureSeries(records: RunRecord[]): { series: CurveSeries[]; eig
     if (!eightBit) return { label: r.label, curves };
     const levels = r.experiment.model.color_levels;
     const shift = (points: Curves['train']) => points.map((p) => ({ step: p.step, value: eightBitEquivalent(p.value, levels) }));
-    return { label: r.label, curves: { train: shift(curves.train), test: shift(curves.test) } };
+    return { label: r.label, curves: { train: shift(curves.train), test: shift(curves.test), evalSet: curves.evalSet } };
   });
   return { series, eightBit };
 }

@@ -16,7 +16,11 @@ export type RecordStatus = RunSummary['status'] | 'incomplete' | 'running' | 'pe
 export interface Results {
   steps: number | null;
   test_bits_per_dim: number | null;
+  /** Test bits/dim of the best checkpoint (the lowest test bits/dim when it was chosen on the test set). */
   best_test_bits_per_dim: number | null;
+  /** What the best checkpoint was chosen on; null for runs of pxl before validation sets (the test set). */
+  best_chosen_on: 'validation' | 'test' | null;
+  best_validation_bits_per_dim: number | null;
   train_bits_per_dim: number | null;
   params: number | null;
   images_per_second: number | null;
@@ -34,12 +38,14 @@ export interface RunRecord {
 
 export interface Curves {
   train: { step: number; value: number }[];
+  /** The periodic evaluations, on `evalSet`. */
   test: { step: number; value: number }[];
+  evalSet: 'validation' | 'test';
 }
 
 /** What a run that has not started has to show. */
 export const NO_RESULTS: Results = {
-  steps: null, test_bits_per_dim: null, best_test_bits_per_dim: null, train_bits_per_dim: null,
+  steps: null, test_bits_per_dim: null, best_test_bits_per_dim: null, best_chosen_on: null, best_validation_bits_per_dim: null, train_bits_per_dim: null,
   params: null, images_per_second: null, wall_seconds: null, started_at: null,
 };
 
@@ -64,6 +70,8 @@ function fromSummary(s: RunSummary): Results {
     steps: s.steps,
     test_bits_per_dim: s.test_bits_per_dim,
     best_test_bits_per_dim: s.best_test_bits_per_dim,
+    best_chosen_on: s.best_chosen_on ?? null,
+    best_validation_bits_per_dim: s.best_validation_bits_per_dim ?? null,
     train_bits_per_dim: s.train_bits_per_dim,
     params: s.params,
     images_per_second: s.images_per_second,
@@ -79,12 +87,16 @@ const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 export function fromEvents(events: Ev[]): Results {
   const start = events.find((e) => e.type === 'start');
   const step = events.findLast((e) => e.type === 'step');
-  const evalEv = events.findLast((e) => e.type === 'eval');
+  const evalEv = events.findLast((e) => e.type === 'eval' && e.weights !== 'best');
   const last = events[events.length - 1];
+  const onValidation = evalEv?.set === 'validation';
   return {
     steps: num(step?.step) ?? 0,
-    test_bits_per_dim: num(evalEv?.testBitsPerDim),
-    best_test_bits_per_dim: num(evalEv?.bestTestBitsPerDim),
+    // Events of pxl before validation sets name their figures testBitsPerDim and bestTestBitsPerDim.
+    test_bits_per_dim: onValidation ? null : num(evalEv?.bitsPerDim ?? evalEv?.testBitsPerDim),
+    best_test_bits_per_dim: onValidation ? null : num(evalEv?.bestBitsPerDim ?? evalEv?.bestTestBitsPerDim),
+    best_chosen_on: evalEv ? (onValidation ? 'validation' : 'test') : null,
+    best_validation_bits_per_dim: onValidation ? num(evalEv?.bestBitsPerDim) : null,
     train_bits_per_dim: num(step?.bitsPerDim),
     params: num(start?.params),
     images_per_second: num(step?.imagesPerSecond),
@@ -93,10 +105,16 @@ export function fromEvents(events: Ev[]): Results {
   };
 }
 
-/** Train bits/dim at every step and test bits/dim at every evaluation, from metrics.jsonl. */
+/**
+ * Train bits/dim at every step and the bits/dim of every periodic evaluation, from
+ * metrics.jsonl: on the validation set when the run has one (`evalSet`), else the test set.
+ */
 export function readCurves(dir: string): Curves {
   const events = readEvents(runPaths(dir));
-  const pick = (type: string, key: string) =>
-    events.filter((e) => e.type === type && typeof e[key] === 'number').map((e) => ({ step: e.step as number, value: e[key] as number }));
-  return { train: pick('step', 'bitsPerDim'), test: pick('eval', 'testBitsPerDim') };
+  const pick = (type: string, key: string, keep: (e: Ev) => boolean = () => true) =>
+    events.filter((e) => e.type === type && typeof e[key] === 'number' && keep(e)).map((e) => ({ step: e.step as number, value: e[key] as number }));
+  const periodic = (e: Ev) => e.weights !== 'best' && !(e.set === 'test' && events.some((v) => v.type === 'eval' && v.set === 'validation'));
+  const evalSet = events.some((e) => e.type === 'eval' && e.set === 'validation') ? 'validation' : 'test';
+  const legacy = pick('eval', 'testBitsPerDim');
+  return { train: pick('step', 'bitsPerDim'), test: legacy.length ? legacy : pick('eval', 'bitsPerDim', periodic), evalSet };
 }

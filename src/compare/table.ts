@@ -111,13 +111,15 @@ const EIGHT_BIT_FIELDS = BITS.map((k) => `${k}_8bit`);
 /** Cells for people: bits/dim to 4 places (each beside its 8-bit equivalent when levels differ), counts with separators, times as 1m15s. */
 function humanCells(c: Comparison): { header: string[]; rows: string[][]; align: Align[] } {
   const bitsHeaders = BITS_HEADERS.flatMap((h) => (c.mixedLevels ? [h, `${h.replace(' bits/dim', '')} (8-bit eq.)`] : [h]));
-  const header = ['run', ...c.keys, 'status', 'steps', ...bitsHeaders, 'params', 'img/s', 'wall'];
+  const selection = withValidation(c);
+  const header = ['run', ...c.keys, 'status', 'steps', ...bitsHeaders, ...(selection ? ['best on', 'best validation'] : []), 'params', 'img/s', 'wall'];
   const rows = c.rows.map((r) => {
     const x = r.results;
     const count = (n: number | null) => (n === null ? '-' : int(n));
     const bitsCells = BITS.flatMap((k) => (r.eight_bit ? [fixed(x[k], 4), fixed(r.eight_bit[k], 4)] : [fixed(x[k], 4)]));
     return [
       r.label, ...c.keys.map((k) => r.config[k]), r.status, count(x.steps), ...bitsCells,
+      ...(selection ? [x.best_chosen_on ?? 'test', fixed(x.best_validation_bits_per_dim, 4)] : []),
       count(x.params), count(x.images_per_second), x.wall_seconds === null ? '-' : duration(x.wall_seconds),
     ];
   });
@@ -135,7 +137,7 @@ export function formatComparison(c: Comparison, format: Format): string {
     case 'markdown':
       return markdownTable(humanCells(c)) + note;
     case 'csv':
-      return csv(machineRows(c), { header: true, columns: ['run', 'dir', ...c.keys, ...RESULT_FIELDS, ...(c.mixedLevels ? EIGHT_BIT_FIELDS : [])] });
+      return csv(machineRows(c), { header: true, columns: ['run', 'dir', ...c.keys, ...resultFields(c), ...(c.mixedLevels ? EIGHT_BIT_FIELDS : [])] });
     case 'json': {
       const json = { sort: c.sort, reverse: c.reverse, keys: c.keys, ...(c.mixedLevels ? { note: LEVELS_NOTE } : {}), runs: c.rows };
       return `${JSON.stringify(json, null, 2)}\n`;
@@ -152,6 +154,19 @@ function machineRows(c: Comparison): Record<string, unknown>[] {
 }
 
 const stripStart = ({ started_at: _s, ...rest }: Results) => rest;
+
+/**
+ * Some run chose its best checkpoint on a validation set: the table says, for each run, what its
+ * best was chosen on ("best test" is then the best checkpoint's test bits/dim). Without any, the
+ * columns stay those of runs before validation sets.
+ */
+const withValidation = (c: Comparison) => c.rows.some((r) => r.results.best_chosen_on === 'validation');
+
+function resultFields(c: Comparison): string[] {
+  if (!withValidation(c)) return RESULT_FIELDS;
+  const at = RESULT_FIELDS.indexOf('train_bits_per_dim') + 1;
+  return [...RESULT_FIELDS.slice(0, at), 'best_chosen_on', 'best_validation_bits_per_dim', ...RESULT_FIELDS.slice(at)];
+}
 
 function markdownTable({ header, rows, align }: { header: string[]; rows: string[][]; align: Align[] }): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -22,6 +22,8 @@ export interface ImageSet {
   /** count*h*w*c raw bytes, row-major NHWC. */
   images: Uint8Array;
   labels: Uint8Array | null;
+  /** The file the labels were read from, for error messages; null or absent when there are none. */
+  labelFile?: string | null;
 }
 
 export interface Dataset {
@@ -111,6 +113,7 @@ async function loadSplit(files: SplitFiles, split: 'train' | 'test', limit: numb
       count,
       images: head(images.data, pixels, total, count),
       labels: labelBytes === null ? null : head(labelBytes, 1, total, count),
+      labelFile: files.labels,
     },
   };
 }

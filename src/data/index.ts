@@ -14,6 +14,7 @@ export {
 } from './datasets.js';
 export {
   makeBatch,
+  batchLabels,
   quantize,
   quantizeTables,
   dequantize,
@@ -22,5 +23,7 @@ export {
   EpochOrder,
   type Batch,
 } from './batches.js';
+export { splitValidation, validationIndices, type SplitDataset, type ValidationSplit } from './split.js';
+export { classLabelProblems, type LabelProblem } from './labels.js';
 export { IdxError, readIdx, parseIdx, type IdxArray } from './idx.js';
 export { cacheDir } from './verify.js';

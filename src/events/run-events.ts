@@ -19,7 +19,8 @@ export interface RunStartEvent {
   backend: string; // backend in use, e.g. 'wasm'
   backendNote: string; // why it was chosen / what fell back
   device: string; // human-readable device, e.g. 'CPU (2 threads)'
-  dataset: { name: string; train: number; test: number; height: number; width: number; channels: number };
+  /** train: the images trained on (without those held out for validation). */
+  dataset: { name: string; train: number; test: number; validation?: number; height: number; width: number; channels: number };
   totalSteps: number;
   stepsPerEpoch: number;
   resumedFromStep: number; // 0 for a fresh run
@@ -43,15 +44,26 @@ export interface EvalStartEvent {
   step: number;
 }
 
+/** The images an evaluation ran on: the held-out training images (dataset.validation) or the test set. */
+export type EvalSet = 'validation' | 'test';
+
 export interface EvalEvent {
   type: 'eval';
   time: number;
   step: number;
   epoch: number;
-  testLoss: number; // nats per pixel, inference mode
-  testBitsPerDim: number;
-  bestTestBitsPerDim: number;
-  images: number; // test images evaluated
+  /** validation: a periodic evaluation of a run with a validation set; test: a periodic one without, or a final one with. */
+  set: EvalSet;
+  /** current: the weights at `step`; best: those of the best checkpoint (of step `bestStep`), evaluated once at the end. */
+  weights: 'current' | 'best';
+  loss: number; // nats per pixel, inference mode
+  bitsPerDim: number;
+  /** Lowest bits/dim on the set the best checkpoint is chosen on, and its step, so far. */
+  bestBitsPerDim: number;
+  bestStep: number;
+  images: number; // images evaluated
+  /** A class-conditional model: loss is the conditional NLL, -log p(image | label). Absent in runs from before conditioning. */
+  conditional?: boolean;
   seconds: number;
 }
 
@@ -75,7 +87,11 @@ export interface SampleEvent {
   width: number;
   /** Sampled images as 0..1 intensities, row-major [count, height, width]. */
   pixels: Float32Array;
+  /** A class-conditional model: the label of each grid row (its class id). */
+  rowLabels?: string[];
   seconds: number;
+  /** The step of the weights drawn from, when not `step`'s own (the final grid from the best checkpoint). */
+  weightsStep?: number;
 }
 
 export interface CheckpointEvent {
@@ -83,6 +99,8 @@ export interface CheckpointEvent {
   time: number;
   step: number;
   path: string;
+  /** A new best checkpoint (checkpoints/best) rather than a rolling one. */
+  best?: boolean;
 }
 
 export interface WarningEvent {
@@ -119,10 +137,26 @@ export interface RunSummary {
   steps: number;
   epochs: number;
   train_bits_per_dim: number | null;
+  /** Test bits/dim of the last weights (the last evaluation's without a validation set). */
   test_bits_per_dim: number | null;
+  /** Test bits/dim of the best checkpoint: with a validation set the best on it, without one the lowest test bits/dim. */
   best_test_bits_per_dim: number | null;
+  /** The same number, named for what it is; absent in summaries of pxl before validation sets. */
+  test_bits_per_dim_best_checkpoint?: number | null;
+  /** What the best checkpoint was chosen on; test means its test bits/dim is not an unbiased estimate. */
+  best_chosen_on?: EvalSet;
+  best_step?: number | null;
+  validation_bits_per_dim?: number | null;
+  best_validation_bits_per_dim?: number | null;
+  /**
+   * Which NLL test_bits_per_dim is: conditional (-log p(image | label), a class-conditional
+   * model) or unconditional. Absent in runs from before conditioning, which are unconditional.
+   */
+  test_nll?: 'conditional' | 'unconditional';
   params: number;
   backend: string;
+  /** What it ran on, as the start event says, e.g. 'GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1'. */
+  device: string;
   wall_seconds: number;
   images_per_second: number | null;
   started_at: string;

@@ -6,13 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment } from '../config/types.js';
 import { intervalSteps } from '../config/rules.js';
-import { classToInput, EpochOrder, makeBatch } from '../data/batches.js';
+import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
+import { oneHotLabels } from '../model/conditioning.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
-import { loadCheckpoint, namedState, NonFiniteStateError, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
-import type { RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
+import { sampleRows } from '../sample/rows.js';
+import { bestCheckpoint, loadCheckpoint, namedState, NonFiniteStateError, saveBestCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
+import type { EvalEvent, EvalSet, RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
 
 /** The run folder as the trainer needs it: its id and place, where checkpoints go, how samples are kept. */
@@ -26,7 +28,8 @@ export interface RunFolder {
 
 export interface TrainOptions {
   experiment: Experiment;
-  data: Dataset;
+  /** With `validation`, the held-out training images evaluations and the best checkpoint use (src/data/split.ts). */
+  data: Dataset & { validation?: ImageSet | null };
   model: PixelCNN;
   paths: RunFolder;
   sampler: Sampler;
@@ -65,6 +68,17 @@ export function schedule(e: Experiment, trainCount: number): Schedule {
 
 const due = (step: number, every: number, total: number) => step === total || (every > 0 && step % every === 0);
 
+/** Said at the start of a run without a validation set. */
+export const BEST_ON_TEST_WARNING =
+  'no validation set (dataset.validation: none): evaluations and the best checkpoint use the test set, so the best test bits/dim is chosen on the test set ' +
+  'and is an optimistic estimate; set dataset.validation to a number of training images to hold out';
+
+/** The test bits/dim evaluated at the end of a run with a validation set: of the last weights and of the best checkpoint. */
+interface FinalTests {
+  last: number | null;
+  best: number | null;
+}
+
 /** Trains until the schedule ends, a stop is requested, or the loss stops being finite. */
 export async function train(o: TrainOptions): Promise<RunSummary> {
   const { experiment: e, data, model } = o;
@@ -83,11 +97,16 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   emit({
     type: 'start', time: Date.now(), runId: o.paths.id, runDir: o.paths.dir, experiment: e.name, description: e.description,
     config: e as unknown as Record<string, unknown>, params: model.paramCount(), ...o.start,
-    dataset: { name: data.name, train: data.train.count, test: data.test.count, height: data.height, width: data.width, channels: data.channels },
+    dataset: {
+      name: data.name, train: data.train.count, test: data.test.count, height: data.height, width: data.width, channels: data.channels,
+      ...(data.validation ? { validation: data.validation.count } : {}),
+    },
     totalSteps: sched.total, stepsPerEpoch: sched.perEpoch, resumedFromStep: pos.step,
   });
   for (const notice of o.notices ?? []) emit(notice);
   for (const message of warnings) emit({ type: 'warning', time: Date.now(), message });
+  if (!data.validation) emit({ type: 'warning', time: Date.now(), message: BEST_ON_TEST_WARNING });
+  const finals: FinalTests = { last: null, best: null };
 
   let status: RunStatus = 'finished';
   let message = '';
@@ -108,6 +127,20 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
       const weights = new Set(namedState(model).map(([name]) => name));
       const why = err.tensors.some((t) => weights.has(t)) ? brokenByUpdate(pos.step, err.tensors) : brokenOptimizer(pos.step, err.tensors);
       message = `${why}; stopped without saving it. ${kept()}`;
+      return false;
+    }
+  };
+  /** Keeps the weights just evaluated as checkpoints/best; false (and the run failed) when the state is not finite. */
+  const saveBest = async (): Promise<boolean> => {
+    pos.wallSeconds = wall();
+    try {
+      const path = await saveBestCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed);
+      emit({ type: 'checkpoint', time: Date.now(), step: pos.step, path, best: true });
+      return true;
+    } catch (err) {
+      if (!(err instanceof NonFiniteStateError)) throw err;
+      status = 'failed';
+      message = `${brokenOptimizer(pos.step, err.tensors)}; stopped without saving it. ${kept()}`;
       return false;
     }
   };
@@ -146,8 +179,9 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
           break;
         }
       }
-      if (evalDue) await evaluate(o, pos, sched.perEpoch);
-      if (sampleDue) await sample(o, pos.step);
+      if (evalDue && (await evaluate(o, pos, sched.perEpoch)) && !(await saveBest())) break;
+      // The final grid is drawn after the loop, from the best checkpoint.
+      if (sampleDue && pos.step < sched.total) await sample(o, pos.step);
       if ((checkpointDue || o.stop.requested) && !(await checkpoint())) break;
       if (o.stop.requested && pos.step < sched.total) {
         status = 'interrupted';
@@ -156,21 +190,23 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
       }
       await new Promise(setImmediate); // let signals, keys and the dashboard through
     }
-    if (status === 'finished' && pos.step >= sched.total && lastCheckpointStep !== pos.step) await checkpoint();
+    if (status === 'finished' && pos.step >= sched.total && (lastCheckpointStep === pos.step || (await checkpoint()))) {
+      Object.assign(finals, await finish(o, pos, sched.perEpoch));
+    }
   } catch (err) {
     status = 'failed';
     message = describeFailure(err);
   } finally {
     optimizer.dispose();
   }
-  const summary = summarise(o, pos, status, message, startedAt, wall());
+  const summary = summarise(o, pos, status, message, startedAt, wall(), finals);
   emit({ type: 'end', time: Date.now(), status, message, summary });
   return summary;
 }
 
 function freshPosition(): TrainingPosition {
   return {
-    step: 0, epoch: 0, epochStep: 0, bestTestBitsPerDim: null, lastTestBitsPerDim: null, lastTrainBitsPerDim: null,
+    step: 0, epoch: 0, epochStep: 0, bestTestBitsPerDim: null, lastTestBitsPerDim: null, bestStep: null, lastTrainBitsPerDim: null,
     wallSeconds: 0, trainSeconds: 0, imagesSeen: 0,
   };
 }
@@ -252,12 +288,22 @@ export function gradientStep(
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
-    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), vars);
+    const labels = labelsOf(model, set, indices);
+    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
     return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
   });
 }
 
-/** Mean test cross-entropy in inference mode (batch norm uses its running statistics). */
+/** One-hot labels of the images at `indices` for a class-conditional model; null for an unconditional one. */
+function labelsOf(model: PixelCNN, set: ImageSet, indices: ArrayLike<number>): tf.Tensor2D | null {
+  const classes = model.classes;
+  return classes === null ? null : oneHotLabels(batchLabels(set, indices), classes);
+}
+
+/**
+ * Mean test cross-entropy in inference mode (batch norm uses its running statistics); for a
+ * class-conditional model the conditional one, -log p(image | its label).
+ */
 export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, batchSize: number): Promise<number> {
   const { height, width, channels } = model.image;
   let total = 0;
@@ -266,7 +312,7 @@ export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, b
     const batch = makeBatch(set, indices, levels);
     const sum = tf.tidy(() => {
       const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
-      return crossEntropySum(model.forward(x, false), tf.tensor1d(batch.targets, 'int32'), levels);
+      return crossEntropySum(model.forward(x, false, false, labelsOf(model, set, indices)), tf.tensor1d(batch.targets, 'int32'), levels);
     });
     total += (await sum.data())[0];
     sum.dispose();
@@ -275,32 +321,92 @@ export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, b
   return total / (set.count * height * width * channels);
 }
 
-async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number): Promise<void> {
+/** The set periodic evaluations and the best checkpoint use: the validation set when there is one. */
+const evalSetOf = (o: TrainOptions): { set: EvalSet; images: ImageSet } =>
+  o.data.validation ? { set: 'validation', images: o.data.validation } : { set: 'test', images: o.data.test };
+
+/** Bits/dim of the model's weights on `images`, emitted as an eval event. */
+async function evaluateOn(
+  o: TrainOptions, pos: TrainingPosition, perEpoch: number, set: EvalSet, images: ImageSet, weights: EvalEvent['weights'], best: (bits: number) => [number, number],
+): Promise<number> {
   const start = performance.now();
   o.emit({ type: 'eval-start', time: Date.now(), step: pos.step });
-  const nats = await testLoss(o.model, o.data.test, o.experiment.model.color_levels, o.experiment.train.batch_size);
+  const nats = await testLoss(o.model, images, o.experiment.model.color_levels, o.experiment.train.batch_size);
   const bits = bitsPerDim(nats);
-  pos.lastTestBitsPerDim = bits;
-  pos.bestTestBitsPerDim = pos.bestTestBitsPerDim === null ? bits : Math.min(pos.bestTestBitsPerDim, bits);
+  const [bestBitsPerDim, bestStep] = best(bits);
   o.emit({
-    type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch),
-    testLoss: nats, testBitsPerDim: bits, bestTestBitsPerDim: pos.bestTestBitsPerDim, images: o.data.test.count,
+    type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set, weights,
+    loss: nats, bitsPerDim: bits, bestBitsPerDim, bestStep, images: images.count, conditional: o.model.classes !== null,
     seconds: (performance.now() - start) / 1000,
   });
+  return bits;
 }
 
-async function sample(o: TrainOptions, step: number): Promise<void> {
+/** A periodic evaluation on the validation set (or the test set without one); true when it is a new best. */
+async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number): Promise<boolean> {
+  const { set, images } = evalSetOf(o);
+  let improved = false;
+  const bits = await evaluateOn(o, pos, perEpoch, set, images, 'current', (value) => {
+    // Strictly lower: of equal evaluations the earliest stays the best.
+    improved = pos.bestTestBitsPerDim === null || value < pos.bestTestBitsPerDim;
+    if (improved) [pos.bestTestBitsPerDim, pos.bestStep] = [value, pos.step];
+    return [pos.bestTestBitsPerDim!, pos.bestStep ?? pos.step];
+  });
+  pos.lastTestBitsPerDim = bits;
+  return improved;
+}
+
+/**
+ * The end of a finished run: with a validation set, test bits/dim of the last weights and of
+ * the best checkpoint, each evaluated once; then the final grid, drawn from the best checkpoint.
+ * The model is left holding the best checkpoint's weights.
+ */
+async function finish(o: TrainOptions, pos: TrainingPosition, perEpoch: number): Promise<FinalTests> {
+  const finals: FinalTests = { last: null, best: null };
+  const bestStep = pos.bestStep ?? pos.step;
+  const best = (): [number, number] => [pos.bestTestBitsPerDim!, bestStep];
+  if (o.data.validation) finals.last = await evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'current', best);
+  const bestPath = bestCheckpoint(o.paths.checkpoints);
+  if (bestPath && bestStep !== pos.step) {
+    const loaded = loadCheckpoint(bestPath, o.model);
+    tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+  }
+  if (o.data.validation) {
+    finals.best = bestStep === pos.step ? finals.last : await evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'best', best);
+    if (bestStep === pos.step) o.emit({ ...lastEval(o, pos, perEpoch, finals.last!, bestStep), weights: 'best' });
+  }
+  await sample(o, pos.step, bestStep);
+  return finals;
+}
+
+/** The eval event of the best checkpoint's test when it is the last weights: the same figures, not evaluated twice. */
+function lastEval(o: TrainOptions, pos: TrainingPosition, perEpoch: number, bits: number, bestStep: number): EvalEvent {
+  return {
+    type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set: 'test', weights: 'best',
+    loss: bits * Math.LN2, bitsPerDim: bits, bestBitsPerDim: pos.bestTestBitsPerDim!, bestStep, images: o.data.test.count,
+    conditional: o.model.classes !== null, seconds: 0,
+  };
+}
+
+async function sample(o: TrainOptions, step: number, weightsStep = step): Promise<void> {
   const s = o.experiment.sample;
-  const { height, width, channels } = o.model.image;
-  o.emit({ type: 'sample-start', time: Date.now(), step, count: s.count, method: o.sampler.method });
-  const result = await o.sampler.sample(o.model, { count: s.count, temperature: s.temperature, seed: s.seed });
+  const { height, width } = o.model.image;
+  const rows = sampleRows(o.experiment);
+  o.emit({ type: 'sample-start', time: Date.now(), step, count: rows.count, method: o.sampler.method });
+  const result = await o.sampler.sample(o.model, { count: rows.count, temperature: s.temperature, seed: s.seed, labels: rows.labels });
   const levels = o.experiment.model.color_levels;
   const path = o.paths.saveSamples(step, result.classes);
   const pixels = Float32Array.from(result.classes, (k) => classToInput(k, levels));
-  o.emit({ type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: s.count, columns: s.columns, height, width, pixels, seconds: result.seconds });
+  o.emit({
+    type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: rows.count, columns: rows.columns, height, width, pixels,
+    seconds: result.seconds, ...(rows.rowLabels ? { rowLabels: rows.rowLabels } : {}), ...(weightsStep !== step ? { weightsStep } : {}),
+  });
 }
 
-function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, message: string, startedAt: Date, wallSeconds: number): RunSummary {
+function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, message: string, startedAt: Date, wallSeconds: number, finals: FinalTests): RunSummary {
+  const validation = !!o.data.validation;
+  // Without a validation set the best checkpoint is the one of the lowest test bits/dim.
+  const bestTest = validation ? finals.best : pos.bestTestBitsPerDim;
   return {
     status,
     run_id: o.paths.id,
@@ -308,10 +414,17 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     steps: pos.step,
     epochs: pos.step / schedule(o.experiment, o.data.train.count).perEpoch,
     train_bits_per_dim: pos.lastTrainBitsPerDim,
-    test_bits_per_dim: pos.lastTestBitsPerDim,
-    best_test_bits_per_dim: pos.bestTestBitsPerDim,
+    test_bits_per_dim: validation ? finals.last : pos.lastTestBitsPerDim,
+    best_test_bits_per_dim: bestTest,
+    test_bits_per_dim_best_checkpoint: bestTest,
+    best_chosen_on: validation ? 'validation' : 'test',
+    best_step: pos.bestStep ?? null,
+    validation_bits_per_dim: validation ? pos.lastTestBitsPerDim : null,
+    best_validation_bits_per_dim: validation ? pos.bestTestBitsPerDim : null,
+    test_nll: o.model.classes === null ? 'unconditional' : 'conditional',
     params: o.model.paramCount(),
     backend: o.start.backend,
+    device: o.start.device,
     wall_seconds: wallSeconds,
     images_per_second: pos.trainSeconds > 0 ? pos.imagesSeen / pos.trainSeconds : null,
     started_at: startedAt.toISOString(),

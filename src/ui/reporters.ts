@@ -3,7 +3,7 @@
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
 import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
-import { duration, eta, fixed, int } from './format.js';
+import { CONDITIONAL, duration, eta, fixed, int } from './format.js';
 
 export type ReporterName = 'plain' | 'json';
 
@@ -25,7 +25,7 @@ export function plainReporter(out: Writable): RunListener {
         logEvery = (e.config as { train?: { log_every?: number } }).train?.log_every ?? logEvery;
         line(`run ${e.experiment}/${e.runId}${e.resumedFromStep ? ` (resumed at step ${e.resumedFromStep})` : ''}`);
         line(`  folder   ${e.runDir}`);
-        line(`  model    ${int(e.params)} parameters; dataset ${e.dataset.name} (${int(e.dataset.train)} train, ${int(e.dataset.test)} test, ${e.dataset.height}x${e.dataset.width}x${e.dataset.channels})`);
+        line(`  model    ${int(e.params)} parameters; dataset ${e.dataset.name} (${int(e.dataset.train)} train, ${e.dataset.validation ? `${int(e.dataset.validation)} validation, ` : ''}${int(e.dataset.test)} test, ${e.dataset.height}x${e.dataset.width}x${e.dataset.channels})`);
         line(`  backend  ${e.backend}: ${e.device}`);
         line(`  schedule ${int(total)} steps, ${int(perEpoch)} per epoch`);
         break;
@@ -39,7 +39,11 @@ export function plainReporter(out: Writable): RunListener {
         }
         break;
       case 'eval':
-        line(`eval step ${e.step}: test ${fixed(e.testBitsPerDim, 4)} bits/dim (best ${fixed(e.bestTestBitsPerDim, 4)}) on ${int(e.images)} images in ${duration(e.seconds)}`);
+        line(
+          e.weights === 'best'
+            ? `eval step ${e.step}: test ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''} of the best checkpoint (step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`
+            : `eval step ${e.step}: ${e.set} ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''} (best ${fixed(e.bestBitsPerDim, 4)} at step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`,
+        );
         break;
       case 'sample':
         line(`sample step ${e.step}: ${e.count} images (${e.method}) in ${duration(e.seconds)} -> ${e.path}`);
@@ -65,8 +69,12 @@ export function plainReporter(out: Writable): RunListener {
 /** How a run ended: the summary line, then the reason or the resume hint when there is one. */
 export function endLines(e: { status: string; message: string; summary: RunSummary }): string[] {
   const s = e.summary;
+  const conditional = s.test_nll === 'conditional' ? ` ${CONDITIONAL}` : '';
   const summary =
     `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
-    `test ${fixed(s.test_bits_per_dim)} (best ${fixed(s.best_test_bits_per_dim)}); ${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
+    (s.best_chosen_on === 'validation'
+      ? `validation best ${fixed(s.best_validation_bits_per_dim)} at step ${s.best_step}; test ${fixed(s.test_bits_per_dim)} last, ${fixed(s.best_test_bits_per_dim)} best checkpoint${conditional}; `
+      : `test ${fixed(s.test_bits_per_dim)}${conditional} (best ${fixed(s.best_test_bits_per_dim)}${s.best_chosen_on ? ', chosen on test' : ''}); `) +
+    `${s.images_per_second ? int(s.images_per_second) : '-'} img/s`;
   return e.message ? [summary, e.message] : [summary];
 }

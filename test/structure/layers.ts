@@ -16,7 +16,7 @@ export const ALLOWED: Record<string, string[]> = {
   model: ['backend', 'config', 'util'],
   checkpoint: ['model', 'util'],
   sample: ['model', 'data', 'config', 'util'],
-  train: ['checkpoint', 'sample/sampler.ts', 'model', 'data', 'backend', 'config', 'events', 'util'],
+  train: ['checkpoint', 'sample/sampler.ts', 'sample/rows.ts', 'model', 'data', 'backend', 'config', 'events', 'util'],
   store: ['events', 'config', 'util'],
   track: ['events', 'config', 'util'],
   ui: ['events', 'config', 'util'],

@@ -76,6 +76,7 @@ export function fakeRun(runDir: string, options: FakeRunOptions = {}): FakeRun {
   const samplePaths: string[] = [];
   const lines: string[] = [];
   let best = Number.POSITIVE_INFINITY;
+  let bestStep = 0;
   for (let step = 1; step <= steps; step++) {
     const time = T0 + step * STEP_MS;
     const l = loss(step);
@@ -83,9 +84,12 @@ export function fakeRun(runDir: string, options: FakeRunOptions = {}): FakeRun {
     lines.push(JSON.stringify({ step, loss: l }));
     if (step % evalEvery === 0) {
       const test = (l + 0.02) / Math.LN2;
-      best = Math.min(best, test);
+      if (test < best) [best, bestStep] = [test, step];
       events.push({ type: 'eval-start', time: time + 1, step });
-      events.push({ type: 'eval', time: time + 2, step, epoch: Math.floor((step - 1) / 100), testLoss: l + 0.02, testBitsPerDim: test, bestTestBitsPerDim: best, images: 10000, seconds: 3 });
+      events.push({
+        type: 'eval', time: time + 2, step, epoch: Math.floor((step - 1) / 100), set: 'test', weights: 'current',
+        loss: l + 0.02, bitsPerDim: test, bestBitsPerDim: best, bestStep, images: 10000, seconds: 3,
+      });
     }
     if (step % sampleEvery === 0) {
       const path = join(runDir, 'samples', `step-${String(step).padStart(6, '0')}.png`);
@@ -118,6 +122,7 @@ export function fakeRun(runDir: string, options: FakeRunOptions = {}): FakeRun {
       test_bits_per_dim: Number.isFinite(best) ? best : null,
       best_test_bits_per_dim: Number.isFinite(best) ? best : null,
       params: 12345,
+      device: 'CPU (2 threads)',
       backend: 'wasm',
       wall_seconds: (steps * STEP_MS) / 1000,
       images_per_second: 183,

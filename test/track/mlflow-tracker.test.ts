@@ -65,6 +65,7 @@ describe('MLflow tracker', () => {
       'train.lr': '0.001',
       'pxl.trainable_params': '12345',
       'pxl.backend': 'wasm',
+      'pxl.test_nll': 'unconditional',
     });
 
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -87,10 +88,10 @@ describe('MLflow tracker', () => {
     expect(await client.getMetricHistory(got.info.runId, 'train/images_per_second')).toHaveLength(300);
     const evals = run.events.filter((e) => e.type === 'eval');
     expect(await client.getMetricHistory(got.info.runId, 'test/bits_per_dim')).toEqual(
-      evals.map((e) => ({ key: 'test/bits_per_dim', value: e.testBitsPerDim, step: e.step, timestamp: e.time })),
+      evals.map((e) => ({ key: 'test/bits_per_dim', value: e.bitsPerDim, step: e.step, timestamp: e.time })),
     );
     const best = await client.getMetricHistory(got.info.runId, 'best/test_bits_per_dim');
-    expect(best).toEqual([{ key: 'best/test_bits_per_dim', value: evals.at(-1)!.bestTestBitsPerDim, step: 300, timestamp: T0 + 300 * STEP_MS + 10 }]);
+    expect(best).toEqual([{ key: 'best/test_bits_per_dim', value: evals.at(-1)!.bestBitsPerDim, step: 300, timestamp: T0 + 300 * STEP_MS + 10 }]);
 
     // Artifacts, byte for byte.
     const same = async (artifact: string, local: string): Promise<void> => {
@@ -103,6 +104,24 @@ describe('MLflow tracker', () => {
     for (const path of run.samplePaths) await same(`samples/${path.split('/').pop()}`, path);
     await same('model/model.json', join(run.checkpointDir, 'model.json'));
     await same('model/weights.bin', join(run.checkpointDir, 'weights.bin'));
+  });
+
+  it("names a class-conditional model's test metrics as conditional, and says so in a param", async () => {
+    const run = fakeRun(tempDir(), { steps: 20, evalEvery: 10, sampleEvery: 1000 });
+    const events = run.events.map((e) => {
+      if (e.type === 'start') return { ...e, config: { ...e.config, model: { ...CONFIG.model, conditioning: { type: 'class', classes: 10 } } } };
+      if (e.type === 'eval') return { ...e, conditional: true };
+      if (e.type === 'end') return { ...e, summary: { ...e.summary, test_nll: 'conditional' as const } };
+      return e;
+    });
+    await feed(createMlflowTracker({ uri: server.uri, experimentName: unique('conditional'), runDir: run.runDir, log: () => {} }), events);
+    const got = await trackedRun(run.runDir);
+    expect(got.data.params['pxl.test_nll']).toBe('conditional');
+    const evals = events.filter((e) => e.type === 'eval');
+    expect((await client.getMetricHistory(got.info.runId, 'test/bits_per_dim_conditional')).map((m) => m.value)).toEqual(evals.map((e) => e.bitsPerDim));
+    expect((await client.getMetricHistory(got.info.runId, 'test/loss_conditional')).map((m) => m.step)).toEqual(evals.map((e) => e.step));
+    expect(await client.getMetricHistory(got.info.runId, 'best/test_bits_per_dim_conditional')).toHaveLength(1);
+    for (const plain of ['test/bits_per_dim', 'test/loss', 'best/test_bits_per_dim']) expect(await client.getMetricHistory(got.info.runId, plain), plain).toEqual([]);
   });
 
   it('marks failed runs FAILED with their message and interrupted runs KILLED', async () => {

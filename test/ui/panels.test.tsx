@@ -78,7 +78,7 @@ describe('dashboard panels', () => {
     expect(later.find((l) => l.includes('steps/s'))).toContain('elapsed 2m05s');
     const evaluated = run.until(is('eval'));
     const ev = evaluated[evaluated.length - 1] as Extract<RunEvent, { type: 'eval' }>;
-    expect(line(await frame(stateOf(evaluated)), 'train bits/dim')).toContain(`test ${fixed(ev.testBitsPerDim, 3)} at step 4 · best ${fixed(ev.bestTestBitsPerDim, 3)} at step 4`);
+    expect(line(await frame(stateOf(evaluated)), 'train bits/dim')).toContain(`test ${fixed(ev.bitsPerDim, 3)} at step 4 · best ${fixed(ev.bestBitsPerDim, 3)} at step 4`);
   });
 
   it('sampling: the status says so and the samples panel waits for them', async () => {

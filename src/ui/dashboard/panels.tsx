@@ -4,9 +4,9 @@
 import { ProgressBar } from '@inkjs/ui';
 import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
-import { duration, eta, fixed, int } from '../format.js';
+import { CONDITIONAL, duration, eta, fixed, int } from '../format.js';
 import { lossChart } from './chart.js';
-import { imagesText } from './glyphs.js';
+import { imagesText, previewImages } from './glyphs.js';
 import type { DashboardState } from './state.js';
 
 type Run = NonNullable<DashboardState['run']>;
@@ -28,7 +28,7 @@ export function Header({ run }: { run: Run }) {
         {run.resumedFromStep ? ` (resumed at step ${int(run.resumedFromStep)})` : ''} · {int(run.params)} parameters
       </Line>
       <Line dim>
-        {run.backend} · {run.device} · {d.name} {int(d.train)} train / {int(d.test)} test · {d.height}×{d.width}×{d.channels}
+        {run.backend} · {run.device} · {d.name} {int(d.train)} train{d.validation ? ` / ${int(d.validation)} validation` : ''} / {int(d.test)} test · {d.height}×{d.width}×{d.channels}
       </Line>
     </Box>
   );
@@ -84,8 +84,10 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
     <Box flexDirection="column">
       <Line>
         <Text bold>train bits/dim</Text> {train ? fixed(train.bitsPerDim, 3) : '-'}
-        <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>test</Text>{' '}
+        <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>{test?.set ?? (run?.dataset.validation ? 'validation' : 'test')}</Text>{' '}
+        {test?.conditional ? <Text dimColor>{`${CONDITIONAL} `}</Text> : null}
         {test ? `${fixed(test.bitsPerDim, 3)} at step ${int(test.step)} · best ${fixed(test.best, 3)} at step ${int(test.bestStep)}` : 'not evaluated yet'}
+        {state.finalTest ? ` · test ${fixed(state.finalTest.last, 3)} last, ${fixed(state.finalTest.best, 3)} best` : ''}
       </Line>
       {lines.length > 0 ? lines.map((l, i) => <Text key={i}>{l || ' '}</Text>) : <Filler rows={height} text="the chart starts with the first step" />}
     </Box>
@@ -97,8 +99,9 @@ export const SAMPLES_TITLE_ROWS = 1;
 export function SamplesPanel({ state, scale, fit, rows }: { state: DashboardState; scale: number; fit: number; rows: number }) {
   const { sample, sampling } = state;
   const lines = useMemo(() => (sample ? imagesText(sample, fit, scale) : []), [sample, fit, scale]);
+  const shown = sample ? previewImages(sample, fit).length : 0;
   const title = sample
-    ? `step ${int(sample.step)} · ${sample.method} · ${Math.min(fit, sample.count)} of ${sample.count} shown · ${duration(sample.seconds)}`
+    ? `step ${int(sample.step)} · ${sample.method} · ${shown} of ${sample.count} shown${sample.rowLabels?.length ? ', one per class, labelled' : ''} · ${duration(sample.seconds)}`
     : sampling
       ? `drawing ${sampling.count} at step ${int(sampling.step)}…`
       : 'none yet';
@@ -157,6 +160,13 @@ export function Status({ state, tick }: { state: DashboardState; tick: number })
   return <Line color={s.color}>{s.busy ? `${BUSY[tick % BUSY.length]} ${s.text}` : s.text}</Line>;
 }
 
+/** What an evaluation in progress runs on: the validation images, or the test images (every evaluation without a validation set, the final ones with). */
+function evaluatedImages(state: DashboardState): string {
+  const d = state.run?.dataset;
+  const validation = d?.validation && !(state.progress && state.run && state.progress.step >= state.run.totalSteps && state.test?.step === state.progress.step);
+  return validation ? `${int(d!.validation!)} validation images` : `${int(d?.test ?? 0)} test images`;
+}
+
 export function statusOf(state: DashboardState): { text: string; busy: boolean; color?: string } {
   // Once a stop is asked for, the hint says what happens next instead of which keys stop.
   const keys = state.stopSource ? `${state.stopSource}: stopping after this · Ctrl-C again to quit at once` : 'q stop · Ctrl-C twice quit at once';
@@ -167,7 +177,7 @@ export function statusOf(state: DashboardState): { text: string; busy: boolean; 
     case 'training':
       return { text: `training · ${keys}`, busy: false, color: 'green' };
     case 'evaluating':
-      return { text: `evaluating on ${int(state.run?.dataset.test ?? 0)} test images · ${keys}`, busy: true };
+      return { text: `evaluating on ${evaluatedImages(state)} · ${keys}`, busy: true };
     case 'sampling':
       return { text: `sampling ${state.sampling?.count ?? ''} images (${state.sampling?.method ?? ''}) · ${keys}`, busy: true };
     case 'stopping':

@@ -1,6 +1,6 @@
 // The dashboard's whole state and the one pure reducer that builds it from the trainer's
 // events. Components only read it; nothing else keeps state about the run.
-import type { EndEvent, RunEvent, RunStartEvent, SampleEvent } from '../../events/run-events.js';
+import type { EndEvent, EvalSet, RunEvent, RunStartEvent, SampleEvent } from '../../events/run-events.js';
 
 /** What the run is doing now, as the status line says it. */
 export type Phase = 'waiting' | 'starting' | 'training' | 'evaluating' | 'sampling' | 'stopping' | EndEvent['status'];
@@ -37,7 +37,10 @@ export interface DashboardState {
   progress: { step: number; epoch: number; epochStep: number; stepsPerSecond: number; imagesPerSecond: number; time: number } | null;
   train: { bitsPerDim: number; loss: number } | null;
   loss: LossSeries;
-  test: { step: number; bitsPerDim: number; best: number; bestStep: number } | null;
+  /** The periodic evaluations: on the validation set when the run has one, else on the test set. `conditional`: a class-conditional model's NLL, -log p(image | label). */
+  test: { set: EvalSet; step: number; bitsPerDim: number; best: number; bestStep: number; conditional: boolean } | null;
+  /** With a validation set, the test bits/dim evaluated at the end: of the last weights and of the best checkpoint. */
+  finalTest: { last: number | null; best: number | null; bestStep: number } | null;
   sampling: { step: number; count: number; method: string } | null;
   sample: Omit<SampleEvent, 'type' | 'time'> | null;
   checkpoint: { step: number; path: string } | null;
@@ -54,6 +57,7 @@ export const initialState: DashboardState = {
   train: null,
   loss: { start: 0, every: 1, points: [], pending: { sum: 0, n: 0 } },
   test: null,
+  finalTest: null,
   sampling: null,
   sample: null,
   checkpoint: null,
@@ -85,8 +89,12 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
     case 'eval-start':
       return { ...s, phase: 'evaluating' };
     case 'eval': {
-      const improved = !s.test || a.testBitsPerDim <= s.test.best;
-      return { ...s, phase: busy(s), test: { step: a.step, bitsPerDim: a.testBitsPerDim, best: a.bestTestBitsPerDim, bestStep: improved ? a.step : s.test!.bestStep } };
+      // A run with a validation set ends with test evaluations of its last weights and its best checkpoint.
+      if (a.set === 'test' && s.test?.set === 'validation') {
+        const finalTest = { ...(s.finalTest ?? { last: null, best: null, bestStep: a.bestStep }), [a.weights === 'best' ? 'best' : 'last']: a.bitsPerDim };
+        return { ...s, phase: busy(s), finalTest };
+      }
+      return { ...s, phase: busy(s), test: { set: a.set, step: a.step, bitsPerDim: a.bitsPerDim, best: a.bestBitsPerDim, bestStep: a.bestStep, conditional: a.conditional ?? false } };
     }
     case 'sample-start':
       return { ...s, phase: 'sampling', sampling: { step: a.step, count: a.count, method: a.method } };
