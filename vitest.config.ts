@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    // The GPU build's own tests need it built (2.4 GB of downloads): `npm run test:gpu-build`.
+    exclude: [...configDefaults.exclude, 'test/gpu-build/**'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
     // tfjs backends are process-global: isolate files in their own processes.

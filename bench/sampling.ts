@@ -1,7 +1,8 @@
 // Naive against cached sampling, 64 samples, on the best available backend, for a small model (4
-// blocks, h=16) and the seed model (untrained weights: the cost does not depend on their values).
+// blocks, h=16), the seed model and the gated model of experiments/mnist-gated.yaml (untrained
+// weights: the cost does not depend on their values).
 //
-//   npm run bench:sampling [-- --configs small,seed --naive-positions 5 --repeats 3]
+//   npm run bench:sampling [-- --configs small,seed,gated --naive-positions 5 --repeats 3 --count 64]
 //
 // Naive sampling costs one identical full forward pass per pixel position, so where a full
 // naive run would take hours it is timed over its first few positions and extrapolated to
@@ -23,9 +24,10 @@ import { samplerFor, type SampleMethod } from '../src/sample/index.js';
 const CONFIGS: Record<string, { file: string; sets?: string[]; naivePositions: number | 'all'; naiveBatch: number }> = {
   small: { file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16'], naivePositions: 'all', naiveBatch: 64 },
   seed: { file: 'experiments/mnist-15block.yaml', naivePositions: 5, naiveBatch: 16 },
+  gated: { file: 'experiments/mnist-gated.yaml', naivePositions: 5, naiveBatch: 64 },
 };
 const MNIST = { height: 28, width: 28, channels: 1 };
-const COUNT = 64;
+let COUNT = 64;
 const SEED = 0;
 
 interface PartialRun {
@@ -114,8 +116,9 @@ function table(rows: string[][]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { configs: { type: 'string', default: 'small,seed' }, 'naive-positions': { type: 'string' }, repeats: { type: 'string', default: '3' } },
+    options: { configs: { type: 'string', default: 'small,seed,gated' }, 'naive-positions': { type: 'string' }, repeats: { type: 'string', default: '3' }, count: { type: 'string', default: '64' } },
   });
+  COUNT = Number(values.count);
   const names = values.configs.split(',');
   for (const n of names) if (!CONFIGS[n]) throw new Error(`unknown config ${n}: expected ${Object.keys(CONFIGS).join(', ')}`);
   const repeats = Number(values.repeats);
@@ -128,7 +131,8 @@ async function main(): Promise<void> {
   const rows = [['config', 'naive', 'cached', 'ratio', 'max |p naive - p cached|', 'load at end']];
   const notes: string[] = [];
   for (const name of names) {
-    const { file, sets, naivePositions, naiveBatch } = CONFIGS[name];
+    const { file, sets, naivePositions } = CONFIGS[name];
+    const naiveBatch = Math.min(CONFIGS[name].naiveBatch, COUNT);
     const experiment = loadExperiment(file, sets).experiment;
     const model = new PixelCNN(experiment.model, MNIST, experiment.seed);
     const total = MNIST.height * MNIST.width;

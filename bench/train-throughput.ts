@@ -5,7 +5,7 @@
 //   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed]
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
-import { initBackend, type BackendRequest } from '../src/backend/index.js';
+import { BackendUnavailableError, initBackend, type BackendRequest } from '../src/backend/index.js';
 import { loadExperiment } from '../src/config/load.js';
 import { EpochOrder, loadDataset } from '../src/data/index.js';
 import { PixelCNN } from '../src/model/pixelcnn.js';
@@ -73,4 +73,11 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // An unavailable backend (e.g. --backend tensorflow-gpu on a machine without a usable GPU): say why, no stack.
+  if (!(err instanceof BackendUnavailableError)) throw err;
+  console.error(`bench: ${err.message}`);
+  process.exitCode = 1;
+}

@@ -18,6 +18,7 @@ const NAMES = {
   'model.input.mask': 'MaskType',
   'model.blocks.mask': 'MaskType',
   'model.head.mask': 'MaskType',
+  'model.conditioning': 'ConditioningConfig',
   train: 'TrainConfig',
   'train.optimizer': 'OptimizerConfig',
   'train.eval_every': 'Interval',

@@ -1,4 +1,5 @@
-// The three model sizes the peer benchmark compares, as experiment files plus overrides.
+// The models the peer benchmark compares, as experiment files plus overrides: three residual
+// sizes and the gated model of experiments/mnist-gated.yaml.
 import { loadExperiment } from '../../src/config/load.js';
 import { EpochOrder, loadDataset } from '../../src/data/index.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
@@ -6,7 +7,7 @@ import { makeOptimizer } from '../../src/train/optimizer.js';
 import { trainStep } from '../../src/train/trainer.js';
 
 export interface PeerConfig {
-  key: 'small' | 'medium' | 'seed';
+  key: 'small' | 'medium' | 'seed' | 'gated';
   label: string;
   file: string;
   sets: string[];
@@ -16,6 +17,7 @@ export const PEER_CONFIGS: PeerConfig[] = [
   { key: 'small', label: 'small (4 blocks, h=16)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16'] },
   { key: 'medium', label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'] },
   { key: 'seed', label: 'seed (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [] },
+  { key: 'gated', label: 'gated (7 dilated gated blocks, h=64)', file: 'experiments/mnist-gated.yaml', sets: [] },
 ];
 
 /** One model of a peer config on real MNIST batches, stepped one Adam step at a time. */

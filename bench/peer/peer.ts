@@ -1,10 +1,11 @@
 // pxl against PyTorch on the same machine, side by side in one run: the same PixelCNN
 // architecture (bench/peer/torch_peer.py is PyTorch's, written independently; the parameter
-// counts must match exactly), the same MNIST batches of 32, Adam at 1e-3, for three sizes;
-// then sampling 64 images of the seed model: PyTorch's naive sampler (extrapolated) against
-// pxl's cached one.
+// counts must match exactly), the same MNIST batches of 32, Adam at 1e-3, for three residual
+// sizes and a gated model (experiments/mnist-gated.yaml against torch_peer.py's own gated
+// PixelCNN); then sampling 64 images of the seed model (--sample-config gated for the gated
+// one): PyTorch's naive sampler (extrapolated) against pxl's cached one.
 //
-//   npm run bench:peer [-- --configs small,medium,seed --rounds 8,5,3 --threads 2 --no-sampling --own-init]
+//   npm run bench:peer [-- --configs small,medium,seed,gated --rounds 8,5,3,3 --threads 2 --no-sampling --own-init]
 //
 // PyTorch's model starts from pxl's initial weights (unless --own-init), so the losses of the
 // first steps must agree: a check that the two compute the same thing, beyond the parameter
@@ -40,14 +41,15 @@ const MNIST = { height: 28, width: 28, channels: 1 };
 
 const { values } = parseArgs({
   options: {
-    configs: { type: 'string', default: 'small,medium,seed' },
-    rounds: { type: 'string', default: '8,5,3' },
-    warmup: { type: 'string', default: '2,2,1' },
+    configs: { type: 'string', default: 'small,medium,seed,gated' },
+    rounds: { type: 'string', default: '8,5,3,3' },
+    warmup: { type: 'string', default: '2,2,1,1' },
     batch: { type: 'string', default: '32' },
     threads: { type: 'string', default: String(cpus().length) },
     backend: { type: 'string', default: 'auto' },
     'no-sampling': { type: 'boolean', default: false },
     'sample-count': { type: 'string', default: '64' },
+    'sample-config': { type: 'string', default: 'seed' },
     'naive-positions': { type: 'string', default: '4' },
     'cached-runs': { type: 'string', default: '3' },
     json: { type: 'string' },
@@ -199,13 +201,14 @@ async function pxlNaivePerPosition(model: PixelCNN, count: number, positions: nu
 }
 
 async function compareSampling(torch: Torch, data: Dataset): Promise<SamplingResult> {
-  const seed = PEER_CONFIGS.find((c) => c.key === 'seed')!;
-  const { experiment: e } = loadExperiment(seed.file, seed.sets);
+  const spec = PEER_CONFIGS.find((c) => c.key === values['sample-config']);
+  if (!spec) throw new Error(`unknown --sample-config ${values['sample-config']}: expected ${PEER_CONFIGS.map((c) => c.key).join(', ')}`);
+  const { experiment: e } = loadExperiment(spec.file, spec.sets);
   const count = Number(values['sample-count']);
   const positions = Number(values['naive-positions']);
   const model = new PixelCNN(e.model, MNIST, e.seed);
   await torch.ask(torchSpec(e, data));
-  console.log(`\nsampling ${count} images of the seed model (untrained weights: the cost does not depend on them)`);
+  console.log(`\nsampling ${count} images of the ${spec.label} model (untrained weights: the cost does not depend on them)`);
   const pxlCached: number[] = [];
   for (let r = 0; r < Number(values['cached-runs']); r++) {
     const { seconds } = await samplerFor('cached').sample(model, { count, temperature: 1, seed: r });
@@ -295,7 +298,7 @@ async function main(): Promise<void> {
       const cached = median(sampling.pxlCached);
       const torchNaive = sampling.torchNaivePerPosition * total;
       const pxlNaive = sampling.pxlNaivePerPosition * total;
-      console.log(`\nSampling ${sampling.count} images of the seed model (load ${sampling.load} at the end)`);
+      console.log(`\nSampling ${sampling.count} images of the ${values['sample-config']} model (load ${sampling.load} at the end)`);
       console.log(table([
         ['method', 'time', 'vs pxl cached'],
         [`PyTorch naive (one forward pass per pixel), extrapolated*`, duration(torchNaive), `${(torchNaive / cached).toFixed(0)}x`],

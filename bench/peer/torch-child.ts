@@ -48,11 +48,13 @@ export class Torch {
 export function torchSpec(e: Experiment, data: Dataset) {
   const m = e.model;
   if (m.blocks.mask !== 'B' || m.input.mask !== 'A' || m.head.mask !== 'B') throw new Error('torch_peer.py implements mask A input, mask B blocks and head');
+  if (m.blocks.type === 'gated' && m.blocks.count === 0) throw new Error('torch_peer.py builds gated models with at least one block');
   const o = e.train.optimizer;
   if (o.name !== 'adam') throw new Error('the peer benchmark compares Adam');
   return {
     cmd: 'build', blocks: m.blocks.count, hidden: m.hidden, kernel: m.blocks.kernel_size, input_kernel: m.input.kernel_size,
     head_convs: m.head.convs, levels: m.color_levels, batch_norm: m.batch_norm, lr: o.learning_rate, betas: [o.beta1, o.beta2],
+    block_type: m.blocks.type, dilations: m.blocks.dilations, skip: m.blocks.skip_connections,
     eps: o.epsilon, seed: e.seed, images: join(KNOWN_DATASETS.mnist.defaultDir(), 'train-images-idx3-ubyte'), count: data.train.count,
   };
 }

@@ -5,6 +5,16 @@ Written for this benchmark from the architecture's description, not from pxl's c
   input:  7x7 mask-A conv, channels -> 2h, batch norm
   blocks: [relu, 1x1 2h->h, bn, relu, kxk mask-B h->h, bn, relu, 1x1 h->2h, bn] + residual
   head:   relu, (1x1 conv, relu) x head_convs, 1x1 conv -> channels * levels logits
+With "block_type": "gated", the Gated PixelCNN of van den Oord et al. 2016b (arXiv 1606.05328),
+written from the paper's figure 2 and pxl's schema description, not from pxl's code:
+  input:  vertical stack conv, a (k//2+1) x k kernel over the rows above and the row itself;
+          horizontal stack conv with mask A, a 1 x k//2 kernel over the pixels to the left;
+          channels -> h each, batch norm, no gate
+  blocks: v = bn(vconv(v)) (2h), h' = bn(hconv(h)) + link(v one row down) (2h),
+          both gated tanh(first half) * sigmoid(second half); h = h + bn(out(gated h')),
+          skip = skip(gated h') summed into the head's input with the last h
+  convs over the k//2 + 1 taps left of and at the pixel (mask B), `dilation` apart
+Each stack conv is an ordinary nn.Conv2d over explicitly padded input (F.pad), no mask.
 Masked convs multiply the weight by a 0/1 mask in forward. Batch norm is nn.BatchNorm2d
 (momentum 0.1, eps 1e-5). Loss: mean cross-entropy over a softmax of `levels` classes per
 sub-pixel. Optimiser: torch.optim.Adam. Every conv has a bias, like pxl's.
@@ -12,7 +22,7 @@ sub-pixel. Optimiser: torch.optim.Adam. Every conv has a bias, like pxl's.
 Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
   {"cmd": "info"}
   {"cmd": "build", "blocks": 15, "hidden": 128, "kernel": 3, "input_kernel": 7,
-   "head_convs": 2, "levels": 256, "batch_norm": true, "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
+   "head_convs": 2, "levels": 256, "batch_norm": true, "block_type": "residual" | "gated", "dilations": [...], "skip": false, "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
    "seed": 0, "images": "<path to train-images-idx3-ubyte>"}           -> {"params": n}
   {"cmd": "load", "file": "<float32 file>", "tensors": [{"name", "shape", "offset"}]}
                                                    -> pxl's weights (pxl names, HWIO kernels) into this model
@@ -101,6 +111,83 @@ class PixelCNN(nn.Module):
         return F.cross_entropy(logits, targets.reshape(-1))
 
 
+class StackConv(nn.Module):
+    """An nn.Conv2d whose window covers only what a position may see, placed by zero padding:
+    `up` rows above and `left` columns to the left of the output position, `right` to its right."""
+
+    def __init__(self, cin, cout, rows, cols, up, left, dilation=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, (rows, cols), dilation=dilation)
+        d = dilation
+        # F.pad takes (left, right, top, bottom); negative values crop.
+        self.pad = (d * left, d * (cols - 1 - left), d * up, d * (rows - 1 - up))
+
+    def forward(self, x):
+        return self.conv(F.pad(x, self.pad))
+
+
+def vertical(cin, cout, k, d=1):
+    return StackConv(cin, cout, k // 2 + 1, k, k // 2, k // 2, d)
+
+
+def horizontal(cin, cout, k, mask, d=1):
+    c = k // 2
+    # Mask A: the c pixels to the left only; B: those and the pixel itself.
+    return StackConv(cin, cout, 1, c if mask == "A" else c + 1, 0, c, d)
+
+
+def down_one_row(x):
+    return F.pad(x, (0, 0, 1, 0))[:, :, :-1, :]
+
+
+def gated(x):
+    a, b = x.chunk(2, dim=1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+class GatedBlock(nn.Module):
+    def __init__(self, h, k, d, bn, skip):
+        super().__init__()
+        norm = (lambda c: nn.BatchNorm2d(c)) if bn else (lambda c: nn.Identity())
+        self.v, self.vn = vertical(h, 2 * h, k, d), norm(2 * h)
+        self.h, self.hn = horizontal(h, 2 * h, k, "B", d), norm(2 * h)
+        self.link = nn.Conv2d(2 * h, 2 * h, 1)
+        self.out, self.on = nn.Conv2d(h, h, 1), norm(h)
+        self.skip = nn.Conv2d(h, h, 1) if skip else None
+
+    def forward(self, v, h):
+        vf = self.vn(self.v(v))
+        hf = self.hn(self.h(h)) + self.link(down_one_row(vf))
+        g = gated(hf)
+        return gated(vf), h + self.on(self.out(g)), (self.skip(g) if self.skip is not None else None)
+
+
+class GatedPixelCNN(nn.Module):
+    def __init__(self, channels, levels, h, dilations, k, input_k, head_convs, bn, skip):
+        super().__init__()
+        self.channels, self.levels = channels, levels
+        norm = (lambda c: nn.BatchNorm2d(c)) if bn else (lambda c: nn.Identity())
+        self.inp_v, self.inp_vn = vertical(channels, h, input_k), norm(h)
+        self.inp_h, self.inp_hn = horizontal(channels, h, input_k, "A"), norm(h)
+        self.blocks = nn.ModuleList([GatedBlock(h, k, d, bn, skip) for d in dilations])
+        self.head = nn.ModuleList([nn.Conv2d(h, h, 1) for _ in range(head_convs)])
+        self.out = nn.Conv2d(h, channels * levels, 1)
+
+    def forward(self, x):
+        v, h = self.inp_vn(self.inp_v(x)), self.inp_hn(self.inp_h(x))
+        total = None
+        for b in self.blocks:
+            v, h, s = b(v, h)
+            if s is not None:
+                total = s if total is None else total + s
+        y = F.relu(h if total is None else h + total)
+        for c in self.head:
+            y = F.relu(c(y))
+        return self.out(y)
+
+    loss = PixelCNN.loss
+
+
 def read_idx_images(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -125,7 +212,11 @@ class Peer:
     def build(self, c):
         torch.manual_seed(c["seed"])
         self.levels = c["levels"]
-        self.model = PixelCNN(1, c["levels"], c["hidden"], c["blocks"], c["kernel"], c["input_kernel"], c["head_convs"], c["batch_norm"])
+        if c.get("block_type", "residual") == "gated":
+            dilations = c.get("dilations") or [1] * c["blocks"]
+            self.model = GatedPixelCNN(1, c["levels"], c["hidden"], dilations, c["kernel"], c["input_kernel"], c["head_convs"], c["batch_norm"], c.get("skip", False))
+        else:
+            self.model = PixelCNN(1, c["levels"], c["hidden"], c["blocks"], c["kernel"], c["input_kernel"], c["head_convs"], c["batch_norm"])
         self.opt = torch.optim.Adam(self.model.parameters(), lr=c["lr"], betas=tuple(c["betas"]), eps=c["eps"])
         self.images = read_idx_images(c["images"])
         params = sum(p.numel() for p in self.model.parameters())
@@ -136,10 +227,26 @@ class Peer:
         layer, kind = name.split("/")
         kind = {"gamma": "weight", "beta": "bias"}.get(kind, kind)
         parts = layer.split(".")
+        if isinstance(self.model, GatedPixelCNN):
+            return self.gated_name(parts, kind)
         if parts[0] == "input":
             return f"{'inp' if parts[1] == 'conv' else 'inp_norm'}.{kind}"
         if parts[0] == "blocks":
             return f"blocks.{parts[1]}.{parts[2].replace('conv', 'c').replace('bn', 'n')}.{kind}"
+        if parts[1] == "out":
+            return f"out.{kind}"
+        return f"head.{int(parts[1][len('conv'):]) - 1}.{kind}"
+
+    def gated_name(self, parts, kind):
+        """pxl's gated names (input.vertical, input.hbn, blocks.2.link, blocks.2.obn, ...) to GatedPixelCNN's."""
+        convs = {"vertical": "v", "horizontal": "h", "link": "link", "out": "out", "skip": "skip"}
+        norms = {"vbn": "vn", "hbn": "hn", "obn": "on"}
+        if parts[0] == "input":
+            return f"inp_{convs.get(parts[1], norms.get(parts[1]))}" + (".conv" if parts[1] in convs else "") + f".{kind}"
+        if parts[0] == "blocks":
+            name = convs.get(parts[2]) or norms[parts[2]]
+            inner = ".conv" if parts[2] in ("vertical", "horizontal") else ""
+            return f"blocks.{parts[1]}.{name}{inner}.{kind}"
         if parts[1] == "out":
             return f"out.{kind}"
         return f"head.{int(parts[1][len('conv'):]) - 1}.{kind}"

@@ -10,13 +10,15 @@ import { formatDiagnostic } from '../config/diagnostics.js';
 import { loadExperiment } from '../config/load.js';
 import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
-import { datasetShape, loadDataset, splitValidation, type Dataset, type SplitDataset } from '../data/index.js';
+import { classLabelProblems, datasetShape, loadDataset, splitValidation, type Dataset, type SplitDataset } from '../data/index.js';
+import { conditioningClasses } from '../model/conditioning.js';
 import { installFrugalBackprop } from '../backend/frugal-backprop.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { budgetWords, floorRefusal, gb, largestBatch, measureStepMemory, memoryBudget, memoryShareFromEnv, stepBytes } from '../train/memory.js';
 import { optimizerSlots } from '../model/size.js';
 import { gridPng, type GridOptions } from '../sample/grid.js';
 import { samplerFor } from '../sample/index.js';
+import { sampleRows } from '../sample/rows.js';
 import {
   createRun, readEvents, readOriginal, readRunImages, readSummary, removeLeftovers, runPaths, runsRootProblem, runStoreListener, writeRunImages, writeSample,
   writeValidationSplit, type RunImages, type RunPaths,
@@ -90,12 +92,18 @@ export function wasmThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number
   return n;
 }
 
-/** Backend, data and model for training an experiment, with a training step's memory planned. */
+/**
+ * Backend, data and model for training an experiment, with a training step's memory planned.
+ * `sources`: where the experiment was read from, to locate problems the data reveals.
+ */
 export async function prepareExperiment(
   experiment: Experiment,
+  sources: readonly SourceFile[] = [],
 ): Promise<{ backend: BackendInfo; data: SplitDataset; model: PixelCNN; recompute: boolean }> {
   const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
-  const data = splitValidation(await loadDataset(experiment.dataset), experiment.dataset.validation, experiment.seed);
+  const loaded = await loadDataset(experiment.dataset);
+  checkClassLabels(experiment, loaded, sources);
+  const data = splitValidation(loaded, experiment.dataset.validation, experiment.seed);
   try {
     schedule(experiment, data.train.count);
   } catch (err) {
@@ -106,6 +114,19 @@ export async function prepareExperiment(
   const recompute = await planMemory(experiment, image, backend);
   const model = new PixelCNN(experiment.model, image, experiment.seed);
   return { backend, data, model, recompute };
+}
+
+/** A class-conditional model needs labels for every image, each within its classes: else bad input, located at the setting. */
+function checkClassLabels(experiment: Experiment, data: Dataset, sources: readonly SourceFile[]): void {
+  const classes = conditioningClasses(experiment.model);
+  if (classes === null) return;
+  const problems = classLabelProblems(data, classes);
+  if (!problems.length) return;
+  throw new ConfigError(problems.map((p) => ({
+    location: locate(sources, ['model', 'conditioning', p.key], 'value'),
+    path: `model.conditioning.${p.key}`,
+    message: p.message,
+  })));
 }
 
 /**
@@ -139,7 +160,8 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
   const share = memoryShare();
   const budget = memoryBudget(backend.name, share);
   if (!Number.isFinite(budget)) return recompute === 'always';
-  const canRecompute = experiment.model.blocks.count > 0 && recompute !== 'never';
+  // Only residual blocks are recomputed (PixelCNN.forward); gated ones always keep their activations.
+  const canRecompute = experiment.model.blocks.type === 'residual' && experiment.model.blocks.count > 0 && recompute !== 'never';
   // The floor first: measuring a model that cannot fit would allocate it until the process is killed.
   const where = budgetWords(backend.name, share);
   const refusal = (lean: boolean) => floorRefusal(experiment.model, image, batch, optimizerSlots(experiment.train.optimizer), lean, budget, where);
@@ -157,7 +179,7 @@ async function planMemory(experiment: Experiment, image: ImageShape, backend: Ba
     `${experiment.name}: one training step at train.batch_size ${batch} needs about ${gb(stepBytes(best, batch))} ` +
       `(${(best.perImageBytes / 2 ** 20).toFixed(0)} MB per image${lean ? ', recomputing blocks' : ''}) and ${where}. ` +
       (fits > 0 ? `Use train.batch_size ${fits} or less` : 'Use a smaller model') +
-      (!lean && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
+      (!lean && experiment.model.blocks.type === 'residual' && experiment.model.blocks.count > 0 ? ', or train.recompute: auto' : '') +
       (backend.name === 'wasm' ? ', or the tensorflow backend (pxl setup native).' : '.'),
     true,
   );
@@ -180,7 +202,7 @@ export async function prepareRun(req: RunRequest, onLost: (err: Error) => void =
   checkTracking(experiment);
   const problem = runsRootProblem(req.runsDir);
   if (problem) throw new RunSetupError(`--runs-dir: ${problem}`);
-  const prepared = await prepareExperiment(experiment);
+  const prepared = await prepareExperiment(experiment, loaded.composed.sources);
   const paths = createRun(req.runsDir, experiment, imagesOf(experiment, prepared.data));
   if (prepared.data.split) writeValidationSplit(paths, prepared.data.split);
   const unlock = lockRun(paths, onLost);
@@ -210,7 +232,7 @@ async function prepareResume(dir: string, onLost: (err: Error) => void): Promise
     if (!checkpoint) warnings.push(`${dir} has no checkpoint (it was stopped before its first one): training starts again from step 0 in this folder`);
     // Checked whole (manifest, checksum, finite values) before the data is loaded.
     const step = checkpoint ? readCheckpoint(checkpoint).manifest.position.step : 0;
-    const prepared = await prepareExperiment(experiment);
+    const prepared = await prepareExperiment(experiment, sources);
     if (checkpoint) checkScheduleCovers(experiment, sources, checkpoint, step, prepared.data.train.count);
     if (!readRunImages(paths)) writeRunImages(paths, imagesOf(experiment, prepared.data)); // a run from before run.json
     return { experiment, warnings, ...prepared, paths, resumeFrom: checkpoint, unlock, trackingAuth: auth };
@@ -306,9 +328,10 @@ async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventB
   return { ...summary, status: 'failed', message: failure.message };
 }
 
-/** How a run's sample grids are laid out: sample.count images in sample.columns columns. */
+/** How a run's sample grids are laid out: sample.count images in sample.columns columns, or a labelled row per class (sample/rows.ts). */
 function sampleGrid(e: Experiment, data: SplitDataset): GridOptions {
-  return { count: e.sample.count, columns: e.sample.columns, height: data.height, width: data.width, channels: data.channels, levels: e.model.color_levels };
+  const { count, columns, rowLabels } = sampleRows(e);
+  return { count, columns, height: data.height, width: data.width, channels: data.channels, levels: e.model.color_levels, ...(rowLabels ? { rowLabels } : {}) };
 }
 
 /**

@@ -1,12 +1,61 @@
 // The layer ops on any tfjs backend, from its generic kernels. Batch norm and the loss have
 // hand-written gradients: tfjs's generic ones cost several times the arithmetic or memory.
 import * as tf from '@tensorflow/tfjs';
-import type { ConvParams, NormMode, NormParams } from './layer-ops.js';
+import type { ConvParams, NormMode, NormParams, WindowConvParams, WindowPadding } from './layer-ops.js';
 
 /** Conv and bias in one fused op: one output tensor kept for the backward pass instead of two. */
 export function maskedConv(x: tf.Tensor4D, conv: ConvParams): tf.Tensor4D {
   return tf.fused.conv2d({ x, filter: conv.kernel(), strides: 1, pad: 'same', bias: conv.bias });
 }
+
+/** Zero padding where a side is positive, cropping where it is negative. */
+export function padOrCrop(x: tf.Tensor4D, p: WindowPadding): tf.Tensor4D {
+  const grow = (n: number) => Math.max(0, n);
+  const padded = p.top > 0 || p.bottom > 0 || p.left > 0 || p.right > 0
+    ? (tf.pad(x, [[0, 0], [grow(p.top), grow(p.bottom)], [grow(p.left), grow(p.right)], [0, 0]]) as tf.Tensor4D)
+    : x;
+  if (p.top >= 0 && p.bottom >= 0 && p.left >= 0 && p.right >= 0) return padded;
+  const [n, h, w, c] = padded.shape;
+  const [top, left] = [grow(-p.top), grow(-p.left)];
+  return tf.slice(padded, [0, top, left, 0], [n, h - top - grow(-p.bottom), w - left - grow(-p.right), c]);
+}
+
+/**
+ * A stride-1 conv over explicitly padded (or cropped) input, 'VALID', its taps `dilation`
+ * apart. tfjs's conv gradients refuse dilations, so a dilated kernel is written out with
+ * zeros between its taps: the same sums (the zeros add nothing) for more arithmetic.
+ */
+export function windowConv(x: tf.Tensor4D, conv: WindowConvParams): tf.Tensor4D {
+  return tf.fused.conv2d({ x: padOrCrop(x, conv.padding), filter: dilatedKernel(conv.weight, conv.dilation), strides: 1, pad: 'valid', bias: conv.bias });
+}
+
+/** [r, c, in, out] -> [(r-1)d+1, (c-1)d+1, in, out], d-1 zero rows and columns between the taps. */
+function dilatedKernel(w: tf.Tensor, d: number): tf.Tensor4D {
+  if (d === 1) return w as tf.Tensor4D;
+  const [r, c, cin, cout] = w.shape as [number, number, number, number];
+  const spaced = tf.pad(tf.reshape(w, [r, 1, c, 1, cin, cout]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
+  return tf.slice(tf.reshape(spaced, [r * d, c * d, cin, cout]), [0, 0, 0, 0], [(r - 1) * d + 1, (c - 1) * d + 1, cin, cout]) as tf.Tensor4D;
+}
+
+/**
+ * tanh(a) ⊙ sigmoid(b) over the two halves of x's channels. The gradient is written from the
+ * two outputs, which are all the backward pass keeps (tfjs's automatic one keeps a and b too).
+ */
+export const gate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+  const [a, b] = tf.split(x, 2, 3);
+  const t = tf.tanh(a);
+  const s = tf.sigmoid(b);
+  save([t, s]);
+  return {
+    value: tf.mul(t, s),
+    gradFunc: (dy: tf.Tensor, [savedT, savedS]: tf.Tensor[]) => {
+      const da = tf.mul(tf.mul(dy, savedS), tf.sub(1, tf.square(savedT)));
+      const db = tf.mul(tf.mul(dy, savedT), tf.mul(savedS, tf.sub(1, savedS)));
+      return tf.concat([da, db], 3);
+    },
+  };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 export function batchNorm(x: tf.Tensor4D, bn: NormParams, mode: NormMode): tf.Tensor4D {
   return mode.training ? trainingNorm(bn, mode.updateStats)(x, bn.gamma, bn.beta) : inferenceNorm(x, bn);

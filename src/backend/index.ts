@@ -6,10 +6,10 @@
 // cannot fill: tf.batchNorm's gradient throws unless scale and offset are both
 // passed, so model code must always pass both.
 export { initBackend } from './select.js';
-export { formatProbes, probeBackends } from './probe.js';
+export { formatGpuReport, formatProbes, probeBackends } from './probe.js';
 export { installKernels, uninstallKernels } from './kernels.js';
 export {
   BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendOptions, type BackendProbe,
   type BackendRequest,
-  BackendUnavailableError,
+  BackendUnavailableError, type GpuProbes, type GpuReport,
 } from './types.js';

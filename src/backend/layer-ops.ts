@@ -23,6 +23,26 @@ export interface ConvParams {
   kernel(): tf.Tensor4D;
 }
 
+/** Zero padding on each side of the input before a 'VALID' conv; a negative side crops. */
+export interface WindowPadding {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+/** A conv whose kernel covers only what a position may see, placed by explicit padding (Gated PixelCNN's stacks). */
+export interface WindowConvParams {
+  readonly name: string;
+  /** [rows, cols, in, out] */
+  readonly weight: tf.Variable;
+  /** [out] */
+  readonly bias: tf.Variable;
+  /** Taps `dilation` apart in both directions. */
+  readonly dilation: number;
+  readonly padding: WindowPadding;
+}
+
 /** A batch norm layer's parameters and running statistics (PyTorch's BatchNorm2d conventions). */
 export interface NormParams {
   readonly name: string;
@@ -56,6 +76,25 @@ export const layerOps = {
   maskedConv(x: tf.Tensor4D, conv: ConvParams, inputGradient = true): tf.Tensor4D {
     const ops = nativeOps('conv');
     return ops ? native.maskedConv(ops, x, conv, inputGradient, true) : generic.maskedConv(x, conv);
+  },
+
+  /** conv(padOrCrop(x, padding), weight, dilation) + bias, 'VALID'; no mask (the window is the mask). */
+  windowConv(x: tf.Tensor4D, conv: WindowConvParams, inputGradient = true): tf.Tensor4D {
+    const ops = nativeOps('conv');
+    return ops ? native.windowConv(ops, x, conv, inputGradient, true) : generic.windowConv(x, conv);
+  },
+
+  /** batchNorm(windowConv(x)); on native TensorFlow the batch norm takes the conv's bias over, as in maskedConvBatchNorm. */
+  windowConvBatchNorm(x: tf.Tensor4D, conv: WindowConvParams, bn: NormParams, mode: NormMode, inputGradient = true): tf.Tensor4D {
+    const ops = nativeOps('biasFold') !== null && nativeOps('conv') !== null ? nativeOps('batchNorm') : null;
+    if (!ops) return layerOps.batchNorm(layerOps.windowConv(x, conv, inputGradient), bn, mode);
+    return native.batchNorm(ops, native.windowConv(ops, x, conv, inputGradient, false), bn, mode, conv.bias);
+  },
+
+  /** tanh(a) ⊙ sigmoid(b), a and b the first and second half of x's channels. */
+  gate(x: tf.Tensor4D): tf.Tensor4D {
+    const ops = nativeOps('gate');
+    return ops ? native.gate(ops, x) : generic.gate(x);
   },
 
   /** Batch norm over batch and space, per channel. */

@@ -2,7 +2,8 @@
 // ops (native-ops.ts), each with its own gradient: fewer kernels, fewer tensors kept for the
 // backward pass. test/backend/native-ops.test.ts compares each with generic-layer-ops.ts.
 import * as tf from '@tensorflow/tfjs';
-import type { ConvParams, NormMode, NormParams } from './layer-ops.js';
+import { padOrCrop } from './generic-layer-ops.js';
+import type { ConvParams, NormMode, NormParams, WindowConvParams } from './layer-ops.js';
 import { nativeOps, type NativeOps } from './native-ops.js';
 
 /**
@@ -101,6 +102,65 @@ export function maskedConv(ops: NativeOps, x: tf.Tensor4D, conv: ConvParams, inp
     };
   }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
   return op(x, conv.weight, conv.bias);
+}
+
+/**
+ * A window conv (Gated PixelCNN's stacks) on TensorFlow's Conv2D and its backprop ops, with
+ * the dilation TensorFlow does natively (tfjs's generic path writes the dilated kernel out
+ * with zeros). The backward pass keeps only the padded input and the kernel; the input's
+ * gradient is the padded one with the padding cut off again (or zeros put back where the
+ * window cropped). `addBias: false` as in maskedConv.
+ */
+export function windowConv(ops: NativeOps, x: tf.Tensor4D, conv: WindowConvParams, inputGradient: boolean, addBias: boolean): tf.Tensor4D {
+  const d = conv.dilation;
+  const p = conv.padding;
+  const unpad = (g: tf.Tensor4D): tf.Tensor => padOrCrop(g, { top: -p.top, bottom: -p.bottom, left: -p.left, right: -p.right });
+  const forward = (input: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const padded = padOrCrop(input, p);
+    save([padded, w]);
+    const y = ops.conv2d(padded, w as tf.Tensor4D, 'VALID', d);
+    return addBias ? (tf.add(y, b) as tf.Tensor4D) : y;
+  };
+  const paramGrads = (dy: tf.Tensor, padded: tf.Tensor, w: tf.Tensor) =>
+    [ops.conv2dBackpropFilter(padded as tf.Tensor4D, dy as tf.Tensor4D, w.shape, 'VALID', d), tf.sum(dy, [0, 1, 2])];
+  if (!inputGradient) {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [w, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      return { value: forward(x, w, b, save), gradFunc: (dy: tf.Tensor, [padded, w2]: tf.Tensor[]) => paramGrads(dy, padded, w2) };
+    }) as (w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+    return op(conv.weight, conv.bias);
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, w, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    return {
+      value: forward(input, w, b, save),
+      gradFunc: (dy: tf.Tensor, [padded, w2]: tf.Tensor[]) => {
+        const dPadded = ops.conv2dBackpropInput(padded.shape, dy as tf.Tensor4D, w2 as tf.Tensor4D, 'VALID', d);
+        return [unpad(dPadded), ...paramGrads(dy, padded, w2)];
+      },
+    };
+  }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+  return op(x, conv.weight, conv.bias);
+}
+
+/**
+ * The gate tanh(a) ⊙ sigmoid(b): its gradient from the two outputs, with TensorFlow's
+ * TanhGrad and SigmoidGrad (one kernel each instead of three elementwise ones).
+ */
+export function gate(ops: NativeOps, x: tf.Tensor4D): tf.Tensor4D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const [a, b] = tf.split(input, 2, 3);
+    const t = tf.tanh(a);
+    const s = tf.sigmoid(b);
+    save([t, s]);
+    return {
+      value: tf.mul(t, s) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, [savedT, savedS]: tf.Tensor[]) =>
+        tf.concat([ops.tanhGrad(savedT, tf.mul(dy, savedS)), ops.sigmoidGrad(savedS, tf.mul(dy, savedT))], 3),
+    };
+  }) as (x: tf.Tensor4D) => tf.Tensor4D;
+  return op(x);
 }
 
 /**

@@ -33,14 +33,14 @@ function float(b: NodeBackend, name = 'T'): OpAttr {
   return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
 }
 
-function convAttrs(b: NodeBackend, padding: Padding): OpAttr[] {
+function convAttrs(b: NodeBackend, padding: Padding, dilation = 1): OpAttr[] {
   return [
     float(b),
     { name: 'strides', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
     { name: 'use_cudnn_on_gpu', type: b.binding.TF_ATTR_BOOL, value: true },
     { name: 'padding', type: b.binding.TF_ATTR_STRING, value: padding },
     { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
-    { name: 'dilations', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
+    { name: 'dilations', type: b.binding.TF_ATTR_INT, value: [1, dilation, dilation, 1] },
   ];
 }
 
@@ -72,11 +72,14 @@ type Inputs = Record<string, tf.TensorInfo>;
 
 const KERNELS: Record<string, (b: NodeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[]> = {
   PxlReluGrad: (b, { dy, y }) => b.executeSingleOutput('ReluGrad', [float(b)], [dy, y]),
-  PxlConv2D: (b, { x, filter }, { padding }) => b.executeSingleOutput('Conv2D', convAttrs(b, padding as Padding), [x, filter]),
-  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, padding }) =>
-    withSizes(inputShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, padding as Padding), [sizes, filter, dy])),
-  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, padding }) =>
-    withSizes(filterShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, padding as Padding), [x, sizes, dy])),
+  PxlConv2D: (b, { x, filter }, { padding, dilation }) => b.executeSingleOutput('Conv2D', convAttrs(b, padding as Padding, dilation as number), [x, filter]),
+  PxlConv2DBackpropInput: (b, { dy, filter }, { inputShape, padding, dilation }) =>
+    withSizes(inputShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropInput', convAttrs(b, padding as Padding, dilation as number), [sizes, filter, dy])),
+  PxlConv2DBackpropFilter: (b, { x, dy }, { filterShape, padding, dilation }) =>
+    withSizes(filterShape as number[], (sizes) => b.executeSingleOutput('Conv2DBackpropFilter', convAttrs(b, padding as Padding, dilation as number), [x, sizes, dy])),
+  // The gate's gradient from its outputs: dy (1 - y^2) and dy y (1 - y), one kernel each.
+  PxlTanhGrad: (b, { y, dy }) => b.executeSingleOutput('TanhGrad', [float(b)], [y, dy]),
+  PxlSigmoidGrad: (b, { y, dy }) => b.executeSingleOutput('SigmoidGrad', [float(b)], [y, dy]),
   // Outputs: y, updated running mean, updated running variance, and three saved tensors for the gradient.
   // The batch statistics come from TensorFlow's Eigen kernel, not oneDNN's: given a 5-D
   // tensor (NDHWC, depth 1) the eager oneDNN rewrite leaves the op alone. oneDNN sums them
@@ -124,12 +127,13 @@ function register(): void {
 }
 
 /**
- * Where the native ops are used: relu's gradient, batch norm, convs, the loss; whether
- * masked convs skip the kernel rows below the centre (convRows; else they run all k rows),
- * and whether a conv followed by batch norm leaves its bias to the batch norm (biasFold).
+ * Where the native ops are used: relu's gradient, batch norm, convs, the loss, the gated
+ * blocks' gate; whether masked convs skip the kernel rows below the centre (convRows; else
+ * they run all k rows), and whether a conv followed by batch norm leaves its bias to the
+ * batch norm (biasFold).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */
@@ -166,14 +170,20 @@ const OPS = {
   /** dy where y > 0, else 0: the gradient of y = relu(x), from its output. */
   reluGrad: (dy: tf.Tensor, y: tf.Tensor): tf.Tensor => run('PxlReluGrad', { dy, y }) as tf.Tensor,
 
-  /** A stride-1 NHWC conv, 'SAME' or 'VALID'. */
-  conv2d: (x: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding): tf.Tensor4D => run('PxlConv2D', { x, filter }, { padding }) as tf.Tensor4D,
+  /** A stride-1 NHWC conv, 'SAME' or 'VALID', its taps `dilation` apart. */
+  conv2d: (x: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding, dilation = 1): tf.Tensor4D => run('PxlConv2D', { x, filter }, { padding, dilation }) as tf.Tensor4D,
 
-  conv2dBackpropInput: (inputShape: number[], dy: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding): tf.Tensor4D =>
-    run('PxlConv2DBackpropInput', { dy, filter }, { inputShape, padding }) as tf.Tensor4D,
+  conv2dBackpropInput: (inputShape: number[], dy: tf.Tensor4D, filter: tf.Tensor4D, padding: Padding, dilation = 1): tf.Tensor4D =>
+    run('PxlConv2DBackpropInput', { dy, filter }, { inputShape, padding, dilation }) as tf.Tensor4D,
 
-  conv2dBackpropFilter: (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], padding: Padding): tf.Tensor4D =>
-    run('PxlConv2DBackpropFilter', { x, dy }, { filterShape, padding }) as tf.Tensor4D,
+  conv2dBackpropFilter: (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], padding: Padding, dilation = 1): tf.Tensor4D =>
+    run('PxlConv2DBackpropFilter', { x, dy }, { filterShape, padding, dilation }) as tf.Tensor4D,
+
+  /** dy (1 - y^2): the gradient of y = tanh(x), from its output. */
+  tanhGrad: (y: tf.Tensor, dy: tf.Tensor): tf.Tensor => run('PxlTanhGrad', { y, dy }) as tf.Tensor,
+
+  /** dy y (1 - y): the gradient of y = sigmoid(x), from its output. */
+  sigmoidGrad: (y: tf.Tensor, dy: tf.Tensor): tf.Tensor => run('PxlSigmoidGrad', { y, dy }) as tf.Tensor,
 
   /**
    * Batch norm with the batch's statistics; the running ones come back updated with

@@ -31,6 +31,15 @@ export function findPackage(name: string, fromDir?: string): InstalledPackage | 
   return { name, entry, version: packageVersionNear(entry, name) ?? 'unknown' };
 }
 
+/**
+ * The package that serves backend `name`: its own, or for 'tensorflow' (CPU) the GPU package
+ * when the CPU one is absent, since TensorFlow's CUDA build runs on the CPU when it finds no GPU.
+ */
+export function findNativePackage(name: NativeName, fromDir?: string): InstalledPackage | null {
+  const own = findPackage(NATIVE_PACKAGES[name], fromDir);
+  return own ?? (name === 'tensorflow' ? findPackage(NATIVE_PACKAGES['tensorflow-gpu'], fromDir) : null);
+}
+
 function packageVersionNear(entry: string, name: string): string | null {
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
     const file = join(dir, 'package.json');
@@ -86,6 +95,8 @@ function gpuModel(informationFile: string): string | null {
 
 export interface NativeProbe {
   ok: boolean;
+  /** TensorFlow's log (the child's stderr), when asked for. */
+  log?: string;
   /** The failure's first line when not ok. */
   error?: string;
   /** Whether TensorFlow placed ops on a GPU. */
@@ -107,15 +118,34 @@ try {
 } catch (e) { say({ ok: false, error: first(e) }); }
 `;
 
+export interface ProbeOptions {
+  timeoutMs?: number;
+  /** Return TensorFlow's whole log (TF_CPP_MIN_LOG_LEVEL=0): which GPUs it created, why it did not. */
+  tfLog?: boolean;
+  /** Extra environment for the child, e.g. CUDA_VISIBLE_DEVICES. */
+  env?: Record<string, string>;
+}
+
 /** Loads a native package in a throwaway node process and reports whether it works. */
-export function probeInChild(entry: string, timeoutMs = 120_000): Promise<NativeProbe> {
+export function probeInChild(entry: string, options: ProbeOptions = {}): Promise<NativeProbe> {
   const args = ['--input-type=module', '-e', PROBE_SCRIPT, pathToFileURL(entry).href];
+  const env = { ...process.env, ...options.env, ...(options.tfLog ? { TF_CPP_MIN_LOG_LEVEL: '0' } : {}) };
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 << 20, env }, (err, stdout, stderr) => {
+      const log = options.tfLog ? { log: stderr } : {};
       const line = stdout.split('\n').reverse().find((l) => l.startsWith('PXL_PROBE '));
-      if (line) return resolve(JSON.parse(line.slice('PXL_PROBE '.length)) as NativeProbe);
+      if (line) return resolve({ ...(JSON.parse(line.slice('PXL_PROBE '.length)) as NativeProbe), ...log });
       const why = err?.signal ? `the process died (${err.signal})` : firstLine(stderr || err || 'no output');
-      resolve({ ok: false, error: why });
+      resolve({ ok: false, error: why, ...log });
     });
   });
+}
+
+/** The folder of the installed package whose entry this is (the one with its package.json). */
+export function packageDir(pkg: InstalledPackage): string | null {
+  for (let dir = dirname(pkg.entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === pkg.name) return dir;
+  }
+  return null;
 }

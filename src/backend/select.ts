@@ -2,17 +2,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { installKernels } from './kernels.js';
-import { NATIVE_PACKAGES, type NativeName, cudaVisibility, findPackage, firstLine, importEntry } from './native.js';
+import { REAL_GPU_PROBES, driverProblem } from './gpu.js';
+import { NATIVE_PACKAGES, type NativeName, findNativePackage, firstLine, importEntry } from './native.js';
 import {
   BACKEND_ORDER, type BackendFallback, type BackendInfo, type BackendName, type BackendOptions, type BackendRequest,
-  BackendUnavailableError,
+  BackendUnavailableError, type GpuProbes,
 } from './types.js';
 import { WASM_PACKAGE, describeWasm, loadWasmPackage, wasmFeatures } from './wasm.js';
 import { threadedStartError, useStockWasm, useThreadedWasm } from './wasm-threads.js';
 
 const FIX: Record<BackendName, string> = {
   'tensorflow-gpu':
-    'It needs @tensorflow/tfjs-node-gpu installed on a machine with an NVIDIA GPU and CUDA; otherwise use backend auto, tensorflow or wasm.',
+    'On a machine with an NVIDIA GPU and driver, `pxl setup native --gpu` builds it (CUDA comes with it); otherwise use backend auto, tensorflow or wasm.',
   tensorflow: 'Run `pxl setup native` to build @tensorflow/tfjs-node against a local TensorFlow, or use backend auto or wasm.',
   wasm: 'Reinstall the dependencies (`npm ci`), or use backend cpu (very slow).',
   cpu: 'Reinstall the dependencies (`npm ci`).',
@@ -68,7 +69,7 @@ async function activate(name: BackendName, options: BackendOptions): Promise<Sta
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow':
-      return { device: await activateNative(name, options.nativeSearchDir) };
+      return { device: await activateNative(name, options.nativeSearchDir, options.gpuProbes ?? REAL_GPU_PROBES) };
     case 'wasm':
       return activateWasm(requestedThreads(options));
     case 'cpu':
@@ -83,17 +84,25 @@ function requestedThreads(options: BackendOptions): number {
   return wanted;
 }
 
-async function activateNative(name: NativeName, searchDir?: string): Promise<string> {
-  const packageName = NATIVE_PACKAGES[name];
+async function activateNative(name: NativeName, searchDir: string | undefined, probes: GpuProbes): Promise<string> {
   const unavailable = (reason: string) => new BackendUnavailableError(name, reason, FIX[name]);
-  const pkg = findPackage(packageName, searchDir);
-  if (pkg == null) throw unavailable(`package ${packageName} is not installed`);
-  const cuda = cudaVisibility();
-  if (name === 'tensorflow-gpu' && !cuda.visible) throw unavailable(`no CUDA device visible: ${cuda.detail}`);
-  if (name === 'tensorflow-gpu' && nativeLoaded != null && nativeLoaded !== packageName) {
-    throw unavailable(`${nativeLoaded} is already loaded in this process; start a new one`);
+  // The CPU backend may run on the GPU package: TensorFlow's CUDA build computes on the CPU when it has no GPU.
+  const pkg = findNativePackage(name, searchDir);
+  if (pkg == null) throw unavailable(`package ${NATIVE_PACKAGES[name]} is not installed`);
+  const packageName = pkg.name;
+  let gpu = '';
+  if (name === 'tensorflow-gpu') {
+    const cuda = probes.cuda();
+    if (!cuda.visible) throw unavailable(`no CUDA device visible: ${cuda.detail}`);
+    const driver = probes.driver();
+    const tooOld = driverProblem(driver);
+    if (tooOld) throw unavailable(tooOld.replace(/\.$/, ''));
+    if (nativeLoaded != null && nativeLoaded !== packageName) throw unavailable(`${nativeLoaded} is already loaded in this process; start a new one`);
+    gpu = `GPU: ${cuda.detail} (driver ${driver!.version})`;
   }
   if (nativeLoaded == null) {
+    // backend 'tensorflow' means the CPU, also when the GPU package serves it: hide the GPUs from TensorFlow.
+    if (name === 'tensorflow' && packageName !== NATIVE_PACKAGES.tensorflow) process.env.CUDA_VISIBLE_DEVICES = '-1';
     const error = await importEntry(pkg.entry);
     if (error != null) throw unavailable(`its native addon failed to load: ${error}`);
     nativeLoaded = packageName;
@@ -105,10 +114,10 @@ async function activateNative(name: NativeName, searchDir?: string): Promise<str
   const backend = tf.backend() as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
   const tensorflow = `TensorFlow ${backend.binding?.TF_Version ?? '(version unknown)'}`;
   if (name === 'tensorflow-gpu') {
-    if (backend.isUsingGpuDevice !== true) throw unavailable('TensorFlow found no usable GPU (CUDA or cuDNN libraries missing or mismatched?)');
-    return `GPU (${cuda.detail}), ${tensorflow}`;
+    if (backend.isUsingGpuDevice !== true) throw unavailable('TensorFlow found no usable GPU (`pxl doctor` shows the reasons it gives)');
+    return `${gpu}, ${tensorflow}`;
   }
-  return `CPU, ${tensorflow} native${nativeLoaded === packageName ? '' : ` (via ${nativeLoaded})`}`;
+  return `CPU, ${tensorflow} native${nativeLoaded === NATIVE_PACKAGES.tensorflow ? '' : ` (via ${nativeLoaded})`}`;
 }
 
 async function activateWasm(threads: number): Promise<Started> {

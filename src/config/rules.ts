@@ -32,7 +32,38 @@ const oddKernel =
       : [{ path: ['model', section, 'kernel_size'], message: `expected an odd kernel size, so the kernel has a centre pixel for the mask to split around; found ${k}` }];
   };
 
+/** What only gated blocks have, refused on residual ones; what gated blocks cannot do. */
+const gatedRules: Rule[] = [
+  (e) =>
+    e.model.blocks.type !== 'gated' && e.model.blocks.dilations !== null
+      ? [{ path: ['model', 'blocks', 'dilations'], part: 'key', message: 'dilations apply to gated blocks only (model.blocks.type: gated); residual blocks have undilated masked convs' }]
+      : [],
+  (e) =>
+    e.model.blocks.type !== 'gated' && e.model.blocks.skip_connections
+      ? [{ path: ['model', 'blocks', 'skip_connections'], part: 'key', message: 'skip connections apply to gated blocks only (model.blocks.type: gated)' }]
+      : [],
+  (e) => {
+    const { type, dilations, count } = e.model.blocks;
+    return type === 'gated' && dilations !== null && dilations.length !== count
+      ? [{ path: ['model', 'blocks', 'dilations'], message: `expected one dilation per block (model.blocks.count is ${count}); found ${dilations.length}` }]
+      : [];
+  },
+  (e) =>
+    e.model.blocks.type === 'gated' && e.model.blocks.count > 0 && e.model.blocks.kernel_size === 1
+      ? [{ path: ['model', 'blocks', 'kernel_size'], message: 'gated blocks need a kernel of 3 or more: with 1 the vertical stack never widens and the horizontal one never reaches left, so each pixel would see only the column above it and its input layer\'s few pixels to the left' }]
+      : [],
+  (e) =>
+    e.model.blocks.type === 'gated' && e.model.blocks.skip_connections && e.model.blocks.count === 0
+      ? [{ path: ['model', 'blocks', 'skip_connections'], message: 'skip connections need at least one block: each block sends one to the head, and with model.blocks.count 0 there is none' }]
+      : [],
+  (e) =>
+    e.model.blocks.type === 'gated' && e.train.recompute === 'always'
+      ? [{ path: ['train', 'recompute'], message: 'gated blocks are not recomputed in the backward pass (only residual blocks are); use auto or never' }]
+      : [],
+];
+
 const RULES: Rule[] = [
+  ...gatedRules,
   oddKernel('input'),
   oddKernel('blocks'),
   (e) =>
@@ -55,7 +86,7 @@ const RULES: Rule[] = [
       ? [{ path: ['model', 'head', 'mask'], message: "the head's convs are 1x1: with mask A they have no weights left and the output would not depend on the image; use mask B" }]
       : [],
   (e) =>
-    e.sample.columns > e.sample.count
+    e.sample.columns > e.sample.count && !isConditional(e)
       ? [{ path: ['sample', 'columns'], message: `expected at most sample.count (${e.sample.count}) columns; found ${e.sample.columns}` }]
       : [],
   (e) =>
@@ -70,7 +101,49 @@ const RULES: Rule[] = [
     typeof e.dataset.validation === 'number' && e.dataset.train_limit != null && e.dataset.validation >= e.dataset.train_limit
       ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
       : [],
+  ...conditioningRules(),
 ];
+
+/** The largest grid, in images: sample.count's maximum in the schema. */
+const MAX_SAMPLES = 4096;
+
+const isConditional = (e: Experiment): boolean => e.model.conditioning?.type === 'class';
+
+/** Class conditioning and the classes sampled. */
+function conditioningRules(): Rule[] {
+  return [
+    (e) =>
+      isConditional(e) && e.model.conditioning.classes == null
+        ? [{ path: ['model', 'conditioning', 'type'], message: 'class conditioning needs model.conditioning.classes: the number of classes (10 for mnist and fashion-mnist)' }]
+        : [],
+    (e) =>
+      !isConditional(e) && e.model.conditioning?.classes != null
+        ? [{ path: ['model', 'conditioning', 'classes'], part: 'key', message: 'classes applies only to model.conditioning.type class; the model is unconditional (type none)' }]
+        : [],
+    (e) =>
+      isConditional(e) && e.model.blocks.count === 0
+        ? [{ path: ['model', 'conditioning', 'type'], message: 'the class bias is added inside the blocks, and model.blocks.count is 0: the label would reach nothing; use at least one block' }]
+        : [],
+    (e) =>
+      !isConditional(e) && e.sample.classes != null
+        ? [{ path: ['sample', 'classes'], part: 'key', message: 'sample.classes needs a class-conditional model (model.conditioning.type class); this model is unconditional' }]
+        : [],
+    (e) => {
+      const n = e.model.conditioning?.classes;
+      if (!isConditional(e) || n == null || !Array.isArray(e.sample.classes)) return [];
+      return e.sample.classes.flatMap((k, i) =>
+        k >= n ? [{ path: ['sample', 'classes', String(i)], message: `expected a class id from 0 to ${n - 1} (model.conditioning.classes ${n}); found ${k}` }] : []);
+    },
+    (e) => {
+      const n = e.model.conditioning?.classes;
+      if (!isConditional(e) || n == null) return [];
+      const rows = Array.isArray(e.sample.classes) ? e.sample.classes.length : n;
+      return rows * e.sample.columns > MAX_SAMPLES
+        ? [{ path: ['sample', 'classes'], message: `${rows} rows of sample.columns ${e.sample.columns} images make ${rows * e.sample.columns}; a grid holds at most ${MAX_SAMPLES}: draw fewer classes or columns` }]
+        : [];
+    },
+  ];
+}
 
 /** Warnings: legal but almost certainly unintended. */
 const WARNINGS: Rule[] = [

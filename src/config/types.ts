@@ -71,7 +71,7 @@ export interface DatasetConfig {
   validation: number | string;
 }
 /**
- * The PixelCNN: a masked input conv, a stack of residual blocks, and a head of 1x1 convs ending in a softmax over colour levels per pixel.
+ * The PixelCNN: a masked input conv, a stack of blocks (residual, or gated with a vertical and a horizontal stack), and a head of 1x1 convs ending in a softmax over colour levels per pixel.
  */
 export interface ModelConfig {
   /**
@@ -79,19 +79,19 @@ export interface ModelConfig {
    */
   color_levels: number;
   /**
-   * The width h: the residual stream has 2h channels, the convs inside each block and the head have h.
+   * The width h. Residual blocks: the residual stream has 2h channels, the convs inside each block and the head have h. Gated blocks: each stack has h channels, the convs before the gates 2h (a tanh half and a sigmoid half).
    */
   hidden: number;
   /**
-   * Batch normalisation after the input conv and after each conv inside the residual blocks.
+   * Batch normalisation after the input conv and after each conv inside the blocks (gated blocks: after the vertical, horizontal and output convs; not after the 1x1 link or the skip convs).
    */
   batch_norm: boolean;
   /**
-   * The first layer: a masked conv from the image to the 2h-channel residual stream.
+   * The first layer: a masked conv from the image to the 2h-channel residual stream. With gated blocks: a vertical conv over the rows up to this one (k/2+1 x k) and a horizontal mask-A conv over the pixels to the left (1 x k/2), each from the image to h channels, with no gate.
    */
   input: {
     /**
-     * Kernel height and width; must be odd.
+     * Kernel height and width (gated blocks: the width k of the vertical and horizontal convs); must be odd.
      */
     kernel_size: number;
     mask: MaskType;
@@ -101,21 +101,32 @@ export interface ModelConfig {
    */
   blocks: {
     /**
-     * Block type. residual: relu, 1x1 conv 2h->h, relu, masked kxk conv h->h, relu, 1x1 conv h->2h, each conv followed by batch norm when enabled, added to the block's input.
+     * Block type. residual: relu, 1x1 conv 2h->h, relu, masked kxk conv h->h, relu, 1x1 conv h->2h, each conv followed by batch norm when enabled, added to the block's input. gated: the Gated PixelCNN block (van den Oord et al. 2016b, arXiv 1606.05328): a vertical stack (a k/2+1 x k conv over the rows up to this one, seen by the horizontal stack one row down, so a row never sees itself) and a horizontal stack (a 1 x k/2+1 conv over the pixels to the left and this one), a 1x1 link from the vertical into the horizontal stack, the gate tanh(a) * sigmoid(b) on each stack, a 1x1 output conv and a residual connection in the horizontal stack. Gated models have no blind spot.
      */
-    type: 'residual';
+    type: 'residual' | 'gated';
     /**
      * Number of blocks.
      */
     count: number;
     /**
-     * Kernel height and width of each block's masked conv; must be odd.
+     * Kernel height and width of each block's masked conv (gated blocks: the width k of the vertical and horizontal convs); must be odd.
      */
     kernel_size: number;
     mask: MaskType;
+    /**
+     * Gated blocks only: the dilation of each block's vertical and horizontal convs, one per block (e.g. [1, 2, 1, 4, 1, 2, 1]); a dilation d spreads the k taps d pixels apart, widening what a block sees at the same cost. null: 1 for every block.
+     *
+     * @maxItems 256
+     */
+    dilations: number[] | null;
+    /**
+     * Gated blocks only: each block also sends its gated horizontal features through a 1x1 conv h->h, summed with the last block's output into what the head reads (van den Oord et al. 2016b's skip connections, as in WaveNet).
+     */
+    skip_connections: boolean;
   };
+  conditioning: ConditioningConfig;
   /**
-   * After a relu, 1x1 convs (2h->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
+   * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
    */
   head: {
     /**
@@ -124,6 +135,19 @@ export interface ModelConfig {
     convs: number;
     mask: MaskType;
   };
+}
+/**
+ * What the model is conditioned on besides the earlier pixels. Unconditional by default (type none): the model is p(image). With type class it is p(image | class): a learned bias per class and block is added inside every block, training and evaluation read the dataset's labels, and test bits/dim is the conditional NLL (reported as such).
+ */
+export interface ConditioningConfig {
+  /**
+   * none: an unconditional model. class: a class-conditional one; needs model.conditioning.classes and a dataset with labels (mnist, fashion-mnist, or idx with label files).
+   */
+  type: 'none' | 'class';
+  /**
+   * With type class: the number of classes N; every label of the dataset must lie in 0..N-1 (10 for mnist and fashion-mnist). null when the model is unconditional.
+   */
+  classes: number | null;
 }
 /**
  * How the model is trained.
@@ -199,6 +223,13 @@ export interface SampleConfig {
    * Images per row of the grid.
    */
   columns: number;
+  /**
+   * For a class-conditional model: the classes to draw, as a list of class ids or all (every class, 0 to model.conditioning.classes - 1). The grid then has one row per class, of sample.columns images each, labelled with its class id, and sample.count is not used. null draws all classes for a conditional model; an unconditional model takes none.
+   *
+   * @minItems 1
+   * @maxItems 256
+   */
+  classes: [number, ...number[]] | string | null;
   /**
    * cached computes each layer once per pixel from cached activations of earlier pixels (about one forward pass per image); naive runs the whole network once per pixel. Both draw the same images.
    */

@@ -108,6 +108,14 @@ export function makeBatch(
   return { inputs, targets, count: n };
 }
 
+/** The class labels of the images at `indices`, for a class-conditional model; the set must have labels. */
+export function batchLabels(set: ImageSet, indices: ArrayLike<number>): Uint8Array {
+  if (!set.labels) throw new Error('batchLabels: the image set has no labels');
+  const out = new Uint8Array(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = set.labels[indices[i]];
+  return out;
+}
+
 /** Number of batches in one pass over `count` images. */
 export function batchesPerEpoch(count: number, batchSize: number, dropLast: boolean): number {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);

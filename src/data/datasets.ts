@@ -32,6 +32,8 @@ export interface ImageSet {
   /** count*h*w*c raw bytes, row-major NHWC. */
   images: Uint8Array;
   labels: Uint8Array | null;
+  /** The file the labels were read from, for error messages; null or absent when there are none. */
+  labelFile?: string | null;
 }
 
 export interface Dataset {
@@ -123,6 +125,7 @@ async function loadSplit(files: SplitFiles, split: 'train' | 'test', limit: numb
       count,
       images: head(images.data, pixels, total, count),
       labels: labelBytes === null ? null : head(labelBytes, 1, total, count),
+      labelFile: files.labels,
     },
   };
 }

@@ -15,6 +15,7 @@ export {
 } from './datasets.js';
 export {
   makeBatch,
+  batchLabels,
   quantize,
   quantizeTables,
   dequantize,
@@ -24,5 +25,6 @@ export {
   type Batch,
 } from './batches.js';
 export { splitValidation, validationIndices, type SplitDataset, type ValidationSplit } from './split.js';
+export { classLabelProblems, type LabelProblem } from './labels.js';
 export { IdxError, readIdx, parseIdx, type IdxArray } from './idx.js';
 export { cacheDir } from './verify.js';

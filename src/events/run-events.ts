@@ -62,6 +62,8 @@ export interface EvalEvent {
   bestBitsPerDim: number;
   bestStep: number;
   images: number; // images evaluated
+  /** A class-conditional model: loss is the conditional NLL, -log p(image | label). Absent in runs from before conditioning. */
+  conditional?: boolean;
   seconds: number;
 }
 
@@ -85,6 +87,8 @@ export interface SampleEvent {
   width: number;
   /** Sampled images as 0..1 intensities, row-major [count, height, width, channels] (channels last, as dataset.channels says). */
   pixels: Float32Array;
+  /** A class-conditional model: the label of each grid row (its class id). */
+  rowLabels?: string[];
   seconds: number;
   /** The step of the weights drawn from, when not `step`'s own (the final grid from the best checkpoint). */
   weightsStep?: number;
@@ -144,8 +148,15 @@ export interface RunSummary {
   best_step?: number | null;
   validation_bits_per_dim?: number | null;
   best_validation_bits_per_dim?: number | null;
+  /**
+   * Which NLL test_bits_per_dim is: conditional (-log p(image | label), a class-conditional
+   * model) or unconditional. Absent in runs from before conditioning, which are unconditional.
+   */
+  test_nll?: 'conditional' | 'unconditional';
   params: number;
   backend: string;
+  /** What it ran on, as the start event says, e.g. 'GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1'. */
+  device: string;
   wall_seconds: number;
   images_per_second: number | null;
   started_at: string;

@@ -3,7 +3,7 @@
 // inside the graph, so masked weights get zero gradient. The backend's layer ops compute them
 // (src/backend/layer-ops.ts): the model says what, the backend decides how.
 import * as tf from '@tensorflow/tfjs';
-import { layerOps, type ConvParams, type NormParams } from '../backend/layer-ops.js';
+import { layerOps, type ConvParams, type NormParams, type WindowConvParams, type WindowPadding } from '../backend/layer-ops.js';
 import type { MaskType } from '../config/types.js';
 import type { Rng } from '../util/random.js';
 import { kernelMask } from './masks.js';
@@ -18,6 +18,13 @@ function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {
 }
 
 export const relu = <T extends tf.Tensor>(x: T): T => layerOps.relu(x);
+
+/** The gated activation of Gated PixelCNN: tanh(a) ⊙ sigmoid(b), a and b the two halves of x's channels. */
+export const gate = (x: tf.Tensor4D): tf.Tensor4D => layerOps.gate(x);
+
+/** Each row moved one down, a row of zeros on top: what row i reads of it was computed at row i - 1. */
+export const shiftDown = (x: tf.Tensor4D): tf.Tensor4D =>
+  tf.slice(tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]]), [0, 0, 0, 0], x.shape) as tf.Tensor4D;
 
 /** tfjs variable names are global: each model instance gets its own prefix. */
 let instances = 0;
@@ -128,5 +135,71 @@ export class BatchNorm implements NormParams {
 
   dispose(): void {
     for (const v of [...this.variables(), ...this.buffers()]) v.dispose();
+  }
+}
+
+/**
+ * The convs of Gated PixelCNN's two stacks, which need no mask because their kernels only
+ * cover what a position may see: vertical, a (k/2+1) x k kernel over the rows above and the
+ * row itself (the horizontal stack reads it one row down, see shiftDown); horizontal, a
+ * 1 x (k/2+1) kernel over the pixels to the left and the pixel itself (mask B), or a
+ * 1 x k/2 kernel over the pixels to the left only (mask A). Taps are `dilation` apart.
+ */
+export interface StackConvSpec {
+  name: string;
+  stack: 'vertical' | 'horizontal';
+  kernel: number;
+  dilation: number;
+  /** Horizontal only: A leaves the pixel itself out. */
+  mask: MaskType | null;
+  in: number;
+  out: number;
+}
+
+/** The kernel's rows and columns, and which of them sits at the output position (the anchor). */
+export function stackWindow(spec: StackConvSpec): { rows: number; cols: number; anchorRow: number; anchorCol: number } {
+  const c = spec.kernel >> 1;
+  if (spec.stack === 'vertical') return { rows: c + 1, cols: spec.kernel, anchorRow: c, anchorCol: c };
+  // Mask A: the k/2 taps left of the pixel, as if the anchor were one past the last tap.
+  return spec.mask === 'A' ? { rows: 1, cols: c, anchorRow: 0, anchorCol: c } : { rows: 1, cols: c + 1, anchorRow: 0, anchorCol: c };
+}
+
+export class StackConv implements WindowConvParams {
+  readonly spec: StackConvSpec;
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly dilation: number;
+  /** Zero padding (negative: cropping) that makes a 'VALID' conv put each output at its anchor. */
+  readonly padding: WindowPadding;
+
+  constructor(spec: StackConvSpec, rng: Rng, scope: string) {
+    this.spec = spec;
+    const { rows, cols, anchorRow, anchorCol } = stackWindow(spec);
+    const d = (this.dilation = spec.dilation);
+    this.padding = { top: d * anchorRow, bottom: d * (rows - 1 - anchorRow), left: d * anchorCol, right: d * (cols - 1 - anchorCol) };
+    const fanIn = rows * cols * spec.in;
+    this.weight = tf.variable(uniformInit([rows, cols, spec.in, spec.out], fanIn, rng), true, `${scope}/${spec.name}/weight`);
+    this.bias = tf.variable(uniformInit([spec.out], fanIn, rng), true, `${scope}/${spec.name}/bias`);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  apply(x: tf.Tensor4D, inputGradient = true): tf.Tensor4D {
+    return layerOps.windowConv(x, this, inputGradient);
+  }
+
+  variables(): tf.Variable[] {
+    return [this.weight, this.bias];
+  }
+
+  params(): number {
+    return this.weight.size + this.bias.size;
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+    this.bias.dispose();
   }
 }

@@ -3,7 +3,9 @@
 // what lets `pxl inspect` describe a model of any size and `pxl run` refuse one that cannot fit
 // before it tries. It mirrors the layout PixelCNN builds (pixelcnn.ts); a test checks the two agree.
 import type { ModelConfig } from '../config/types.js';
-import type { ImageShape, LayerRow } from './pixelcnn.js';
+import { conditioningClasses } from './conditioning.js';
+import { stackWindow, type StackConvSpec } from './layers.js';
+import { stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
 
 /** float32 everywhere. */
 export const BYTES_PER_FLOAT = 4;
@@ -25,10 +27,37 @@ interface NormLayer {
   depth: number;
 }
 
-type Layer = ConvLayer | NormLayer;
+/** A gated model's vertical or horizontal conv: a rows x cols kernel, no mask. */
+interface StackLayer {
+  kind: 'stack';
+  spec: StackConvSpec;
+  rows: number;
+  cols: number;
+  depth: number;
+}
+
+/** The gates of a gated block: no parameters, shown in the table. */
+interface GateLayer {
+  kind: 'gates';
+  name: string;
+  channels: number;
+  depth: number;
+}
+
+/** A block's learned bias per class (conditioning.ts). */
+interface BiasLayer {
+  kind: 'bias';
+  name: string;
+  classes: number;
+  channels: number;
+  depth: number;
+}
+
+type Layer = ConvLayer | NormLayer | StackLayer | GateLayer | BiasLayer;
 
 interface Block {
   name: string;
+  type: 'residual block' | 'gated block';
   layers: Layer[];
 }
 
@@ -43,36 +72,95 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
   const h = config.hidden;
   const conv = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number): ConvLayer => ({ kind: 'conv', name, kernel, in: cin, out, mask, depth });
   const norm = (name: string, channels: number, depth: number): NormLayer[] => (config.batch_norm ? [{ kind: 'norm', name, channels, depth }] : []);
+  if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm);
   const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
   const { kernel_size: k, mask } = config.blocks;
+  const classes = conditioningClasses(config);
+  const bias = (name: string, channels: number): BiasLayer[] => (classes ? [{ kind: 'bias', name: `${name}.class_bias`, classes, channels, depth: 1 }] : []);
   const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
     const n = `blocks.${i}`;
     return {
       name: n,
+      type: 'residual block',
       layers: [
         conv(`${n}.conv1`, 1, 2 * h, h, null, 1), ...norm(`${n}.bn1`, h, 1),
         conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
         conv(`${n}.conv3`, 1, h, 2 * h, null, 1), ...norm(`${n}.bn3`, 2 * h, 1),
+        ...bias(n, h),
       ],
     };
   });
-  const head: Layer[] = [];
-  for (let i = 0; i < config.head.convs; i++) head.push(conv(`head.conv${i + 1}`, 1, i === 0 ? 2 * h : h, h, config.head.mask, 0));
-  head.push(conv('head.out', 1, config.head.convs > 0 ? h : 2 * h, image.channels * config.color_levels, null, 0));
-  return { input, blocks, head };
+  return { input, blocks, head: headLayers(config, image, 2 * h, conv) };
 }
 
-/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta. */
-const params = (l: Layer): number => (l.kind === 'conv' ? l.kernel * l.kernel * l.in * l.out + l.out : 2 * l.channels);
+type ConvFn = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number) => ConvLayer;
+type NormFn = (name: string, channels: number, depth: number) => NormLayer[];
+
+/** The head's 1x1 convs from the `stream` channels the blocks leave, and the output conv. */
+function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv: ConvFn): Layer[] {
+  const h = config.hidden;
+  const head: Layer[] = [];
+  for (let i = 0; i < config.head.convs; i++) head.push(conv(`head.conv${i + 1}`, 1, i === 0 ? stream : h, h, config.head.mask, 0));
+  head.push(conv('head.out', 1, config.head.convs > 0 ? h : stream, image.channels * config.color_levels, null, 0));
+  return head;
+}
+
+/** PixelCNN.gatedLayers: the stacks' first layer, the gated blocks, the head over h channels. */
+function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm: NormFn): Layout {
+  const h = config.hidden;
+  const stack = (spec: StackConvSpec, depth: number): StackLayer => ({ kind: 'stack', spec, ...stackWindow(spec), depth });
+  const k0 = config.input.kernel_size;
+  const C = image.channels;
+  const input: Layer[] = [
+    stack({ name: 'input.vertical', stack: 'vertical', kernel: k0, dilation: 1, mask: null, in: C, out: h }, 0), ...norm('input.vbn', h, 0),
+    stack({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: config.input.mask, in: C, out: h }, 0), ...norm('input.hbn', h, 0),
+  ];
+  const { kernel_size: k, mask, dilations, skip_connections: skips } = config.blocks;
+  const classes = conditioningClasses(config);
+  const bias = (name: string, channels: number): BiasLayer[] => (classes ? [{ kind: 'bias', name: `${name}.class_bias`, classes, channels, depth: 1 }] : []);
+  const blocks = Array.from({ length: config.blocks.count }, (_, i): Block => {
+    const n = `blocks.${i}`;
+    const dilation = dilations?.[i] ?? 1;
+    return {
+      name: n,
+      type: 'gated block',
+      layers: [
+        stack({ name: `${n}.vertical`, stack: 'vertical', kernel: k, dilation, mask: null, in: h, out: 2 * h }, 1), ...norm(`${n}.vbn`, 2 * h, 1),
+        stack({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h }, 1), ...norm(`${n}.hbn`, 2 * h, 1),
+        conv(`${n}.link`, 1, 2 * h, 2 * h, null, 1),
+        { kind: 'gates', name: `${n}.gates`, channels: h, depth: 1 },
+        conv(`${n}.out`, 1, h, h, null, 1), ...norm(`${n}.obn`, h, 1),
+        ...(skips ? [conv(`${n}.skip`, 1, h, h, null, 1)] : []),
+        ...bias(`${n}.vertical`, 2 * h), ...bias(`${n}.horizontal`, 2 * h),
+      ],
+    };
+  });
+  return { input, blocks, head: headLayers(config, image, h, conv) };
+}
+
+/** Taps x in x out of a conv's kernel (masked taps included). */
+const kernelSize = (l: ConvLayer | StackLayer): number =>
+  l.kind === 'conv' ? l.kernel * l.kernel * l.in * l.out : l.rows * l.cols * l.spec.in * l.spec.out;
+
+/** Trainable parameters: a conv's kernel and bias, a batch norm's gamma and beta, a class bias's table. */
+function params(l: Layer): number {
+  if (l.kind === 'conv') return kernelSize(l) + l.out;
+  if (l.kind === 'stack') return kernelSize(l) + l.spec.out;
+  if (l.kind === 'bias') return l.classes * l.channels;
+  return l.kind === 'norm' ? 2 * l.channels : 0;
+}
 
 /** A 1x1 mask-B conv masks nothing, so PixelCNN keeps no mask for it (layers.ts). */
 const hasMask = (l: ConvLayer): boolean => l.mask !== null && !(l.kernel === 1 && l.mask === 'B');
 
-const channelsOut = (l: Layer): number => (l.kind === 'conv' ? l.out : l.channels);
+const channelsOut = (l: Layer): number => (l.kind === 'conv' ? l.out : l.kind === 'stack' ? l.spec.out : l.channels);
 
 function row(l: Layer, image: ImageShape): LayerRow {
   const outputShape = [image.height, image.width, channelsOut(l)];
   if (l.kind === 'norm') return { name: l.name, type: 'batch norm', outputShape, params: params(l), depth: l.depth };
+  if (l.kind === 'gates') return { name: l.name, type: 'gates tanh x sigmoid', outputShape, params: 0, depth: l.depth };
+  if (l.kind === 'stack') return { name: l.spec.name, type: stackConvType(l.spec, l.rows, l.cols), outputShape, params: params(l), depth: l.depth };
+  if (l.kind === 'bias') return { name: l.name, type: `class bias (${l.classes} classes)`, outputShape, params: params(l), depth: l.depth };
   const k = `${l.kernel}x${l.kernel}`;
   const type = hasMask(l) ? `masked conv ${k} (${l.mask})` : `conv ${k}${l.mask ? ` (${l.mask})` : ''}`;
   return { name: l.name, type, outputShape, params: params(l), depth: l.depth };
@@ -80,6 +168,7 @@ function row(l: Layer, image: ImageShape): LayerRow {
 
 const allLayers = (m: Layout): Layer[] => [...m.input, ...m.blocks.flatMap((b) => b.layers), ...m.head];
 const convLayers = (m: Layout): ConvLayer[] => allLayers(m).filter((l): l is ConvLayer => l.kind === 'conv');
+const kernelLayers = (m: Layout): (ConvLayer | StackLayer)[] => allLayers(m).filter((l): l is ConvLayer | StackLayer => l.kind === 'conv' || l.kind === 'stack');
 const normLayers = (m: Layout): NormLayer[] => allLayers(m).filter((l): l is NormLayer => l.kind === 'norm');
 
 /** The rows of `pxl inspect`, the same as PixelCNN.layerTable(). */
@@ -88,8 +177,9 @@ export function layerTable(config: ModelConfig, image: ImageShape): LayerRow[] {
   const rows = m.input.map((l) => row(l, image));
   for (const b of m.blocks) {
     const inner = b.layers.map((l) => row(l, image));
-    const last = b.layers.filter((l) => l.kind === 'conv').at(-1)!;
-    rows.push({ name: b.name, type: 'residual block', outputShape: [image.height, image.width, channelsOut(last)], params: inner.reduce((n, r) => n + r.params, 0), depth: 0 }, ...inner);
+    // What the block hands on: the residual stream (its last conv's channels), or the horizontal stack (its output conv's).
+    const last = b.type === 'gated block' ? b.layers.find((l) => l.kind === 'conv' && l.name.endsWith('.out'))! : b.layers.filter((l) => l.kind === 'conv').at(-1)!;
+    rows.push({ name: b.name, type: b.type, outputShape: [image.height, image.width, channelsOut(last)], params: inner.reduce((n, r) => n + r.params, 0), depth: 0 }, ...inner);
   }
   rows.push(...m.head.map((l) => row(l, image)));
   return rows;
@@ -102,7 +192,7 @@ export function paramCount(config: ModelConfig, image: ImageShape): number {
 
 /** Multiply-adds of one forward pass per image, masked taps included: PixelCNN.macsPerImage(). */
 export function macsPerImage(config: ModelConfig, image: ImageShape): number {
-  return convLayers(layout(config, image)).reduce((n, c) => n + c.kernel ** 2 * c.in * c.out * image.height * image.width, 0);
+  return kernelLayers(layout(config, image)).reduce((n, c) => n + kernelSize(c) * image.height * image.width, 0);
 }
 
 /** Extra values an optimizer keeps per parameter: Adam's two moments, RMSProp's two accumulators, momentum's one. */
@@ -136,7 +226,8 @@ export function trainingStepFloor(config: ModelConfig, image: ImageShape, slots:
   const outputs = (ls: Layer[]): number => ls.reduce((n, l) => n + pixels * channelsOut(l), 0);
   const logits = pixels * image.channels * config.color_levels;
   const blockActs = m.blocks.map((b) => outputs(b.layers));
-  const blocks = recompute && m.blocks.length > 0
+  // Only residual blocks are recomputed (PixelCNN.forward).
+  const blocks = recompute && m.blocks.length > 0 && config.blocks.type === 'residual'
     ? m.blocks.length * pixels * 2 * config.hidden + Math.max(...blockActs)
     : blockActs.reduce((a, b) => a + b, 0);
   const perImage = outputs(m.input) + blocks + outputs(m.head) + logits;

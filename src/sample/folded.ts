@@ -3,7 +3,7 @@
 // into that matrix and its bias. The cached sampler runs these instead of the graph.
 import * as tf from '@tensorflow/tfjs';
 import type { MaskType } from '../config/types.js';
-import { BatchNorm, type Conv2D } from '../model/layers.js';
+import { BatchNorm, stackWindow, type Conv2D, type StackConv } from '../model/layers.js';
 import { spatialMask } from '../model/masks.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 
@@ -34,8 +34,25 @@ export interface FoldedModel {
   out: PositionConv;
 }
 
-/** Folds every conv (and the batch norm after it) of `model`; the caller disposes the result. */
+/** A gated block at one position: each stack's conv (batch norm folded in), the link, the output and skip convs. */
+export interface FoldedGatedBlock {
+  vertical: PositionConv;
+  horizontal: PositionConv;
+  link: PositionConv;
+  out: PositionConv;
+  skip: PositionConv | null;
+}
+
+export interface FoldedGatedModel {
+  input: { vertical: PositionConv; horizontal: PositionConv };
+  blocks: FoldedGatedBlock[];
+  head: PositionConv[];
+  out: PositionConv;
+}
+
+/** Folds every conv (and the batch norm after it) of a residual `model`; the caller disposes the result. */
 export function foldModel(model: PixelCNN): FoldedModel {
+  if (!model.input) throw new Error('foldModel folds residual models; a gated model is folded by foldGatedModel');
   return {
     input: foldConv(model.input.conv, model.input.bn),
     blocks: model.blocks.map((b) => ({ conv1: foldConv(b.conv1, b.bn1), conv2: foldConv(b.conv2, b.bn2), conv3: foldConv(b.conv3, b.bn3) })),
@@ -47,6 +64,55 @@ export function foldModel(model: PixelCNN): FoldedModel {
 export function disposeFolded(f: FoldedModel): void {
   const convs = [f.input, ...f.blocks.flatMap((b) => [b.conv1, b.conv2, b.conv3]), ...f.head, f.out];
   for (const c of convs) tf.dispose([c.weight, c.bias]);
+}
+
+/** Folds every conv of a gated `model`, as foldModel does; the caller disposes the result. */
+export function foldGatedModel(model: PixelCNN): FoldedGatedModel {
+  if (!model.gated) throw new Error('foldGatedModel folds gated models');
+  const { input, blocks } = model.gated;
+  return {
+    input: { vertical: foldStackConv(input.vertical, input.vbn), horizontal: foldStackConv(input.horizontal, input.hbn) },
+    blocks: blocks.map((b) => ({
+      vertical: foldStackConv(b.vertical, b.vbn),
+      horizontal: foldStackConv(b.horizontal, b.hbn),
+      link: foldConv(b.link, null),
+      out: foldConv(b.out, b.obn),
+      skip: b.skip ? foldConv(b.skip, null) : null,
+    })),
+    head: model.head.convs.map((c) => foldConv(c, null)),
+    out: foldConv(model.head.out, null),
+  };
+}
+
+export function disposeFoldedGated(f: FoldedGatedModel): void {
+  const convs = [f.input.vertical, f.input.horizontal, ...f.blocks.flatMap((b) => [b.vertical, b.horizontal, b.link, b.out, ...(b.skip ? [b.skip] : [])]), ...f.head, f.out];
+  for (const c of convs) tf.dispose([c.weight, c.bias]);
+}
+
+/** A stack conv's taps: every tap of its kernel, `dilation` apart, placed by its anchor; row-major like its weight. */
+export function stackTaps(conv: StackConv): Tap[] {
+  const { rows, cols, anchorRow, anchorCol } = stackWindow(conv.spec);
+  const d = conv.spec.dilation;
+  const taps: Tap[] = [];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) taps.push({ dr: d * (r - anchorRow), dc: d * (c - anchorCol) });
+  return taps;
+}
+
+function foldStackConv(conv: StackConv, bn: BatchNorm | null): PositionConv {
+  const taps = stackTaps(conv);
+  const { in: cin, out: cout } = conv.spec;
+  const [weight, bias] = tf.tidy(() => foldNorm(tf.reshape(conv.weight, [taps.length * cin, cout]) as tf.Tensor2D, conv.bias, bn));
+  return { name: conv.spec.name, taps, weight, bias };
+}
+
+/** weight [taps * in, out] and bias with an inference-mode batch norm after them folded in. */
+function foldNorm(w: tf.Tensor2D, bias: tf.Tensor, bn: BatchNorm | null): [tf.Tensor2D, tf.Tensor1D] {
+  // A copy of the bias, so that disposing the fold leaves the model's variable intact.
+  if (!bn) return [tf.clone(w), tf.clone(bias) as tf.Tensor1D];
+  // bn(x) = (x - mean) * scale + beta, scale = gamma / sqrt(var + eps), as BatchNorm computes it.
+  const scale = tf.mul(bn.gamma, tf.rsqrt(tf.add(bn.runningVar, BatchNorm.epsilon)));
+  const b = tf.add(tf.mul(tf.sub(bias, bn.runningMean), scale), bn.beta) as tf.Tensor1D;
+  return [tf.mul(w, scale) as tf.Tensor2D, b];
 }
 
 /**
@@ -70,13 +136,7 @@ function foldConv(conv: Conv2D, bn: BatchNorm | null): PositionConv {
   const [weight, bias] = tf.tidy(() => {
     const rows = taps.map((t) => (t.dr + c) * k + (t.dc + c));
     const kept = tf.gather(tf.reshape(conv.kernel(), [k * k, cin * cout]), rows);
-    const w = tf.reshape(kept, [taps.length * cin, cout]) as tf.Tensor2D;
-    // A copy of the bias, so that disposing the fold leaves the model's variable intact.
-    if (!bn) return [w, tf.clone(conv.bias) as tf.Tensor1D];
-    // bn(x) = (x - mean) * scale + beta, scale = gamma / sqrt(var + eps), as BatchNorm computes it.
-    const scale = tf.mul(bn.gamma, tf.rsqrt(tf.add(bn.runningVar, BatchNorm.epsilon)));
-    const b = tf.add(tf.mul(tf.sub(conv.bias, bn.runningMean), scale), bn.beta) as tf.Tensor1D;
-    return [tf.mul(w, scale) as tf.Tensor2D, b];
+    return foldNorm(tf.reshape(kept, [taps.length * cin, cout]) as tf.Tensor2D, conv.bias, bn);
   });
   return { name, taps, weight, bias };
 }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import { classToInput } from '../data/batches.js';
 import { drawRaster } from './raster.js';
-import type { SampleOptions, SampleResult, Sampler } from './sampler.js';
+import { sampleLabels, type SampleOptions, type SampleResult, type Sampler } from './sampler.js';
 
 export const naiveSampler: Sampler = {
   method: 'naive',
@@ -14,22 +14,27 @@ export const naiveSampler: Sampler = {
     const L = model.config.color_levels;
     const N = opts.count;
     const pixels = new Float32Array(N * H * W * C); // model input, 0..1
-    const classes = await drawRaster(model, opts, {
-      logitsAt: (p) => pixelLogits(model, pixels, N, p),
-      setPixel: (p, drawn) => {
-        for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) pixels[(n * H * W + p) * C + c] = classToInput(drawn[n * C + c], L);
-      },
-    });
-    return { classes, count: N, seconds: (performance.now() - start) / 1000 };
+    const labels = sampleLabels(model, opts);
+    try {
+      const classes = await drawRaster(model, opts, {
+        logitsAt: (p) => pixelLogits(model, pixels, N, p, labels),
+        setPixel: (p, drawn) => {
+          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) pixels[(n * H * W + p) * C + c] = classToInput(drawn[n * C + c], L);
+        },
+      });
+      return { classes, count: N, seconds: (performance.now() - start) / 1000 };
+    } finally {
+      labels?.dispose();
+    }
   },
 };
 
 /** Logits [N * C, L] at pixel p from a full forward pass in inference mode. */
-async function pixelLogits(model: PixelCNN, pixels: Float32Array, n: number, p: number): Promise<Float32Array> {
+async function pixelLogits(model: PixelCNN, pixels: Float32Array, n: number, p: number, labels: tf.Tensor2D | null): Promise<Float32Array> {
   const { height: H, width: W, channels: C } = model.image;
   const L = model.config.color_levels;
   const out = tf.tidy(() => {
-    const logits = model.forward(tf.tensor4d(pixels, [n, H, W, C]), false);
+    const logits = model.forward(tf.tensor4d(pixels, [n, H, W, C]), false, false, labels);
     return tf.reshape(tf.slice(tf.reshape(logits, [n, H * W, C * L]), [0, p, 0], [n, 1, C * L]), [n * C, L]);
   });
   const values = (await out.data()) as Float32Array;

@@ -1,5 +1,7 @@
 // The sampler seam: every method produces images pixel by pixel in raster order, drawing
 // with drawClasses from one seeded stream (raster.ts), so methods can be swapped and compared exactly.
+import * as tf from '@tensorflow/tfjs';
+import { oneHotLabels } from '../model/conditioning.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 
 export type SampleMethod = 'naive' | 'cached';
@@ -8,6 +10,8 @@ export interface SampleOptions {
   count: number;
   temperature: number;
   seed: number;
+  /** The class of each image (count of them), for a class-conditional model; required there. */
+  labels?: ArrayLike<number>;
   /** Called after each pixel position with (done, total); for progress displays. */
   onProgress?: (done: number, total: number) => void;
   /** Receives the per-pixel logits [count * channels, levels] before each draw (tests compare methods with it). */
@@ -24,4 +28,20 @@ export interface SampleResult {
 export interface Sampler {
   readonly method: SampleMethod;
   sample(model: PixelCNN, opts: SampleOptions): Promise<SampleResult>;
+}
+
+/**
+ * The one-hot labels [count, classes] the images are drawn given, for a class-conditional
+ * model; null for an unconditional one. Labels that do not fit the model are an error.
+ */
+export function sampleLabels(model: PixelCNN, opts: SampleOptions): tf.Tensor2D | null {
+  const classes = model.classes;
+  if (classes === null) {
+    if (opts.labels) throw new Error('class labels were given to sample an unconditional model');
+    return null;
+  }
+  if (!opts.labels || opts.labels.length !== opts.count) {
+    throw new Error(`a model conditioned on ${classes} classes samples given one class per image: expected ${opts.count} labels, got ${opts.labels?.length ?? 'none'}`);
+  }
+  return tf.keep(oneHotLabels(opts.labels, classes));
 }

@@ -6,6 +6,7 @@ import { ConfigError, type Diagnostic } from '../config/diagnostics.js';
 import { locate } from '../config/compose.js';
 import type { SourceFile } from '../config/source.js';
 import type { Experiment } from '../config/types.js';
+import { schemaValidator } from '../config/schema.js';
 
 /**
  * Settings a resumed run may change: how long it trains, how often it evaluates, samples and
@@ -53,12 +54,6 @@ export function configChanges(before: unknown, after: unknown, prefix = ''): Con
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path: prefix, before, after }];
 }
 
-/** Settings added to pxl after runs were recorded without them, with the default that keeps what those runs did. */
-const ADDED_DEFAULTS: Record<string, unknown> = { 'dataset.validation': 'none' };
-
-/** A run recorded before a setting existed did what its default does: no change. */
-const addedAtItsDefault = (c: ConfigChange) => c.before === undefined && c.path in ADDED_DEFAULTS && JSON.stringify(c.after) === JSON.stringify(ADDED_DEFAULTS[c.path]);
-
 export const isResumeSafe = (path: string): boolean => RESUME_SAFE_KEYS.some((k) => path === k || path.startsWith(`${k}.`));
 
 /**
@@ -66,7 +61,7 @@ export const isResumeSafe = (path: string): boolean => RESUME_SAFE_KEYS.some((k)
  * the safe changes, for the run to announce.
  */
 export function checkResumeConfig(original: Omit<Experiment, 'tracking'>, current: Experiment, sources: readonly SourceFile[]): ConfigChange[] {
-  const changes = configChanges(recordedMeaning(original), recordedMeaning(current)).filter((c) => !addedAtItsDefault(c));
+  const changes = configChanges(withNewDefaults(original), recordedMeaning(current));
   const refused = changes.filter((c) => !isResumeSafe(c.path));
   if (refused.length) {
     const diagnostics: Diagnostic[] = refused.map((c) => ({
@@ -79,6 +74,18 @@ export function checkResumeConfig(original: Omit<Experiment, 'tracking'>, curren
     throw new ConfigError(diagnostics);
   }
   return changes;
+}
+
+/**
+ * The recorded experiment with the defaults of settings added to the schema since it was
+ * recorded (model.conditioning, sample.classes): a run from before a setting existed had its
+ * default, so a resume sees no change there.
+ */
+function withNewDefaults(original: Omit<Experiment, 'tracking'>): Omit<Experiment, 'tracking'> {
+  const copy = structuredClone(original) as Record<string, unknown>;
+  schemaValidator('experiment.schema.json').validate(copy); // fills in defaults (useDefaults); errors do not matter here
+  if (!('extends' in original)) delete copy.extends; // consumed when the experiment was composed
+  return recordedMeaning(copy as unknown as Experiment);
 }
 
 export const show = (v: unknown): string => (v === undefined ? 'unset' : JSON.stringify(v));

@@ -6,6 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileS
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
+import { schemaValidator } from '../config/schema.js';
 import type { Experiment } from '../config/types.js';
 import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -115,9 +116,17 @@ export function readSummary(paths: RunPaths): RunSummary | null {
   return existsSync(paths.summary) ? readJsonOrYaml(paths.summary, (t) => JSON.parse(t) as RunSummary) : null;
 }
 
-/** The resolved experiment recorded when the run was created; null for runs from before it was recorded. */
+/**
+ * The resolved experiment recorded when the run was created; null for runs from before it was
+ * recorded. Settings added to the schema since then get their defaults, as config.yaml does
+ * when it is resolved again, so that a new key is not taken for a change.
+ */
 export function readOriginal(paths: RunPaths): Omit<Experiment, 'tracking'> | null {
-  return existsSync(paths.original) ? readJsonOrYaml(paths.original, (t) => JSON.parse(t) as Omit<Experiment, 'tracking'>) : null;
+  if (!existsSync(paths.original)) return null;
+  const original = readJsonOrYaml(paths.original, (t) => JSON.parse(t) as Omit<Experiment, 'tracking'>);
+  schemaValidator('experiment.schema.json').validate(original); // fills defaults in place; the run's own check reports real problems
+  delete (original as { extends?: unknown }).extends; // consumed when the run was created, as loadExperiment does; the default put it back
+  return recordedMeaning(original as Experiment);
 }
 
 /** Records the run's image shape and colour levels in run.json. */

@@ -125,6 +125,8 @@ function startOps(event: RunStartEvent, options: MlflowTrackerOptions): SyncOp[]
     // pxl.* cannot collide with the config's own keys.
     'pxl.trainable_params': String(event.params),
     'pxl.backend': event.backend,
+    // Which NLL the test metrics are; their names say it too (testMetric).
+    'pxl.test_nll': isConditional(event.config) ? 'conditional' : 'unconditional',
   };
   return [
     {
@@ -141,6 +143,15 @@ function startOps(event: RunStartEvent, options: MlflowTrackerOptions): SyncOp[]
     ...(options.datasets?.length ? [inputsOp(options.datasets)] : []),
   ];
 }
+
+const isConditional = (config: Record<string, unknown>): boolean =>
+  ((config.model as { conditioning?: { type?: string } } | undefined)?.conditioning?.type ?? 'none') === 'class';
+
+/**
+ * A test metric's name: a class-conditional model's test NLL is -log p(image | label), not
+ * comparable with an unconditional one's, so its name says so (test/bits_per_dim_conditional).
+ */
+export const testMetric = (name: string, conditional: boolean | undefined): string => (conditional ? `${name}_conditional` : name);
 
 function inputsOp(datasets: DatasetInput[]): SyncOp {
   return { op: 'inputs', datasets: datasets.map(({ context, ...dataset }) => ({ dataset, context })) };
@@ -184,12 +195,13 @@ class Tracker {
         }
         return;
       case 'eval':
-        // Named for the set (validation/…, test/…); the best checkpoint's test is test/bits_per_dim_best_checkpoint.
+        // Named for the set (validation/…, test/…) and, for a class-conditional model, for the
+        // conditional NLL (…_conditional); the best checkpoint's test is test/bits_per_dim_best_checkpoint.
         if (event.weights === 'best') {
-          this.metric('test/bits_per_dim_best_checkpoint', event.bitsPerDim, event.step, event.time);
+          this.metric(testMetric('test/bits_per_dim_best_checkpoint', event.conditional), event.bitsPerDim, event.step, event.time);
         } else {
-          this.metric(`${event.set}/loss`, event.loss, event.step, event.time);
-          this.metric(`${event.set}/bits_per_dim`, event.bitsPerDim, event.step, event.time);
+          this.metric(testMetric(`${event.set}/loss`, event.conditional), event.loss, event.step, event.time);
+          this.metric(testMetric(`${event.set}/bits_per_dim`, event.conditional), event.bitsPerDim, event.step, event.time);
         }
         this.flush();
         return;
@@ -235,8 +247,9 @@ class Tracker {
   private async end(event: Extract<RunEvent, { type: 'end' }>): Promise<void> {
     if (!this.sync) return;
     const { summary } = event;
-    if (summary.best_test_bits_per_dim !== null) this.metric('best/test_bits_per_dim', summary.best_test_bits_per_dim, summary.steps, event.time);
-    if (summary.best_validation_bits_per_dim != null) this.metric('best/validation_bits_per_dim', summary.best_validation_bits_per_dim, summary.steps, event.time);
+    const conditional = summary.test_nll === 'conditional';
+    if (summary.best_test_bits_per_dim !== null) this.metric(testMetric('best/test_bits_per_dim', conditional), summary.best_test_bits_per_dim, summary.steps, event.time);
+    if (summary.best_validation_bits_per_dim != null) this.metric(testMetric('best/validation_bits_per_dim', conditional), summary.best_validation_bits_per_dim, summary.steps, event.time);
     this.flush();
     if (!this.configSent) this.artifact(join(this.runDir, 'config.yaml'), 'config.yaml');
     this.artifact(join(this.runDir, 'metrics.jsonl'), 'metrics.jsonl');

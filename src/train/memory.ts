@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
 import { crossEntropyMean } from '../model/loss.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
+import { oneHotLabels } from '../model/conditioning.js';
 import { trainingStepFloor } from '../model/size.js';
 
 export interface StepMemory {
@@ -32,7 +33,8 @@ async function peak(model: PixelCNN, batch: number, recompute: boolean): Promise
     tf.tidy(() => {
       const x = tf.zeros([batch, height, width, channels]) as tf.Tensor4D;
       const t = tf.zeros([batch * height * width * channels], 'int32') as tf.Tensor1D;
-      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), model.trainable());
+      const labels = model.classes === null ? null : oneHotLabels(new Uint8Array(batch), model.classes);
+      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), model.trainable());
       tf.dispose([value, ...Object.values(grads)]);
     });
   });

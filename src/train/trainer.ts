@@ -6,11 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment } from '../config/types.js';
 import { intervalSteps } from '../config/rules.js';
-import { classToInput, EpochOrder, makeBatch } from '../data/batches.js';
+import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
+import { oneHotLabels } from '../model/conditioning.js';
 import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
+import { sampleRows } from '../sample/rows.js';
 import { bestCheckpoint, loadCheckpoint, namedState, NonFiniteStateError, saveBestCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
 import type { EvalEvent, EvalSet, RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
 import { makeOptimizer } from './optimizer.js';
@@ -286,12 +288,22 @@ export function gradientStep(
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
-    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute), t, levels), vars);
+    const labels = labelsOf(model, set, indices);
+    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
     return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
   });
 }
 
-/** Mean test cross-entropy in inference mode (batch norm uses its running statistics). */
+/** One-hot labels of the images at `indices` for a class-conditional model; null for an unconditional one. */
+function labelsOf(model: PixelCNN, set: ImageSet, indices: ArrayLike<number>): tf.Tensor2D | null {
+  const classes = model.classes;
+  return classes === null ? null : oneHotLabels(batchLabels(set, indices), classes);
+}
+
+/**
+ * Mean test cross-entropy in inference mode (batch norm uses its running statistics); for a
+ * class-conditional model the conditional one, -log p(image | its label).
+ */
 export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, batchSize: number): Promise<number> {
   const { height, width, channels } = model.image;
   let total = 0;
@@ -300,7 +312,7 @@ export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, b
     const batch = makeBatch(set, indices, levels);
     const sum = tf.tidy(() => {
       const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
-      return crossEntropySum(model.forward(x, false), tf.tensor1d(batch.targets, 'int32'), levels);
+      return crossEntropySum(model.forward(x, false, false, labelsOf(model, set, indices)), tf.tensor1d(batch.targets, 'int32'), levels);
     });
     total += (await sum.data())[0];
     sum.dispose();
@@ -324,7 +336,8 @@ async function evaluateOn(
   const [bestBitsPerDim, bestStep] = best(bits);
   o.emit({
     type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set, weights,
-    loss: nats, bitsPerDim: bits, bestBitsPerDim, bestStep, images: images.count, seconds: (performance.now() - start) / 1000,
+    loss: nats, bitsPerDim: bits, bestBitsPerDim, bestStep, images: images.count, conditional: o.model.classes !== null,
+    seconds: (performance.now() - start) / 1000,
   });
   return bits;
 }
@@ -370,20 +383,24 @@ async function finish(o: TrainOptions, pos: TrainingPosition, perEpoch: number):
 function lastEval(o: TrainOptions, pos: TrainingPosition, perEpoch: number, bits: number, bestStep: number): EvalEvent {
   return {
     type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set: 'test', weights: 'best',
-    loss: bits * Math.LN2, bitsPerDim: bits, bestBitsPerDim: pos.bestTestBitsPerDim!, bestStep, images: o.data.test.count, seconds: 0,
+    loss: bits * Math.LN2, bitsPerDim: bits, bestBitsPerDim: pos.bestTestBitsPerDim!, bestStep, images: o.data.test.count,
+    conditional: o.model.classes !== null, seconds: 0,
   };
 }
 
 async function sample(o: TrainOptions, step: number, weightsStep = step): Promise<void> {
   const s = o.experiment.sample;
-  const { height, width, channels } = o.model.image;
-  o.emit({ type: 'sample-start', time: Date.now(), step, count: s.count, method: o.sampler.method });
-  const result = await o.sampler.sample(o.model, { count: s.count, temperature: s.temperature, seed: s.seed });
+  const { height, width } = o.model.image;
+  const rows = sampleRows(o.experiment);
+  o.emit({ type: 'sample-start', time: Date.now(), step, count: rows.count, method: o.sampler.method });
+  const result = await o.sampler.sample(o.model, { count: rows.count, temperature: s.temperature, seed: s.seed, labels: rows.labels });
   const levels = o.experiment.model.color_levels;
   const path = o.paths.saveSamples(step, result.classes);
   const pixels = Float32Array.from(result.classes, (k) => classToInput(k, levels));
-  o.emit({ type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: s.count, columns: s.columns, height, width, pixels, seconds: result.seconds,
-    ...(weightsStep !== step ? { weightsStep } : {}) });
+  o.emit({
+    type: 'sample', time: Date.now(), step, path, method: o.sampler.method, count: rows.count, columns: rows.columns, height, width, pixels,
+    seconds: result.seconds, ...(rows.rowLabels ? { rowLabels: rows.rowLabels } : {}), ...(weightsStep !== step ? { weightsStep } : {}),
+  });
 }
 
 function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, message: string, startedAt: Date, wallSeconds: number, finals: FinalTests): RunSummary {
@@ -404,8 +421,10 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     best_step: pos.bestStep ?? null,
     validation_bits_per_dim: validation ? pos.lastTestBitsPerDim : null,
     best_validation_bits_per_dim: validation ? pos.bestTestBitsPerDim : null,
+    test_nll: o.model.classes === null ? 'unconditional' : 'conditional',
     params: o.model.paramCount(),
     backend: o.start.backend,
+    device: o.start.device,
     wall_seconds: wallSeconds,
     images_per_second: pos.trainSeconds > 0 ? pos.imagesSeen / pos.trainSeconds : null,
     started_at: startedAt.toISOString(),

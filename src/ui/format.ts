@@ -15,3 +15,6 @@ export function duration(seconds: number): string {
 
 /** Seconds left at the current rate. */
 export const eta = (done: number, total: number, stepsPerSecond: number): number => (stepsPerSecond > 0 ? (total - done) / stepsPerSecond : NaN);
+
+/** How a class-conditional model's test bits/dim are qualified wherever they are shown. */
+export const CONDITIONAL = '(conditional on the class)';

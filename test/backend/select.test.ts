@@ -65,7 +65,7 @@ describe('initBackend', () => {
 
   it('refuses an unavailable tensorflow-gpu request', async () => {
     await expect(initBackend('tensorflow-gpu', { nativeSearchDir: empty })).rejects.toThrow(
-      /backend 'tensorflow-gpu' is not available: package @tensorflow\/tfjs-node-gpu is not installed\. It needs/);
+      /backend 'tensorflow-gpu' is not available: package @tensorflow\/tfjs-node-gpu is not installed\. On a machine with an NVIDIA GPU and driver, `pxl setup native --gpu` builds it/);
   });
 
   it('rejects an unknown backend name', async () => {
@@ -96,7 +96,7 @@ describe('probeBackends', () => {
     expect(tf.getBackend()).toBe('cpu');
     expect(probes.map((p) => p.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
     const [gpu, node, wasm, cpu] = probes;
-    expect(gpu).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node-gpu is not installed' });
+    expect(gpu).toMatchObject({ available: false, packageVersion: null, reason: 'package @tensorflow/tfjs-node-gpu is not installed (`pxl setup native --gpu` builds it)' });
     expect(node).toMatchObject({
       available: false, packageVersion: '4.22.0',
       reason: 'its native addon failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory',

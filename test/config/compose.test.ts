@@ -17,7 +17,7 @@ describe('extends', () => {
     expect(e.name).toBe('leaf');
     expect(e.seed).toBe(1);
     expect(e.model.hidden).toBe(32);
-    expect(e.model.blocks).toEqual({ type: 'residual', count: 3, kernel_size: 5, mask: 'B' });
+    expect(e.model.blocks).toEqual({ type: 'residual', count: 3, kernel_size: 5, mask: 'B', dilations: null, skip_connections: false });
     expect(e.train.batch_size).toBe(16);
     expect(e.train.epochs).toBe(2);
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['mid/leaf.yaml', 'mid/mid.yaml', 'base.yaml']);
@@ -82,7 +82,8 @@ describe('defaults', () => {
     expect(e.dataset).toEqual({ name: 'mnist', dir: null, train_limit: null, test_limit: null, validation: 'none' });
     expect(e.model.input).toEqual({ kernel_size: 7, mask: 'A' });
     expect(e.train.optimizer).toEqual({ name: 'adam', learning_rate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
-    expect(e.sample).toEqual({ count: 64, columns: 8, method: 'cached', temperature: 1, seed: 0 });
+    expect(e.sample).toEqual({ count: 64, columns: 8, classes: null, method: 'cached', temperature: 1, seed: 0 });
+    expect(e.model.conditioning).toEqual({ type: 'none', classes: null });
     expect(e.tracking).toEqual({ uri: null, experiment: null, log_model: false });
     expect(Object.keys(e)).toEqual(['name', 'description', 'seed', 'backend', 'dataset', 'model', 'train', 'sample', 'tracking']);
   });
@@ -94,5 +95,17 @@ describe('defaults', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0].location).toMatchObject({ line: 3, col: 11 });
     expect(warnings[0].message).toContain('loses information');
+  });
+});
+
+describe('a class-conditional experiment', () => {
+  it('lays its grid out by sample.classes, so more columns than sample.count is no error', () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  count: 4\n  columns: 10\n' });
+    const { experiment } = loadExperiment(join(dir, 'x.yaml'));
+    expect(experiment.sample).toMatchObject({ count: 4, columns: 10, classes: null });
+    // The same grid for an unconditional model is refused.
+    writeFiles(dir, { 'y.yaml': 'sample:\n  count: 4\n  columns: 10\n' });
+    expect(() => loadExperiment(join(dir, 'y.yaml'))).toThrow(/sample.columns: expected at most sample.count \(4\) columns/);
   });
 });

@@ -58,7 +58,7 @@ const CASES: Case[] = [
   {
     name: 'unknown key with no close match lists the allowed keys',
     files: { 'x.yaml': 'sample:\n  zzzzzzzz: 1\n' },
-    errors: [{ at: 'x.yaml:2:3', path: 'sample.zzzzzzzz', says: ['allowed under sample: count, columns, method, temperature, seed'] }],
+    errors: [{ at: 'x.yaml:2:3', path: 'sample.zzzzzzzz', says: ['allowed under sample: count, columns, classes, method, temperature, seed'] }],
   },
   {
     name: 'wrong type: string for an integer',
@@ -139,6 +139,51 @@ const CASES: Case[] = [
     name: '1x1 mask-A block convs',
     files: { 'x.yaml': 'model:\n  blocks:\n    kernel_size: 1\n    mask: A\n' },
     errors: [{ at: 'x.yaml:4:11', path: 'model.blocks.mask', says: ['no weights left'] }],
+  },
+  {
+    name: 'an unknown block type',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gatd\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'model.blocks.type', says: ['expected one of "residual", "gated"', 'found the string "gatd"'] }],
+  },
+  {
+    name: 'dilations on residual blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    dilations: [1, 2]\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.blocks.dilations', says: ['gated blocks only'] }],
+  },
+  {
+    name: 'skip connections on residual blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    skip_connections: true\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.blocks.skip_connections', says: ['gated blocks only'] }],
+  },
+  {
+    name: 'gated blocks: not one dilation per block',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 3\n    dilations: [1, 2]\n' },
+    errors: [{ at: 'x.yaml:5:16', path: 'model.blocks.dilations', says: ['one dilation per block', 'model.blocks.count is 3', 'found 2'] }],
+  },
+  {
+    name: 'gated blocks: a dilation of 0',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 2\n    dilations: [1, 0]\n' },
+    errors: [{ at: 'x.yaml:5:20', path: 'model.blocks.dilations.1', says: ['from 1 to 64', 'found 0'] }],
+  },
+  {
+    name: 'gated blocks: 1x1 kernels never widen the stacks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    kernel_size: 1\n' },
+    errors: [{ at: 'x.yaml:4:18', path: 'model.blocks.kernel_size', says: ['kernel of 3 or more', 'column above'] }],
+  },
+  {
+    name: 'gated blocks: skip connections without blocks',
+    files: { 'x.yaml': 'model:\n  blocks:\n    type: gated\n    count: 0\n    skip_connections: true\n' },
+    errors: [{ at: 'x.yaml:5:23', path: 'model.blocks.skip_connections', says: ['at least one block'] }],
+  },
+  {
+    name: 'gated blocks: mask B in the first (horizontal) layer',
+    files: { 'x.yaml': 'model:\n  blocks: {type: gated}\n  input: {mask: B}\n' },
+    errors: [{ at: 'x.yaml:3:17', path: 'model.input.mask', says: ['the first layer must use mask A'] }],
+  },
+  {
+    name: 'gated blocks: always recomputed',
+    files: { 'x.yaml': 'model:\n  blocks: {type: gated}\ntrain:\n  recompute: always\n' },
+    errors: [{ at: 'x.yaml:4:14', path: 'train.recompute', says: ['gated blocks are not recomputed'] }],
   },
   {
     name: 'more grid columns than samples',
@@ -334,6 +379,54 @@ const CASES: Case[] = [
     name: 'an over-long unknown key: quoted by a prefix',
     files: { 'x.yaml': `? ${'k'.repeat(100_000)}\n: 1\n` },
     errors: [{ at: 'x.yaml:1:3', says: ['unknown key "kkkk', '… (100,000 characters)'] }],
+  },
+  {
+    name: 'model.conditioning: an unknown type, classes out of bounds',
+    files: { 'x.yaml': 'model:\n  conditioning:\n    type: label\n    classes: 1\n' },
+    errors: [
+      { at: 'x.yaml:3:11', path: 'model.conditioning.type', says: ['expected one of "none", "class"', 'found the string "label"'] },
+      { at: 'x.yaml:4:14', path: 'model.conditioning.classes', says: ['expected an integer from 2 to 256', 'found 1'] },
+    ],
+  },
+  {
+    name: 'model.conditioning: type class without classes',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class}\n' },
+    errors: [{ at: 'x.yaml:2:24', path: 'model.conditioning.type', says: ['class conditioning needs model.conditioning.classes'] }],
+  },
+  {
+    name: 'model.conditioning: classes on an unconditional model',
+    files: { 'x.yaml': 'model:\n  conditioning:\n    classes: 10\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.conditioning.classes', says: ['classes applies only to model.conditioning.type class'] }],
+  },
+  {
+    name: 'model.conditioning: a conditional model without blocks',
+    files: { 'x.yaml': 'model:\n  blocks: {count: 0}\n  conditioning: {type: class, classes: 10}\n' },
+    errors: [{ at: 'x.yaml:3:24', path: 'model.conditioning.type', says: ['model.blocks.count is 0', 'the label would reach nothing'] }],
+  },
+  {
+    name: 'sample.classes on an unconditional model',
+    files: { 'x.yaml': 'sample:\n  classes: all\n' },
+    errors: [{ at: 'x.yaml:2:3', path: 'sample.classes', says: ['sample.classes needs a class-conditional model'] }],
+  },
+  {
+    name: 'sample.classes: a class id the model does not have, at its place in the list',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: [3, 10, 2]\n' },
+    errors: [{ at: 'x.yaml:4:16', path: 'sample.classes.1', says: ['expected a class id from 0 to 9 (model.conditioning.classes 10)', 'found 10'] }],
+  },
+  {
+    name: 'sample.classes: neither a list nor all',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: some\n' },
+    errors: [{ at: 'x.yaml:4:12', path: 'sample.classes', says: ['expected a list of class ids such as [0, 3, 7], or all', 'found the string "some"'] }],
+  },
+  {
+    name: 'sample.classes: a negative class id',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 10}\nsample:\n  classes: [1, -1]\n' },
+    errors: [{ at: 'x.yaml:4:16', path: 'sample.classes.1', says: ['expected an integer from 0 to 255', 'found -1'] }],
+  },
+  {
+    name: 'sample.classes: more images than a grid holds',
+    files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 100}\nsample:\n  columns: 50\n  classes: all\n' },
+    errors: [{ at: 'x.yaml:5:12', path: 'sample.classes', says: ['100 rows of sample.columns 50 images make 5000', 'at most 4096'] }],
   },
 ];
 

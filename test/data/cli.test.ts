@@ -21,6 +21,30 @@ function setup(): { dir: string; data: string; run: () => ReturnType<typeof pxl>
 }
 
 describe('pxl run on bad dataset files', () => {
+  it('exits 2 when class conditioning asks for labels the idx folder does not have, at the setting, saying which file', () => {
+    const { dir, data } = setup();
+    writeFiles(dir, { 'c.yaml': 'extends: ./x.yaml\nmodel:\n  conditioning: {type: class, classes: 3}\n' });
+    writeIdx(data, 't10k-labels-idx1-ubyte', [4], [0, 1, 2, 0]);
+    const r = pxl(['run', 'c.yaml', '--runs-dir', 'runs', '--reporter', 'plain'], { cwd: dir });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      `c.yaml:3:24: model.conditioning.type: class conditioning needs the train images' labels, and ${data} has no train label file (expected train-labels-idx1-ubyte or train-labels.idx1-ubyte, optionally .gz)`,
+    );
+    expect(r.stderr).not.toContain('test images');
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('exits 2 for labels outside 0..classes-1, naming the file, the label and the image', () => {
+    const { dir, data } = setup();
+    writeFiles(dir, { 'c.yaml': 'extends: ./x.yaml\nmodel:\n  conditioning: {type: class, classes: 3}\n' });
+    writeIdx(data, 'train-labels-idx1-ubyte', [16], Array.from({ length: 16 }, (_, i) => (i === 5 || i === 9 ? 7 : i % 3)));
+    writeIdx(data, 't10k-labels-idx1-ubyte', [4], [0, 1, 2, 0]);
+    const r = pxl(['run', 'c.yaml', '--runs-dir', 'runs', '--reporter', 'plain'], { cwd: dir });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`c.yaml:3:40: model.conditioning.classes: expected every label in 0..2; ${join(data, 'train-labels-idx1-ubyte')} holds label 7 (image 5 and 1 more)`);
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
   it('exits 2 for a file with a wrong magic number, naming it', () => {
     const { dir, data, run } = setup();
     writeFileSync(join(data, 'train-images-idx3-ubyte'), 'not an idx file');

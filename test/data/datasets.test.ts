@@ -87,8 +87,8 @@ describe('idx directories', () => {
     writeIdx(dir, 'test-images-idx3-ubyte', [2, 2, 2], ramp(2, 2, 2, 1, 100));
     const ds = await loadDataset({ name: 'idx', dir, train_limit: 2 });
     expect(ds).toMatchObject({ name: 'idx', source: dir, height: 2, width: 2, channels: 1 });
-    expect(ds.train).toEqual({ count: 2, images: ramp(2, 2, 2), labels: Uint8Array.from([7, 8]) });
-    expect(ds.test).toEqual({ count: 2, images: ramp(2, 2, 2, 1, 100), labels: null });
+    expect(ds.train).toEqual({ count: 2, images: ramp(2, 2, 2), labels: Uint8Array.from([7, 8]), labelFile: join(dir, 'train-labels-idx1-ubyte') });
+    expect(ds.test).toEqual({ count: 2, images: ramp(2, 2, 2, 1, 100), labels: null, labelFile: null });
 
     renameSync(join(dir, 'test-images-idx3-ubyte'), join(dir, 't10k-images.idx3-ubyte'));
     writeIdx(dir, 't10k-labels.idx1-ubyte.gz', [2], [1, 2], true);

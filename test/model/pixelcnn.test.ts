@@ -5,8 +5,8 @@ import { loadExperiment } from '../../src/config/load.js';
 import type { ModelConfig } from '../../src/config/types.js';
 import { spatialMask } from '../../src/model/masks.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
-import { createRng } from '../../src/util/random.js';
 import { ROOT } from '../helpers/cli.js';
+import { checkAutoregressive } from '../helpers/autoregressive.js';
 import { smallModel } from '../helpers/models.js';
 
 beforeAll(async () => {
@@ -61,10 +61,10 @@ describe('masks', () => {
   });
 
   it('give masked weights exactly zero gradient', () => {
-    const config = { ...modelOf('experiments/mnist-quick.yaml'), blocks: { type: 'residual' as const, count: 1, kernel_size: 3, mask: 'B' as const } };
+    const config = { ...modelOf('experiments/mnist-quick.yaml'), blocks: { type: 'residual' as const, count: 1, kernel_size: 3, mask: 'B' as const, dilations: null, skip_connections: false } };
     const m = new PixelCNN(config, { height: 6, width: 6, channels: 1 }, 1);
     const x = tf.randomUniform([2, 6, 6, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const { grads } = tf.variableGrads(() => tf.sum(m.forward(x, true)) as tf.Scalar, [m.input.conv.weight, m.blocks[0].conv2.weight]);
+    const { grads } = tf.variableGrads(() => tf.sum(m.forward(x, true)) as tf.Scalar, [m.input!.conv.weight, m.blocks[0].conv2.weight]);
     const check = (g: tf.Tensor, k: number, type: 'A' | 'B') => {
       const mask = spatialMask(k, type);
       const per = g.shape[2]! * g.shape[3]!;
@@ -75,48 +75,12 @@ describe('masks', () => {
         expect(nonzero, `tap ${t} of a ${k}x${k} mask ${type}`).toBe(mask[t] === 1);
       }
     };
-    check(grads[m.input.conv.weight.name], 7, 'A');
+    check(grads[m.input!.conv.weight.name], 7, 'A');
     check(grads[m.blocks[0].conv2.weight.name], 3, 'B');
     tf.dispose([x, ...Object.values(grads)]);
     m.dispose();
   });
 });
-
-/**
- * For every pixel p of a small image: the logits at p must not change when any input pixel at or
- * after p (raster order) changes, and must change when earlier pixels change.
- */
-function checkAutoregressive(config: ModelConfig, size: number): void {
-  const image = { height: size, width: size, channels: 1 };
-  const m = new PixelCNN(config, image, 7);
-  const rng = createRng(11);
-  const P = size * size;
-  // Make running statistics non-trivial so inference mode is really exercised.
-  tf.tidy(() => {
-    const warm = tf.tensor4d(Float32Array.from({ length: 4 * P }, () => rng.next()), [4, size, size, 1]);
-    for (let i = 0; i < 3; i++) m.forward(warm, true);
-  });
-  const base = Float32Array.from({ length: P }, () => rng.next());
-  const future = new Float32Array(P * P); // image p: pixels >= p replaced
-  const past = new Float32Array(P * P); // image p: pixels < p replaced
-  for (let p = 0; p < P; p++) {
-    for (let q = 0; q < P; q++) {
-      future[p * P + q] = q >= p ? rng.next() : base[q];
-      past[p * P + q] = q < p ? rng.next() : base[q];
-    }
-  }
-  const logits = (pixels: Float32Array, n: number) =>
-    tf.tidy(() => m.forward(tf.tensor4d(pixels, [n, size, size, 1]), false).reshape([n, P, -1]).arraySync() as number[][][]);
-  const b = logits(base, 1)[0];
-  const f = logits(future, P);
-  const pa = logits(past, P);
-  const maxDiff = (u: number[], v: number[]) => Math.max(...u.map((x, i) => Math.abs(x - v[i])));
-  for (let p = 0; p < P; p++) {
-    expect(maxDiff(f[p][p], b[p]), `pixel ${p} must not see pixels >= ${p}`).toBeLessThanOrEqual(1e-6);
-    if (p > 0) expect(maxDiff(pa[p][p], b[p]), `pixel ${p} must see earlier pixels`).toBeGreaterThan(1e-5);
-  }
-  m.dispose();
-}
 
 describe('autoregressive property', () => {
   const base = (): ModelConfig => smallModel({ color_levels: 8 });

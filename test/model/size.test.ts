@@ -53,7 +53,7 @@ describe('size from the config', () => {
   });
 
   it('counts a model far too large to allocate: hidden 4096, 256 blocks', () => {
-    const config = { ...modelOf('experiments/mnist-15block.yaml'), hidden: 4096, blocks: { type: 'residual' as const, count: 256, kernel_size: 3, mask: 'B' as const } };
+    const config = { ...modelOf('experiments/mnist-15block.yaml'), hidden: 4096, blocks: { type: 'residual' as const, count: 256, kernel_size: 3, mask: 'B' as const, dilations: null, skip_connections: false } };
     // By hand, h = 4096: input 7x7 conv 1 -> 2h with bias, and its batch norm; per block
     // 1x1 2h -> h, 3x3 h -> h, 1x1 h -> 2h with biases and three batch norms; head 2h -> h, h -> h, h -> 256.
     const h = 4096;

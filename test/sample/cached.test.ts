@@ -1,13 +1,14 @@
 // The cached sampler against the naive one: same weights, seed and draws must give the same
 // images and the same per-pixel probabilities, on every shape of model the schema allows.
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import type { ModelConfig } from '../../src/config/types.js';
 import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { softmaxRows } from '../../src/sample/draw.js';
 import { samplerFor, type SampleMethod, type SampleResult } from '../../src/sample/index.js';
 import { smallModel } from '../helpers/models.js';
+import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 beforeAll(async () => {
   tf.env().set('PROD', true);
@@ -35,6 +36,16 @@ const cases: Case[] = [
   { name: 'a non-square RGB image', model: { blocks: { ...base.blocks, count: 2 }, color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
   { name: '0 blocks, 0 head convs', model: { blocks: { ...base.blocks, count: 0 }, head: { convs: 0, mask: 'B' } } },
   { name: 'kernels wider than the image', model: { blocks: { ...base.blocks, count: 2, kernel_size: 5 } }, image: { height: 3, width: 2, channels: 1 } },
+];
+
+const gated = (blocks: Partial<ModelConfig['blocks']>): ModelConfig['blocks'] => ({ ...base.blocks, type: 'gated', count: 3, ...blocks });
+const gatedCases: Case[] = [
+  { name: 'gated: 7-wide input stacks, 3 blocks with dilations [1, 2, 1], batch norm, 256 levels', model: { blocks: gated({ dilations: [1, 2, 1] }) } },
+  { name: 'gated: skip connections, 5-wide blocks, 3-wide input, no batch norm', model: { batch_norm: false, hidden: 8, input: { kernel_size: 3, mask: 'A' }, blocks: gated({ kernel_size: 5, skip_connections: true, dilations: [2, 1, 3] }) } },
+  { name: 'gated: mask A in the blocks, no head convs, 4 levels at temperature 0.7', model: { color_levels: 4, blocks: gated({ mask: 'A' }), head: { convs: 0, mask: 'B' } }, temperature: 0.7 },
+  { name: 'gated: a non-square RGB image', model: { blocks: gated({ count: 2 }), color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
+  { name: 'gated: 0 blocks', model: { blocks: gated({ count: 0 }) } },
+  { name: 'gated: dilations wider than the image', model: { blocks: gated({ count: 2, dilations: [4, 1] }) }, image: { height: 3, width: 2, channels: 1 } },
 ];
 
 /** Batch norm as after training: running statistics, scale and shift far from their initial 0, 1, 1, 0. */
@@ -70,26 +81,49 @@ const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math
 /** Relative to the logits' scale: 256-way probabilities are ~0.004, so 1e-4 on them alone is loose. */
 const logitError = (a: Float32Array, b: Float32Array) => maxDiff(a, b) / Math.max(1, b.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
 
-describe('cached sampling gives the naive sampler its images', () => {
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
-    const model = new PixelCNN({ ...base, ...c.model }, c.image ?? square, 5);
-    perturbNorms(model);
-    const naive = await run('naive', model, c.temperature ?? 1);
-    const before = tf.memory().numTensors;
-    const cached = await run('cached', model, c.temperature ?? 1);
-    expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+/** Same images, per-pixel probabilities and logits from both samplers, and no tensor left behind. */
+async function sameImages(c: Case): Promise<void> {
+  const model = new PixelCNN({ ...base, ...c.model }, c.image ?? square, 5);
+  perturbNorms(model);
+  const naive = await run('naive', model, c.temperature ?? 1);
+  const before = tf.memory().numTensors;
+  const cached = await run('cached', model, c.temperature ?? 1);
+  expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
 
-    const { height, width, channels } = model.image;
-    expect(cached.probs).toHaveLength(height * width);
-    for (let p = 0; p < height * width; p++) {
-      expect(maxDiff(cached.probs[p], naive.probs[p]), `probabilities at pixel ${p}`).toBeLessThan(1e-4);
-      expect(logitError(cached.logits[p], naive.logits[p]), `logits at pixel ${p}`).toBeLessThan(1e-5);
+  const { height, width, channels } = model.image;
+  expect(cached.probs).toHaveLength(height * width);
+  for (let p = 0; p < height * width; p++) {
+    expect(maxDiff(cached.probs[p], naive.probs[p]), `probabilities at pixel ${p}`).toBeLessThan(1e-4);
+    expect(logitError(cached.logits[p], naive.logits[p]), `logits at pixel ${p}`).toBeLessThan(1e-5);
+  }
+  expect(cached.result.classes).toEqual(naive.result.classes);
+  expect(cached.result.classes).toHaveLength(3 * height * width * channels);
+  // Not a degenerate agreement: the draws vary.
+  expect(new Set(cached.result.classes).size).toBeGreaterThan(1);
+  model.dispose();
+}
+
+describe('cached sampling gives the naive sampler its images', () => {
+  it.each([...cases, ...gatedCases].map((c) => [c.name, c] as const))('%s', async (_, c) => sameImages(c));
+});
+
+describe.skipIf(skipNative())('cached sampling gives the naive sampler its images on native TensorFlow', () => {
+  let loadError = '';
+  beforeAll(async () => {
+    try {
+      await initBackend('tensorflow');
+    } catch (err) {
+      loadError = String((err as Error).message).split('\n')[0];
     }
-    expect(cached.result.classes).toEqual(naive.result.classes);
-    expect(cached.result.classes).toHaveLength(3 * height * width * channels);
-    // Not a degenerate agreement: the draws vary.
-    expect(new Set(cached.result.classes).size).toBeGreaterThan(1);
-    model.dispose();
+  });
+  afterAll(async () => {
+    await initBackend('wasm');
+  });
+  const native = [cases[1], cases[5], ...gatedCases.slice(0, 4)];
+  it.each(native.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    if (loadError) expect.fail(`the native backend does not start: ${loadError} (${nativeMissingAdvice()})`);
+    expect(tf.getBackend()).toBe('tensorflow');
+    await sameImages(c);
   });
 });
 

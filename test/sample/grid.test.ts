@@ -27,6 +27,22 @@ describe('gridPng', () => {
     for (let y = 0; y < big.height; y++) for (let x = 0; x < big.width; x++) expect(grey(big, x, y)).toBe(grey(one, Math.floor(x / k), Math.floor(y / k)));
   });
 
+  it('labels each row with its class in a white 3x5 font, left of the row', () => {
+    // Images 15 pixels high: labels a third of that, the font at 1:1.
+    const count = 2;
+    const o = { count, columns: 1, height: 15, width: 4, channels: 1, levels: 4, padding: 1, rowLabels: ['1', '10'] };
+    const png = PNG.sync.read(gridPng(new Array(count * 15 * 4).fill(0), o));
+    // Margin: the widest label (7 font pixels) and a gap either side.
+    expect(png.width).toBe(7 + 2 + 4 + 2);
+    const ink = (x0: number, y0: number, w: number) => Array.from({ length: 5 }, (_, y) => Array.from({ length: w }, (_, x) => (grey(png, x0 + x, y0 + y) === 255 ? '#' : '.')).join(''));
+    // Row 0 (y 1..15): "1" right-aligned at x 5..7, centred: y 1 + 5.
+    expect(ink(5, 6, 3)).toEqual(['.#.', '##.', '.#.', '.#.', '###']);
+    // Row 1 (y 17..31): "10" at x 1..7.
+    expect(ink(1, 22, 7)).toEqual(['.#..###', '##..#.#', '.#..#.#', '.#..#.#', '###.###']);
+    // Without labels the grid has no margin.
+    expect(PNG.sync.read(gridPng(new Array(count * 15 * 4).fill(0), { ...o, rowLabels: undefined })).width).toBe(4 + 2);
+  });
+
   it('rejects a scale that is not a positive integer', () => {
     expect(() => gridPng(classes, { ...base, scale: 0 })).toThrow('grid scale must be a positive integer; found 0');
     expect(() => gridPng(classes, { ...base, scale: 1.5 })).toThrow('found 1.5');

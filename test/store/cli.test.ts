@@ -260,6 +260,25 @@ describe('resuming an edited config.yaml', () => {
     expect(steps(dir)).toEqual(range(1, stopped + 3));
   });
 
+  it('resumes a run created before a setting existed: the new key takes its default, not a change', async () => {
+    const dir = await interrupted();
+    const stopped = summaryOf(dir).steps as number;
+    // As pxl wrote the run before model.blocks.dilations and skip_connections were added.
+    const originalFile = join(dir, 'config.original.json');
+    const original = JSON.parse(readFileSync(originalFile, 'utf8'));
+    delete original.model.blocks.dilations;
+    delete original.model.blocks.skip_connections;
+    writeFileSync(originalFile, JSON.stringify(original, null, 2));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').split('\n').filter((l) => !/^\s*(dilations|skip_connections):/.test(l)).join('\n'));
+    edit(dir, 'steps: 200', `steps: ${stopped + 2}`);
+    const r = pxl(['run', '--resume', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`config.yaml changed since the run was created: train.steps 200 -> ${stopped + 2}`);
+    expect(r.stdout).not.toContain('dilations');
+  });
+
   it('reports a broken config.yaml with its file and line, exit 2', async () => {
     const dir = await interrupted();
     edit(dir, 'hidden: 4', 'hidden: [4');

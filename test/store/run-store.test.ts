@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLocked, lockRun, readOwner } from '../../src/store/lock.js';
-import { configChanges, isResumeSafe } from '../../src/store/resume-config.js';
+import { checkResumeConfig, configChanges, isResumeSafe } from '../../src/store/resume-config.js';
+import { loadExperiment } from '../../src/config/load.js';
+import { ROOT } from '../helpers/cli.js';
 import { runPaths, runsRootProblem } from '../../src/store/run-dir.js';
 import type { RunEvent } from '../../src/events/run-events.js';
 import { eventBus } from '../../src/app/run.js';
@@ -78,6 +80,18 @@ describe('what a resume may change', () => {
       { path: 'train.steps', before: 8, after: 20 },
       { path: 'train.epochs', before: undefined, after: 3 },
     ]);
+  });
+
+  it('sees no change in a setting added since the run was created: the run had its default', () => {
+    const { experiment, composed } = loadExperiment(join(ROOT, 'test/fixtures/tiny.yaml'));
+    // As config.original.json of a run from before model.conditioning and sample.classes existed.
+    const { tracking: _t, ...recorded } = structuredClone(experiment);
+    delete (recorded.model as Partial<typeof recorded.model>).conditioning;
+    delete (recorded.sample as Partial<typeof recorded.sample>).classes;
+    expect(checkResumeConfig(recorded, experiment, composed.sources)).toEqual([]);
+    // A real change to the new setting is still refused.
+    const conditional = { ...experiment, model: { ...experiment.model, conditioning: { type: 'class' as const, classes: 10 } } };
+    expect(() => checkResumeConfig(recorded, conditional, composed.sources)).toThrow(/model.conditioning.type: changed since the run was created \("none" -> "class"\)/);
   });
 
   it('allows schedule, reporting and sampling settings and nothing that changes the checkpoint', () => {

@@ -16,14 +16,15 @@ export const ALLOWED: Record<string, string[]> = {
   model: ['backend', 'config', 'util'],
   checkpoint: ['model', 'util'],
   sample: ['model', 'data', 'config', 'util'],
-  train: ['checkpoint', 'sample/sampler.ts', 'model', 'data', 'backend', 'config', 'events', 'util'],
+  train: ['checkpoint', 'sample/sampler.ts', 'sample/rows.ts', 'model', 'data', 'backend', 'config', 'events', 'util'],
   store: ['events', 'config', 'util'],
   track: ['events', 'config', 'util'],
   ui: ['events', 'config', 'util'],
   compare: ['store', 'ui', 'events', 'config', 'util'],
   app: ['train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'store', 'track', 'util'],
   sweep: ['compare', 'store', 'track', 'ui', 'checkpoint', 'events', 'config', 'util'],
-  cli: ['app', 'sweep', 'compare', 'store', 'track', 'ui', 'train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'util'],
+  queue: ['sweep', 'compare', 'store', 'track', 'ui', 'checkpoint', 'events', 'config', 'util'],
+  cli: ['app', 'queue', 'sweep', 'compare', 'store', 'track', 'ui', 'train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'util'],
 };
 
 const allowed = (e: Edge): boolean => {

@@ -122,6 +122,7 @@ export function fakeRun(runDir: string, options: FakeRunOptions = {}): FakeRun {
       test_bits_per_dim: Number.isFinite(best) ? best : null,
       best_test_bits_per_dim: Number.isFinite(best) ? best : null,
       params: 12345,
+      device: 'CPU (2 threads)',
       backend: 'wasm',
       wall_seconds: (steps * STEP_MS) / 1000,
       images_per_second: 183,

@@ -65,6 +65,7 @@ describe('MLflow tracker', () => {
       'train.lr': '0.001',
       'pxl.trainable_params': '12345',
       'pxl.backend': 'wasm',
+      'pxl.test_nll': 'unconditional',
     });
 
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -103,6 +104,24 @@ describe('MLflow tracker', () => {
     for (const path of run.samplePaths) await same(`samples/${path.split('/').pop()}`, path);
     await same('model/model.json', join(run.checkpointDir, 'model.json'));
     await same('model/weights.bin', join(run.checkpointDir, 'weights.bin'));
+  });
+
+  it("names a class-conditional model's test metrics as conditional, and says so in a param", async () => {
+    const run = fakeRun(tempDir(), { steps: 20, evalEvery: 10, sampleEvery: 1000 });
+    const events = run.events.map((e) => {
+      if (e.type === 'start') return { ...e, config: { ...e.config, model: { ...CONFIG.model, conditioning: { type: 'class', classes: 10 } } } };
+      if (e.type === 'eval') return { ...e, conditional: true };
+      if (e.type === 'end') return { ...e, summary: { ...e.summary, test_nll: 'conditional' as const } };
+      return e;
+    });
+    await feed(createMlflowTracker({ uri: server.uri, experimentName: unique('conditional'), runDir: run.runDir, log: () => {} }), events);
+    const got = await trackedRun(run.runDir);
+    expect(got.data.params['pxl.test_nll']).toBe('conditional');
+    const evals = events.filter((e) => e.type === 'eval');
+    expect((await client.getMetricHistory(got.info.runId, 'test/bits_per_dim_conditional')).map((m) => m.value)).toEqual(evals.map((e) => e.bitsPerDim));
+    expect((await client.getMetricHistory(got.info.runId, 'test/loss_conditional')).map((m) => m.step)).toEqual(evals.map((e) => e.step));
+    expect(await client.getMetricHistory(got.info.runId, 'best/test_bits_per_dim_conditional')).toHaveLength(1);
+    for (const plain of ['test/bits_per_dim', 'test/loss', 'best/test_bits_per_dim']) expect(await client.getMetricHistory(got.info.runId, plain), plain).toEqual([]);
   });
 
   it('marks failed runs FAILED with their message and interrupted runs KILLED', async () => {
@@ -155,5 +174,26 @@ describe('MLflow tracker', () => {
     expect(steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     const ips = await client.getMetricHistory(second.info.runId, 'train/images_per_second');
     expect(ips[0].value).toBeNaN();
+  });
+
+  it('does not send again the steps a killed run had sent past its checkpoint, when it resumes', async () => {
+    const experimentName = unique('killed');
+    const run = fakeRun(tempDir(), { steps: 60, evalEvery: 30, sampleEvery: 1000 });
+    const start = run.events[0] as RunStartEvent;
+    const at = (step: number) => run.events.findIndex((e) => e.type === 'step' && e.step === step);
+    // First session: steps 1..45 reach MLflow, then the process dies (no end event); its checkpoint was at 30.
+    const first = createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, flushEverySteps: 5, log: () => {} });
+    await feed(first, run.events.slice(0, at(45) + 1));
+    await first.idle();
+    const runId = (await trackedRun(run.runDir)).info.runId;
+    expect((await client.getMetricHistory(runId, 'train/loss')).length).toBe(45);
+
+    // Second session, later: resumed from step 30, it repeats 31..60 (the same values, resumes are exact; new times).
+    const resumed: RunStartEvent = { ...start, time: T0 + 100_000, resumedFromStep: 30 };
+    const later = run.events.slice(at(31)).map((e) => ({ ...e, time: e.time + 100_000 }));
+    await feed(createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, log: () => {} }), [resumed, ...later]);
+    const steps = (await client.getMetricHistory(runId, 'train/loss')).map((m) => m.step);
+    expect(steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await client.getMetricHistory(runId, 'test/bits_per_dim')).map((m) => m.step)).toEqual([30, 60]);
   });
 });

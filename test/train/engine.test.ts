@@ -34,6 +34,8 @@ const steps = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, 
 // environment does); PXL_NATIVE=0 leaves it out on machines that cannot build it, outside CI
 // (test/helpers/native.ts).
 const BACKENDS = skipNative() ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'tensorflow'];
+// What summary.json says it ran on (the same words as the start event and the dashboard).
+const DEVICE: Record<string, RegExp> = { cpu: /^CPU, pure JavaScript$/, wasm: /^CPU, wasm /, tensorflow: /^CPU, TensorFlow 2\.\d+\.\d+ native/ };
 
 describe.each(BACKENDS)('a tiny run on the %s backend', (backend) => {
   it('trains, evaluates, samples, checkpoints and leaves a complete run folder', async () => {
@@ -41,6 +43,9 @@ describe.each(BACKENDS)('a tiny run on the %s backend', (backend) => {
     expect(summary.status).toBe('finished');
     expect(summary.steps).toBe(8);
     expect(summary.backend).toBe(backend);
+    expect(summary.device).toMatch(DEVICE[backend]!);
+    expect(events.find((e) => e.type === 'start')).toMatchObject({ device: summary.device });
+    expect(JSON.parse(readFileSync(paths.summary, 'utf8')).device).toBe(summary.device);
     expect(summary.params).toBeGreaterThan(0);
     for (const k of ['train_bits_per_dim', 'test_bits_per_dim', 'best_test_bits_per_dim', 'images_per_second', 'wall_seconds'] as const) {
       expect(summary[k], k).toBeGreaterThan(0);

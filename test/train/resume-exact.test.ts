@@ -1,7 +1,8 @@
 // Resume is exact from every checkpoint, not only from the one a stop writes: a run that
 // lost everything after any periodic checkpoint (as a crash or SIGKILL leaves it) and is
 // resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
-// of the uninterrupted run. On the default test backend (cpu), wasm and the native one.
+// of the uninterrupted run. On the default test backend (cpu), wasm and the native one, with a
+// validation set, and for a class-conditional model, whose batches bring their labels along.
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ const BACKENDS = process.env.PXL_NATIVE === '0' ? ['cpu', 'wasm'] : ['cpu', 'was
 // epoch is 8 steps, so resumes fall inside both epochs); every checkpoint is kept; samples at the end.
 const SETTINGS = ['train.steps=12', 'train.checkpoint_every=2', 'train.keep_checkpoints=100', 'train.eval_every=2', 'train.sample_every=0'];
 const FINAL_SAMPLE = 'samples/step-00000012.png';
+const CONDITIONAL = ['model.conditioning={type: class, classes: 10}', 'sample.classes=[3, 7]'];
 
 type Step = Extract<RunEvent, { type: 'step' }>;
 type Eval = Extract<RunEvent, { type: 'eval' }>;
@@ -48,9 +50,14 @@ describe.each(BACKENDS)('resuming on the %s backend', (backend) => {
 
 // 16 of the 64 training images held out: 48 trained on, an epoch is 6 steps. The learning rate
 // makes validation bits/dim go up and down, so the best checkpoint is an earlier one.
+const WITH_VALIDATION = ['dataset.validation=16', 'train.optimizer.learning_rate=0.2'];
 describe('resuming a run with a validation set', () => {
   it('reproduces the uninterrupted run, its best checkpoint and its final tests from every periodic checkpoint', { timeout: 300_000 }, () =>
-    reproducesFromEveryCheckpoint('cpu', ['dataset.validation=16', 'train.optimizer.learning_rate=0.2']));
+    reproducesFromEveryCheckpoint('cpu', WITH_VALIDATION));
+});
+
+describe('resuming a class-conditional run', () => {
+  it('reproduces the uninterrupted run exactly from every periodic checkpoint', { timeout: 300_000 }, () => reproducesFromEveryCheckpoint('cpu', CONDITIONAL));
 });
 
 async function reproducesFromEveryCheckpoint(backend: string, extra: string[]): Promise<void> {
@@ -68,7 +75,8 @@ async function reproducesFromEveryCheckpoint(backend: string, extra: string[]): 
     const finalState = readFileSync(join(checkpoints, checkpointName(12), 'weights.bin'));
     const finalSample = readFileSync(join(prepared!.paths.dir, FINAL_SAMPLE));
     const bestState = readFileSync(join(checkpoints, 'best', 'weights.bin'));
-    if (extra.length) expect(summary.best_step).toBeLessThan(12);
+    if (extra === WITH_VALIDATION) expect(summary.best_step).toBeLessThan(12);
+    expect(summary.test_nll).toBe(extra === CONDITIONAL ? 'conditional' : 'unconditional');
 
     const differences: string[] = [];
     for (const from of [2, 4, 6, 8, 10]) {

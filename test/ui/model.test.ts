@@ -59,7 +59,12 @@ describe('reducer', () => {
     const ev = (st: number, bits: number, best: number, bestStep: number): DashboardAction => ({
       type: 'eval', time: st, step: st, epoch: 0, set: 'test', weights: 'current', loss: bits, bitsPerDim: bits, bestBitsPerDim: best, bestStep, images: 16, seconds: 1,
     });
-    expect(run(start, ev(4, 3, 3, 4), ev(8, 2.5, 2.5, 8), ev(12, 2.7, 2.5, 8)).test).toEqual({ set: 'test', step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8 });
+    expect(run(start, ev(4, 3, 3, 4), ev(8, 2.5, 2.5, 8), ev(12, 2.7, 2.5, 8)).test).toEqual({ set: 'test', step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8, conditional: false });
+  });
+
+  it("knows a class-conditional model's test bits/dim for conditional ones", () => {
+    const ev: DashboardAction = { type: 'eval', time: 4, step: 4, epoch: 0, set: 'test', weights: 'current', loss: 2, bitsPerDim: 2, bestBitsPerDim: 2, bestStep: 4, images: 16, conditional: true, seconds: 1 };
+    expect(run(start, ev).test?.conditional).toBe(true);
   });
 
   it('keeps the latest warnings and one link per label', () => {
@@ -124,6 +129,15 @@ describe('sample glyphs', () => {
     expect(imageText(images, 0, 1)).toEqual(['█   ', '█   ']);
     expect(imageText(images, 1, 1)).toEqual(['▒▒▒▒', '▒▒▒▒']);
     expect(imagesText(images, 2, 1)).toEqual(['█     ▒▒▒▒', '█     ▒▒▒▒']);
+  });
+
+  it('shows one image per class of a conditional grid, each labelled with its class', () => {
+    // Two rows of one image each: image 0 is of class 3, image 1 of class 7.
+    const labelled = { ...images, columns: 1, rowLabels: ['3', '7'] };
+    expect(imagesText(labelled, 2, 1)).toEqual(['3     7▒▒▒', '█     ▒▒▒▒']);
+    // With two images per row only the first of each row is shown: one per class.
+    const rows = { count: 4, height: 4, width: 4, pixels: Float32Array.from([...pixels, ...pixels]), columns: 2, rowLabels: ['3', '12'] };
+    expect(imagesText(rows, 4, 1)).toEqual(['3     12  ', '█     █   ']);
   });
 
   it('averages blocks when scaled down and draws no more images than fit', () => {

@@ -18,7 +18,7 @@ const evalEv = (set: 'validation' | 'test', weights: 'current' | 'best', bits: n
 
 const SUMMARY = {
   status: 'finished', run_id: 'r', experiment: 'e', steps: 6, epochs: 1, train_bits_per_dim: 1.4, test_bits_per_dim: 1.7, best_test_bits_per_dim: 1.6,
-  params: 10, backend: 'cpu', wall_seconds: 3, images_per_second: 20, started_at: '', ended_at: '', message: '',
+  params: 10, backend: 'cpu', device: 'CPU', wall_seconds: 3, images_per_second: 20, started_at: '', ended_at: '', message: '',
 } satisfies RunSummary;
 
 describe('the plain reporter', () => {

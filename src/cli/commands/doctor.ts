@@ -1,7 +1,7 @@
 // `pxl doctor`: what this machine can run: backends, datasets, versions.
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import { formatProbes, probeBackends } from '../../backend/index.js';
+import { formatGpuReport, formatProbes, probeBackends } from '../../backend/index.js';
 import { datasetStatus } from '../../data/index.js';
 import { version } from '../common.js';
 
@@ -20,6 +20,8 @@ export function registerDoctorCommand(program: Command): void {
       const out: string[] = [];
       out.push(`pxl ${versions.pxl}, Node ${versions.node}, TensorFlow.js ${versions.tfjs}, ${versions.platform}`, '');
       out.push('backends (auto takes the first usable one):', formatProbes(backends), '');
+      const gpu = backends.find((b) => b.gpu)?.gpu;
+      if (gpu) out.push('GPU (tensorflow-gpu):', formatGpuReport(gpu), '');
       out.push('datasets:');
       for (const d of datasets) out.push(`  ${d.available ? 'yes' : 'no '}  ${d.name.padEnd(14)} ${d.path ?? ''}`, `       ${d.detail}`);
       process.stdout.write(`${out.join('\n')}\n`);

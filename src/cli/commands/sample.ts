@@ -15,6 +15,9 @@ import { duration, int } from '../../ui/format.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { progressLine } from '../progress.js';
 import { UsageError } from '../common.js';
+import type { Experiment } from '../../config/types.js';
+import { conditioningClasses } from '../../model/conditioning.js';
+import { classRows, sampleClassList, type SampleRows } from '../../sample/rows.js';
 
 interface SampleOpts {
   count?: string;
@@ -26,6 +29,7 @@ interface SampleOpts {
   scale?: string;
   out?: string;
   force?: boolean;
+  class?: string;
 }
 
 export function registerSampleCommand(program: Command): void {
@@ -38,6 +42,7 @@ export function registerSampleCommand(program: Command): void {
     .option('--method <m>', 'naive | cached (default: sample.method of the run)')
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
     .option('--temperature <t>', 'softmax temperature (default: sample.temperature of the run)')
+    .option('--class <k>', 'class-conditional runs: draw every image given class k (default: one row per class of sample.classes)')
     .option('--checkpoint <which>', 'best (the default; the latest where a run has no best yet), last, step-N, or a checkpoint folder')
     .option('--scale <n>', `draw each pixel as an n x n square (default: 1; the image at most ${int(MAX_GRID_PIXELS)} pixels)`)
     .option('--out <file>', 'PNG to write (default: RUN_DIR/samples/sample-<time>.png); replaces only a PNG pxl wrote')
@@ -47,8 +52,8 @@ export function registerSampleCommand(program: Command): void {
       const { experiment: e } = loadExperiment(paths.config);
       const s = e.sample;
       const bounds = sampleBounds();
-      const count = intOption(opts.count, '--count', bounds.count) ?? s.count;
-      const columns = Math.min(intOption(opts.columns, '--columns', bounds.columns) ?? s.columns, count);
+      const rows = sampleRowsFor(e, opts, bounds);
+      const { count, columns } = rows;
       const method = (opts.method ?? s.method) as SampleMethod;
       if (method !== 'naive' && method !== 'cached') throw new UsageError(`--method must be naive or cached; found ${JSON.stringify(opts.method)}`);
       const seed = intOption(opts.seed, '--seed', bounds.seed) ?? s.seed;
@@ -62,16 +67,17 @@ export function registerSampleCommand(program: Command): void {
       const { model, backend, images } = await prepareSampling(e, paths);
       try {
         const { height, width, channels, levels } = images;
-        const grid: GridOptions = { count, columns, height, width, channels, levels, scale };
+        const grid: GridOptions = { count, columns, height, width, channels, levels, scale, ...(rows.rowLabels ? { rowLabels: rows.rowLabels } : {}) };
         checkGridSize(grid);
         const loaded = loadCheckpoint(checkpoint, model);
         loaded.optimizerWeights.forEach((w) => w.tensor.dispose());
         for (const warning of loaded.warnings) process.stderr.write(`pxl: warning: ${warning}\n`);
         const progress = progressLine({ label: `sampling ${count} images`, unit: 'row' });
-        const result = await sampler.sample(model, { count, temperature, seed, onProgress: (p) => progress.update(Math.floor(p / width), height) });
+        const result = await sampler.sample(model, { count, temperature, seed, labels: rows.labels, onProgress: (p) => progress.update(Math.floor(p / width), height) });
         progress.end();
         writeFileAtomic(out, gridPng(result.classes, grid));
-        process.stdout.write(`${count} samples (${method}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
+        const given = opts.class !== undefined ? `, class ${opts.class}` : rows.rowLabels ? `, one row per class ${rows.rowLabels.join(' ')}` : '';
+        process.stdout.write(`${count} samples (${method}${given}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
       } finally {
         model.dispose();
       }
@@ -107,6 +113,34 @@ function chooseCheckpoint(runDir: string, dir: string, which: string | undefined
 }
 
 type Bounds = Pick<JsonSchema, 'minimum' | 'maximum' | 'exclusiveMinimum'>;
+
+/**
+ * The images to draw and how the grid lays them out. Unconditional runs: --count in --columns.
+ * Class-conditional runs: with --class k, --count images all of class k; without it, a row of
+ * --columns images per class of sample.classes. --class on an unconditional run is an error.
+ */
+function sampleRowsFor(e: Experiment, opts: SampleOpts, bounds: Record<'count' | 'columns', Bounds>): SampleRows {
+  const classes = conditioningClasses(e.model);
+  const columnsOpt = intOption(opts.columns, '--columns', bounds.columns);
+  const countOpt = intOption(opts.count, '--count', bounds.count);
+  if (opts.class !== undefined) {
+    if (classes === null) throw new UsageError(`--class ${opts.class}: this run's model is unconditional (model.conditioning.type none); it samples without a class`);
+    const k = intOption(opts.class, '--class', { minimum: 0, maximum: classes - 1 })!;
+    const count = countOpt ?? e.sample.count;
+    const columns = Math.min(columnsOpt ?? e.sample.columns, count);
+    const rows = Math.ceil(count / columns);
+    return { count, columns, labels: Array<number>(count).fill(k), rowLabels: Array<string>(rows).fill(String(k)) };
+  }
+  if (classes === null) {
+    const count = countOpt ?? e.sample.count;
+    return { count, columns: Math.min(columnsOpt ?? e.sample.columns, count) };
+  }
+  if (countOpt !== undefined) throw new UsageError(`--count: a class-conditional run draws one row of --columns images per class of sample.classes; give --class k to draw --count images of class k`);
+  const rows = classRows(sampleClassList(e.sample.classes, classes), columnsOpt ?? e.sample.columns);
+  const max = bounds.count.maximum ?? Infinity;
+  if (rows.count > max) throw new UsageError(`--columns ${rows.columns}: ${rows.rowLabels!.length} classes of ${rows.columns} images make ${int(rows.count)}, more than the ${int(max)} pxl samples at once`);
+  return rows;
+}
 
 /** The bounds of the options that set `sample.*`: the experiment schema's, so the two agree. */
 function sampleBounds(): Record<'count' | 'columns' | 'seed' | 'temperature', Bounds> {

@@ -32,6 +32,9 @@ export interface Images {
   width: number;
   /** 0..1 intensities, [count, height, width] or [count, height, width, channels]. */
   pixels: Float32Array;
+  /** Images per grid row, and a label per row (a class-conditional model's class ids). */
+  columns?: number;
+  rowLabels?: string[];
 }
 
 /** Cells taken by one image drawn at `scale` (scale 2 averages 2x2 blocks of cells). */
@@ -39,16 +42,38 @@ export function glyphSize(height: number, width: number, scale: number): { rows:
   return { rows: Math.ceil(height / (2 * scale)), columns: Math.ceil(width / scale) };
 }
 
-/** The first `shown` images side by side, one string per text row. */
+/**
+ * The images the preview shows, with their labels: the first `shown` images; for a grid with
+ * labelled rows (one row per class), the first image of each row, labelled with the row's class.
+ */
+export function previewImages(images: Images, shown: number): { index: number; label: string | null }[] {
+  const { rowLabels, columns } = images;
+  if (rowLabels?.length && columns) {
+    return rowLabels.slice(0, shown).map((label, r) => ({ index: r * columns, label })).filter((p) => p.index < images.count);
+  }
+  return Array.from({ length: Math.min(shown, images.count) }, (_, i) => ({ index: i, label: null }));
+}
+
+/**
+ * The preview images side by side, one string per text row; a label is written over the top
+ * left of its image (a digit's corner is background). Colour images (true-colour or 256-colour
+ * half blocks) carry no label: their cells are escape sequences, not characters to overwrite.
+ */
 export function imagesText(images: Images, shown: number, scale: number, palette: Palette = 'shades'): string[] {
   const colour = palette !== 'shades' && channelsOf(images) === 3;
-  const draw = (i: number) => (colour ? colourImageText(images, i, scale, palette) : imageText(images, i, scale));
-  const drawn = Array.from({ length: Math.min(shown, images.count) }, (_, i) => draw(i));
+  const drawn = previewImages(images, shown).map(({ index, label }) =>
+    colour ? colourImageText(images, index, scale, palette) : withLabel(imageText(images, index, scale), label));
   if (drawn.length === 0) return [];
   return drawn[0].map((_, row) => drawn.map((lines) => lines[row]).join(' '.repeat(GAP)));
 }
 
 const channelsOf = (images: Images): number => Math.max(1, Math.round(images.pixels.length / (images.count * images.height * images.width)));
+
+function withLabel(lines: string[], label: string | null): string[] {
+  if (!label || !lines.length) return lines;
+  const first = lines[0];
+  return [label.slice(0, first.length) + first.slice(label.length), ...lines.slice(1)];
+}
 
 export function imageText(images: Images, index: number, scale: number): string[] {
   const { height, width } = images;

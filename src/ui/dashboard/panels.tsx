@@ -4,9 +4,9 @@
 import { ProgressBar } from '@inkjs/ui';
 import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
-import { duration, eta, fixed, int } from '../format.js';
+import { CONDITIONAL, duration, eta, fixed, int } from '../format.js';
 import { lossChart } from './chart.js';
-import { imagesText, type Palette } from './glyphs.js';
+import { imagesText, previewImages, type Palette } from './glyphs.js';
 import type { DashboardState } from './state.js';
 
 type Run = NonNullable<DashboardState['run']>;
@@ -85,6 +85,7 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
       <Line>
         <Text bold>train bits/dim</Text> {train ? fixed(train.bitsPerDim, 3) : '-'}
         <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>{test?.set ?? (run?.dataset.validation ? 'validation' : 'test')}</Text>{' '}
+        {test?.conditional ? <Text dimColor>{`${CONDITIONAL} `}</Text> : null}
         {test ? `${fixed(test.bitsPerDim, 3)} at step ${int(test.step)} · best ${fixed(test.best, 3)} at step ${int(test.bestStep)}` : 'not evaluated yet'}
         {state.finalTest ? ` · test ${fixed(state.finalTest.last, 3)} last, ${fixed(state.finalTest.best, 3)} best` : ''}
       </Line>
@@ -98,8 +99,9 @@ export const SAMPLES_TITLE_ROWS = 1;
 export function SamplesPanel({ state, scale, fit, rows, palette = 'shades' }: { state: DashboardState; scale: number; fit: number; rows: number; palette?: Palette }) {
   const { sample, sampling } = state;
   const lines = useMemo(() => (sample ? imagesText(sample, fit, scale, palette) : []), [sample, fit, scale, palette]);
+  const shown = sample ? previewImages(sample, fit).length : 0;
   const title = sample
-    ? `step ${int(sample.step)} · ${sample.method} · ${Math.min(fit, sample.count)} of ${sample.count} shown · ${duration(sample.seconds)}`
+    ? `step ${int(sample.step)} · ${sample.method} · ${shown} of ${sample.count} shown${sample.rowLabels?.length ? ', one per class, labelled' : ''} · ${duration(sample.seconds)}`
     : sampling
       ? `drawing ${sampling.count} at step ${int(sampling.step)}…`
       : 'none yet';

@@ -37,8 +37,8 @@ export interface DashboardState {
   progress: { step: number; epoch: number; epochStep: number; stepsPerSecond: number; imagesPerSecond: number; time: number } | null;
   train: { bitsPerDim: number; loss: number } | null;
   loss: LossSeries;
-  /** The periodic evaluations: on the validation set when the run has one, else on the test set. */
-  test: { set: EvalSet; step: number; bitsPerDim: number; best: number; bestStep: number } | null;
+  /** The periodic evaluations: on the validation set when the run has one, else on the test set. `conditional`: a class-conditional model's NLL, -log p(image | label). */
+  test: { set: EvalSet; step: number; bitsPerDim: number; best: number; bestStep: number; conditional: boolean } | null;
   /** With a validation set, the test bits/dim evaluated at the end: of the last weights and of the best checkpoint. */
   finalTest: { last: number | null; best: number | null; bestStep: number } | null;
   sampling: { step: number; count: number; method: string } | null;
@@ -94,7 +94,7 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
         const finalTest = { ...(s.finalTest ?? { last: null, best: null, bestStep: a.bestStep }), [a.weights === 'best' ? 'best' : 'last']: a.bitsPerDim };
         return { ...s, phase: busy(s), finalTest };
       }
-      return { ...s, phase: busy(s), test: { set: a.set, step: a.step, bitsPerDim: a.bitsPerDim, best: a.bestBitsPerDim, bestStep: a.bestStep } };
+      return { ...s, phase: busy(s), test: { set: a.set, step: a.step, bitsPerDim: a.bitsPerDim, best: a.bestBitsPerDim, bestStep: a.bestStep, conditional: a.conditional ?? false } };
     }
     case 'sample-start':
       return { ...s, phase: 'sampling', sampling: { step: a.step, count: a.count, method: a.method } };
