@@ -148,7 +148,7 @@ async function runImages(experiment: Experiment, paths: RunPaths): Promise<RunIm
 }
 
 const imagesOf = (experiment: Experiment, data: Dataset): RunImages => ({
-  height: data.height, width: data.width, channels: data.channels, levels: experiment.model.color_levels,
+  height: data.height, width: data.width, channels: data.channels, levels: experiment.model.color_levels, classes: data.classes ?? null,
 });
 
 /**

@@ -15,6 +15,7 @@ import { registerSampleCommand } from './commands/sample.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { registerSyncCommand } from './commands/sync.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { EXIT, expectedErrorStatus, outputError, UsageError, version } from './common.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerRunCommand(program);
   registerSweepCommand(program);
+  registerWorkerCommand(program);
   registerCompareCommand(program);
   registerRunsCommand(program);
   registerSampleCommand(program);
@@ -41,7 +43,7 @@ export function buildProgram(): Command {
 }
 
 const EXPECTED_ERRORS = new Set([
-  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'RunStoreError', 'SweepStoreError',
+  'RunSetupError', 'DatasetError', 'IdxError', 'BackendUnavailableError', 'RunStoreError', 'SweepStoreError', 'QueueInputError', 'QueueUnreachableError',
 ]);
 /** Expected errors about input the user handed over (a damaged checkpoint): exit 2. */
 const BAD_INPUT_ERRORS = new Set(['CheckpointError']);

@@ -13,6 +13,13 @@ interface Finding {
 
 type Rule = (e: Experiment) => Finding[];
 
+/** The datasets read from a folder the user names, and what that folder holds. */
+const NEEDS_DIR: Record<string, string> = {
+  idx: 'the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte',
+  cifar10: 'the folder holding the binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin)',
+  images: 'the folder holding the PNG or JPEG files (or train/ and test/ subfolders)',
+};
+
 /** A 1x1 mask-A kernel: the mask hides its only tap, so the conv has no weights left. */
 const hidesEveryTap = (kernel: number, mask: string | null): boolean => kernel === 1 && mask === 'A';
 
@@ -83,12 +90,12 @@ const RULES: Rule[] = [
       ? [{ path: ['sample', 'columns'], message: `expected at most sample.count (${e.sample.count}) columns; found ${e.sample.columns}` }]
       : [],
   (e) =>
-    e.dataset.name === 'idx' && !e.dataset.dir
-      ? [{ path: ['dataset', 'name'], message: 'dataset idx needs dataset.dir: the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte' }]
+    e.dataset.name in NEEDS_DIR && !e.dataset.dir
+      ? [{ path: ['dataset', 'name'], message: `dataset ${e.dataset.name} needs dataset.dir: ${NEEDS_DIR[e.dataset.name]}` }]
       : [],
   (e) =>
-    e.dataset.name !== 'idx' && e.dataset.dir
-      ? [{ path: ['dataset', 'dir'], part: 'key', message: `dataset.dir only applies to dataset idx; ${e.dataset.name} is found by pxl itself` }]
+    !(e.dataset.name in NEEDS_DIR) && e.dataset.dir
+      ? [{ path: ['dataset', 'dir'], part: 'key', message: `dataset.dir only applies to datasets idx, cifar10 and images; ${e.dataset.name} is found by pxl itself` }]
       : [],
   (e) =>
     typeof e.dataset.validation === 'number' && e.dataset.train_limit != null && e.dataset.validation >= e.dataset.train_limit

@@ -42,11 +42,11 @@ export interface Experiment {
  */
 export interface DatasetConfig {
   /**
-   * mnist (bundled with pxl), fashion-mnist (Debian package dataset-fashion-mnist) or idx (IDX files in dataset.dir).
+   * mnist (bundled with pxl), fashion-mnist (Debian package dataset-fashion-mnist), colored-mnist (MNIST digits tinted with seeded colours, 28x28 RGB, see dataset.tint_seed), cifar10 (the official binary version in dataset.dir, 32x32 RGB, labels kept), images (a folder of PNG or JPEG files of one size in dataset.dir: grey or RGB, optionally train/ and test/ subfolders and one subfolder per class) or idx (IDX files in dataset.dir).
    */
-  name: 'mnist' | 'fashion-mnist' | 'idx';
+  name: 'mnist' | 'fashion-mnist' | 'colored-mnist' | 'cifar10' | 'images' | 'idx';
   /**
-   * For name: idx, the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte (gzipped or not), relative to this file.
+   * The folder the images are read from, relative to this file; for idx, cifar10 and images only. idx: the folder holding train-images-idx3-ubyte and t10k-images-idx3-ubyte (gzipped or not). cifar10: the extracted cifar-10-batches-bin folder (data_batch_1.bin … data_batch_5.bin, test_batch.bin) or the folder holding it. images: the folder of PNG/JPEG files, or of train/ and test/ subfolders; in each, the files or one subfolder per class (class ids follow the sorted folder names).
    */
   dir: string | null;
   /**
@@ -57,6 +57,14 @@ export interface DatasetConfig {
    * Evaluate on only the first N test images; null uses all.
    */
   test_limit: number | null;
+  /**
+   * For name: images without train/ and test/ subfolders: the fraction of the files held out as test images (at least one, and one left to train on): the first of the sorted file paths shuffled with a fixed seed, so the test images are the same for every run on the same folder, whatever its seed.
+   */
+  test_fraction: number;
+  /**
+   * For name: colored-mnist: the seed of the digits' colours. Each image's colour is a hue drawn uniformly by a generator seeded by (tint_seed, split), one draw per image in file order, at full saturation; the background stays black.
+   */
+  tint_seed: number;
   /**
    * Training images held out to choose the best checkpoint on: N images drawn by a shuffle seeded by `seed` from the training set as dataset.train_limit leaves it (the same images for the same seed and dataset), never trained on. train.eval_every then evaluates them, the best checkpoint is the one with the lowest validation bits/dim, and test bits/dim is evaluated once, at the end, for the best checkpoint and for the last weights. none: no validation set; evaluations and the best checkpoint use the test set, and the run says so.
    */

@@ -3,10 +3,16 @@ import { readIdx, readMaybeGzip, parseIdx, readIdxDims, type IdxArray } from './
 import { DatasetError, findDatasetFiles, type DatasetFiles, type SplitFiles } from './files.js';
 import { KNOWN_DATASETS, type KnownDataset, type KnownName, type Role } from './known.js';
 import { isVerified, verifySha256 } from './verify.js';
+import { CIFAR_CLASSES, CIFAR_SIDE, CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, checkCifarFiles, cifarFolder, loadCifarSplit } from './cifar10.js';
+import { findImageFiles, firstImageShape, loadImageEntries, type Reference } from './image-folder.js';
+import { tint } from './colored-mnist.js';
 
 export { DatasetError } from './files.js';
 
-export type DatasetName = KnownName | 'idx';
+export type DatasetName = KnownName | 'idx' | 'cifar10' | 'images' | 'colored-mnist';
+
+/** Datasets read from a folder the user names (dataset.dir). */
+export const DIR_DATASETS: readonly DatasetName[] = ['idx', 'cifar10', 'images'];
 
 export interface DatasetSpec {
   name: DatasetName;
@@ -15,6 +21,10 @@ export interface DatasetSpec {
   /** Keep the first N images in file order; null or 0 keeps all. */
   train_limit?: number | null;
   test_limit?: number | null;
+  /** images without train/ and test/ folders: the fraction of files held out for testing. */
+  test_fraction?: number;
+  /** colored-mnist: the seed of the digits' colours. */
+  tint_seed?: number;
 }
 
 export interface ImageSet {
@@ -35,6 +45,8 @@ export interface Dataset {
   channels: number;
   train: ImageSet;
   test: ImageSet;
+  /** Class names by label (cifar10, images with class folders); absent where labels are bare numbers. */
+  classes?: string[] | null;
 }
 
 interface Shape {
@@ -165,14 +177,49 @@ function checkedReader(known: KnownDataset): Reader {
 
 const plainReader: Reader = (file) => readIdx(file);
 
+function needDir(spec: DatasetSpec, what: string): string {
+  if (!spec.dir) throw new DatasetError(`dataset '${spec.name}' needs a dir: ${what}`);
+  return spec.dir;
+}
+
+async function loadCifar(spec: DatasetSpec): Promise<Dataset> {
+  const folder = await cifarFolder(needDir(spec, 'the folder holding data_batch_1.bin … test_batch.bin'));
+  const trainLimit = effectiveLimit(spec.train_limit, 'train_limit');
+  const testLimit = effectiveLimit(spec.test_limit, 'test_limit');
+  const [train, test] = await Promise.all([loadCifarSplit(folder, CIFAR_TRAIN_FILES, trainLimit), loadCifarSplit(folder, [CIFAR_TEST_FILE], testLimit)]);
+  return { name: 'cifar10', source: folder, height: CIFAR_SIDE, width: CIFAR_SIDE, channels: 3, train, test, classes: CIFAR_CLASSES };
+}
+
+async function loadImages(spec: DatasetSpec): Promise<Dataset> {
+  const splits = await findImageFiles(needDir(spec, 'the folder holding the PNG or JPEG files'), spec.test_fraction);
+  for (const [split, entries] of [['train', splits.train], ['test', splits.test]] as const) {
+    if (entries.length === 0) throw new DatasetError(`images: no PNG or JPEG ${split} images in ${splits.dir}; ${NEEDS[split]}`, true);
+  }
+  const ref: { current: Reference | null } = { current: null };
+  // One after the other: the first image decoded sets the size and mode both splits are checked against.
+  const train = await loadImageEntries(splits.train, effectiveLimit(spec.train_limit, 'train_limit'), splits.dir, ref);
+  const test = await loadImageEntries(splits.test, effectiveLimit(spec.test_limit, 'test_limit'), splits.dir, ref);
+  const { height, width, channels } = ref.current!.image;
+  return { name: 'images', source: splits.dir, height, width, channels, train, test, classes: splits.classes };
+}
+
+async function loadColoredMnist(spec: DatasetSpec): Promise<Dataset> {
+  const mnist = await loadDataset({ name: 'mnist', train_limit: spec.train_limit, test_limit: spec.test_limit });
+  const pixels = mnist.height * mnist.width;
+  const seed = spec.tint_seed ?? 0;
+  return { ...mnist, name: 'colored-mnist', channels: 3, train: tint(mnist.train, pixels, seed, 'train'), test: tint(mnist.test, pixels, seed, 'test') };
+}
+
 export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
   if (spec.name === 'idx') {
-    if (!spec.dir) throw new DatasetError("dataset 'idx' needs a dir: the directory holding its IDX files");
-    return loadFiles('idx', await findDatasetFiles(spec.dir), spec, plainReader);
+    return loadFiles('idx', await findDatasetFiles(needDir(spec, 'the directory holding its IDX files')), spec, plainReader);
   }
+  if (spec.name === 'cifar10') return loadCifar(spec);
+  if (spec.name === 'images') return loadImages(spec);
+  if (spec.name === 'colored-mnist') return loadColoredMnist(spec);
   const known = KNOWN_DATASETS[spec.name];
   if (known === undefined) {
-    throw new DatasetError(`unknown dataset "${spec.name}": expected one of mnist, fashion-mnist, idx`);
+    throw new DatasetError(`unknown dataset "${spec.name}": expected one of mnist, fashion-mnist, colored-mnist, cifar10, images, idx`);
   }
   return loadFiles(known.name, await knownFiles(known, spec.dir), spec, checkedReader(known));
 }
@@ -216,14 +263,19 @@ export async function datasetStatus(): Promise<DatasetStatus[]> {
 
 /** Image height, width and channels from the training images' header alone (for `pxl inspect`). */
 export async function datasetShape(spec: DatasetSpec): Promise<Shape> {
+  if (spec.name === 'cifar10') {
+    await checkCifarFiles(needDir(spec, 'the folder holding data_batch_1.bin … test_batch.bin'));
+    return { height: CIFAR_SIDE, width: CIFAR_SIDE, channels: 3 };
+  }
+  if (spec.name === 'images') return firstImageShape(needDir(spec, 'the folder holding the PNG or JPEG files'), spec.test_fraction);
+  const colored = spec.name === 'colored-mnist';
   let files: DatasetFiles;
   if (spec.name === 'idx') {
-    if (!spec.dir) throw new DatasetError("dataset 'idx' needs a dir: the directory holding its IDX files");
-    files = await findDatasetFiles(spec.dir);
+    files = await findDatasetFiles(needDir(spec, 'the directory holding its IDX files'));
   } else {
-    files = await knownFiles(KNOWN_DATASETS[spec.name], spec.dir);
+    files = await knownFiles(KNOWN_DATASETS[spec.name === 'colored-mnist' ? 'mnist' : spec.name], colored ? null : spec.dir);
   }
   const dims = await readIdxDims(files.train.images);
   const { height, width, channels } = imageShape({ file: files.train.images, dims, data: new Uint8Array(0) });
-  return { height, width, channels };
+  return { height, width, channels: colored ? 3 : channels };
 }

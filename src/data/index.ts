@@ -8,6 +8,7 @@ export {
   DatasetError,
   type Dataset,
   type DatasetName,
+  DIR_DATASETS,
   type DatasetSpec,
   type DatasetStatus,
   type ImageSet,

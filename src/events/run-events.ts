@@ -85,7 +85,7 @@ export interface SampleEvent {
   columns: number;
   height: number;
   width: number;
-  /** Sampled images as 0..1 intensities, row-major [count, height, width]. */
+  /** Sampled images as 0..1 intensities, row-major [count, height, width, channels] (channels last, as dataset.channels says). */
   pixels: Float32Array;
   /** A class-conditional model: the label of each grid row (its class id). */
   rowLabels?: string[];

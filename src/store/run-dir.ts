@@ -37,6 +37,8 @@ export interface RunImages {
   channels: number;
   /** Colour levels per channel (model.color_levels). */
   levels: number;
+  /** Class names by label, where the dataset names its classes (cifar10, images with class folders). */
+  classes?: string[] | null;
 }
 
 export function runPaths(dir: string): RunPaths {
@@ -129,8 +131,9 @@ export function readOriginal(paths: RunPaths): Omit<Experiment, 'tracking'> | nu
 
 /** Records the run's image shape and colour levels in run.json. */
 export function writeRunImages(paths: RunPaths, images: RunImages): void {
-  const { height, width, channels, levels } = images;
-  storeWrite(paths.info, () => writeFileAtomic(paths.info, `${JSON.stringify({ image: { height, width, channels }, levels }, null, 2)}\n`));
+  const { height, width, channels, levels, classes } = images;
+  const info = { image: { height, width, channels }, levels, ...(classes ? { classes } : {}) };
+  storeWrite(paths.info, () => writeFileAtomic(paths.info, `${JSON.stringify(info, null, 2)}\n`));
 }
 
 /**

@@ -99,6 +99,13 @@ export class RunSync {
   lastError: MlflowError | null = null;
   private lines: number;
   private readonly said = new Set<string>();
+  /**
+   * A resumed run's MLflow run may hold steps past the checkpoint it resumed from (its
+   * process was killed after sending them): per metric key, the last step already there.
+   * The resumed run repeats those steps with the same values (resumes are exact), so they are
+   * not sent twice and the run's history is that of an uninterrupted run.
+   */
+  private loggedUpTo = new Map<string, number>();
 
   constructor(
     readonly runDir: string,
@@ -149,7 +156,7 @@ export class RunSync {
       case 'create-run':
         return this.createRun(op);
       case 'log':
-        await this.client.logBatch(this.requireRun(), op);
+        await this.client.logBatch(this.requireRun(), this.notLoggedYet(op));
         return;
       case 'inputs':
         await this.client.logInputs(this.requireRun(), op.datasets);
@@ -209,9 +216,23 @@ export class RunSync {
     return this.state.runId;
   }
 
+  private notLoggedYet(op: LogOp): LogOp {
+    if (this.loggedUpTo.size === 0) return op;
+    return { ...op, metrics: op.metrics.filter((m) => m.step > (this.loggedUpTo.get(m.key) ?? -Infinity)) };
+  }
+
+  /** Reads the last step of each metric the run already holds (MLflow's latest metrics are those of the highest step). */
+  private async noteLogged(runId: string): Promise<void> {
+    const run = await this.client.getRun(runId);
+    this.loggedUpTo = new Map(run.data.metrics.map((m) => [m.key, m.step]));
+  }
+
   private async createRun(op: Extract<SyncOp, { op: 'create-run' }>): Promise<void> {
     if (this.state.runId) {
-      if (op.resume) await this.client.updateRun(this.state.runId, { status: 'RUNNING' });
+      if (op.resume) {
+        await this.client.updateRun(this.state.runId, { status: 'RUNNING' });
+        await this.noteLogged(this.state.runId);
+      }
       return;
     }
     const experimentId = await this.client.ensureExperiment(op.experimentName, [...EXPERIMENT_TAGS]);
@@ -221,6 +242,10 @@ export class RunSync {
     const info =
       found.runs[0]?.info ??
       (await this.client.createRun({ experimentId, runName: op.runName, startTime: op.startTime, tags: op.tags }));
+    if (found.runs[0] && op.resume) {
+      await this.client.updateRun(info.runId, { status: 'RUNNING' });
+      await this.noteLogged(info.runId);
+    }
     this.saveState({
       experimentName: op.experimentName,
       experimentId,

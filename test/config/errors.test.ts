@@ -198,7 +198,27 @@ const CASES: Case[] = [
   {
     name: 'a directory for a built-in dataset',
     files: { 'x.yaml': 'dataset:\n  name: mnist\n  dir: ./data\n' },
-    errors: [{ at: 'x.yaml:3:3', path: 'dataset.dir', says: ['only applies to dataset idx'] }],
+    errors: [{ at: 'x.yaml:3:3', path: 'dataset.dir', says: ['only applies to datasets idx, cifar10 and images'] }],
+  },
+  {
+    name: 'cifar10 without a directory',
+    files: { 'x.yaml': 'dataset:\n  name: cifar10\n' },
+    errors: [{ at: 'x.yaml:2:9', path: 'dataset.name', says: ['dataset cifar10 needs dataset.dir', 'data_batch_1.bin'] }],
+  },
+  {
+    name: 'an image folder dataset without a directory',
+    files: { 'x.yaml': 'dataset:\n  name: images\n' },
+    errors: [{ at: 'x.yaml:2:9', path: 'dataset.name', says: ['dataset images needs dataset.dir', 'PNG or JPEG'] }],
+  },
+  {
+    name: 'a directory for colored-mnist, which pxl makes itself',
+    files: { 'x.yaml': 'dataset:\n  name: colored-mnist\n  dir: ./data\n' },
+    errors: [{ at: 'x.yaml:3:3', path: 'dataset.dir', says: ['colored-mnist is found by pxl itself'] }],
+  },
+  {
+    name: 'a test fraction of 1 leaves nothing to train on',
+    files: { 'x.yaml': 'dataset:\n  name: images\n  dir: ./d\n  test_fraction: 1\n' },
+    errors: [{ at: 'x.yaml:4:18', path: 'dataset.test_fraction', says: ['less than 1', 'found 1'] }],
   },
   {
     name: 'extends a missing parent',

@@ -47,4 +47,21 @@ describe('gridPng', () => {
     expect(() => gridPng(classes, { ...base, scale: 0 })).toThrow('grid scale must be a positive integer; found 0');
     expect(() => gridPng(classes, { ...base, scale: 1.5 })).toThrow('found 1.5');
   });
+
+  it('draws RGB images as an RGB PNG, each channel in place, NHWC in', () => {
+    // Two 2x2 images at 256 levels: pixel p of image n has R, G, B = 10n + p, 100 + 10n + p, 200 + n.
+    const rgb = Array.from({ length: 2 * 2 * 2 * 3 }, (_, i) => {
+      const [n, p, c] = [Math.floor(i / 12), Math.floor(i / 3) % 4, i % 3];
+      return [10 * n + p, 100 + 10 * n + p, 200 + n][c];
+    });
+    const bytes = gridPng(rgb, { count: 2, columns: 2, height: 2, width: 2, channels: 3, levels: 256, padding: 1 });
+    expect(bytes[8 + 8 + 9]).toBe(2); // IHDR colour type: RGB, no alpha
+    const png = PNG.sync.read(bytes);
+    const at = (x: number, y: number) => Array.from(png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3));
+    expect(at(1, 1)).toEqual([0, 100, 200]); // image 0, pixel 0
+    expect(at(2, 2)).toEqual([3, 103, 200]); // image 0, pixel 3
+    expect(at(4, 1)).toEqual([10, 110, 201]); // image 1, pixel 0
+    expect(at(5, 2)).toEqual([13, 113, 201]); // image 1, pixel 3
+    expect(at(3, 1)).toEqual([128, 128, 128]); // the gap between them
+  });
 });

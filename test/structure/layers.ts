@@ -23,7 +23,8 @@ export const ALLOWED: Record<string, string[]> = {
   compare: ['store', 'ui', 'events', 'config', 'util'],
   app: ['train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'store', 'track', 'util'],
   sweep: ['compare', 'store', 'track', 'ui', 'checkpoint', 'events', 'config', 'util'],
-  cli: ['app', 'sweep', 'compare', 'store', 'track', 'ui', 'train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'util'],
+  queue: ['sweep', 'compare', 'store', 'track', 'ui', 'checkpoint', 'events', 'config', 'util'],
+  cli: ['app', 'queue', 'sweep', 'compare', 'store', 'track', 'ui', 'train', 'checkpoint', 'sample', 'model', 'data', 'backend', 'config', 'events', 'util'],
 };
 
 const allowed = (e: Edge): boolean => {

@@ -175,4 +175,25 @@ describe('MLflow tracker', () => {
     const ips = await client.getMetricHistory(second.info.runId, 'train/images_per_second');
     expect(ips[0].value).toBeNaN();
   });
+
+  it('does not send again the steps a killed run had sent past its checkpoint, when it resumes', async () => {
+    const experimentName = unique('killed');
+    const run = fakeRun(tempDir(), { steps: 60, evalEvery: 30, sampleEvery: 1000 });
+    const start = run.events[0] as RunStartEvent;
+    const at = (step: number) => run.events.findIndex((e) => e.type === 'step' && e.step === step);
+    // First session: steps 1..45 reach MLflow, then the process dies (no end event); its checkpoint was at 30.
+    const first = createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, flushEverySteps: 5, log: () => {} });
+    await feed(first, run.events.slice(0, at(45) + 1));
+    await first.idle();
+    const runId = (await trackedRun(run.runDir)).info.runId;
+    expect((await client.getMetricHistory(runId, 'train/loss')).length).toBe(45);
+
+    // Second session, later: resumed from step 30, it repeats 31..60 (the same values, resumes are exact; new times).
+    const resumed: RunStartEvent = { ...start, time: T0 + 100_000, resumedFromStep: 30 };
+    const later = run.events.slice(at(31)).map((e) => ({ ...e, time: e.time + 100_000 }));
+    await feed(createMlflowTracker({ uri: server.uri, experimentName, runDir: run.runDir, log: () => {} }), [resumed, ...later]);
+    const steps = (await client.getMetricHistory(runId, 'train/loss')).map((m) => m.step);
+    expect(steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await client.getMetricHistory(runId, 'test/bits_per_dim')).map((m) => m.step)).toEqual([30, 60]);
+  });
 });

@@ -9,24 +9,37 @@ import { sweepDir } from '../../sweep/state.js';
 import { resolveTracking } from '../../track/settings.js';
 import { textTable } from '../../ui/table.js';
 import { EXIT, UsageError } from '../common.js';
+import { queueSweep, type QueueAction } from './sweep-queue.js';
 
 interface SweepOpts {
   runsDir: string;
   parallel: string;
   reporter?: string;
   dryRun?: boolean;
+  queue?: string;
+  detach?: boolean;
 }
+
+const ACTIONS = new Set(['status', 'cancel']);
 
 export function registerSweepCommand(program: Command): void {
   program
     .command('sweep')
     .description('run every member of a sweep (a grid or named variants of one experiment) and compare them; run it again after a stop to go on')
-    .argument('<file>', 'sweep YAML file (see docs/sweeps.md)')
+    .argument('<file>', 'sweep YAML file (see docs/sweeps.md); or `status FILE` / `cancel FILE` with --queue')
+    .argument('[queued-file]', 'the sweep file after status or cancel')
     .option('--runs-dir <dir>', 'root folder of the run store; the sweep keeps its state in DIR/sweeps/<name>/', DEFAULT_RUNS_DIR)
     .option('--parallel <n>', 'members to run at once, each as its own process', '1')
     .option('--reporter <kind>', 'plain | json (default: plain)')
     .option('--dry-run', 'list the members and their settings; run and create nothing')
-    .action(async (file: string, opts: SweepOpts) => {
+    .option('--queue <url>', 'enqueue the members on this Redis for `pxl worker`s and follow them: redis://HOST:6379, or rediss:// for TLS (docs/distributed.md)')
+    .option('--detach', 'with --queue: enqueue and exit')
+    .action(async (first: string, second: string | undefined, opts: SweepOpts) => {
+      const action: QueueAction = ACTIONS.has(first) && second !== undefined ? (first as QueueAction) : 'run';
+      if (second !== undefined && action === 'run') throw new UsageError(`one sweep file expected; found ${JSON.stringify(first)} and ${JSON.stringify(second)} (status and cancel take a file)`);
+      const file = action === 'run' ? first : second!;
+      if (action !== 'run' && !opts.queue) throw new UsageError(`pxl sweep ${action} needs --queue: the Redis URL the sweep was enqueued on`);
+      if (opts.detach && !opts.queue) throw new UsageError('--detach goes with --queue: a local sweep runs in this process');
       const parallel = Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new UsageError(`--parallel expects an integer from 1 to 64; found ${JSON.stringify(opts.parallel)}`);
       const kind = pickReporter(opts.reporter);
@@ -35,6 +48,11 @@ export function registerSweepCommand(program: Command): void {
       checkTracking(def);
       if (opts.dryRun) {
         process.stdout.write(describeMembers(def, opts.runsDir));
+        return;
+      }
+      if (opts.queue) {
+        if (opts.parallel !== '1') throw new UsageError('--parallel is for local sweeps; with --queue each worker has its own --concurrency');
+        process.exitCode = await queueSweep({ action, def, url: opts.queue, runsDir: opts.runsDir, detach: opts.detach === true, json: kind === 'json' });
         return;
       }
       const stop = new StopSwitch();

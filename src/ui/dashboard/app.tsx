@@ -4,13 +4,17 @@ import { Box, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useLayoutEffect, useState, useSyncExternalStore } from 'react';
 import { layout, type Size } from './layout.js';
 import { Footer, footerRows, Header, HEADER_ROWS, LOSS_TITLE_ROWS, LossPanel, Progress, PROGRESS_ROWS, SAMPLES_TITLE_ROWS, SamplesPanel, statusOf } from './panels.js';
+import type { Palette } from './glyphs.js';
 import type { DashboardState } from './state.js';
 import type { RedrawPacer } from './redraw-pacer.js';
 
 export type StopKey = 'q' | 'Ctrl-C';
 
-/** `now`: the wall clock while the run is busy between steps (evaluating, sampling), so elapsed time keeps counting. */
-export function DashboardView({ state, size, color, tick = 0, now }: { state: DashboardState; size: Size; color: boolean; tick?: number; now?: number }) {
+/**
+ * `now`: the wall clock while the run is busy between steps (evaluating, sampling), so elapsed time keeps counting.
+ * `palette`: how colour samples are drawn (glyphs.ts); shades where the terminal's colours are unknown.
+ */
+export function DashboardView({ state, size, color, tick = 0, now, palette = 'shades' }: { state: DashboardState; size: Size; color: boolean; tick?: number; now?: number; palette?: Palette }) {
   const { run } = state;
   if (!run) return null;
   const image = { height: run.dataset.height, width: run.dataset.width };
@@ -22,7 +26,7 @@ export function DashboardView({ state, size, color, tick = 0, now }: { state: Da
       <Header run={run} />
       <Progress run={run} progress={state.progress} now={now} />
       <LossPanel state={state} width={width} height={l.chartHeight} color={color} />
-      <SamplesPanel state={state} scale={l.sampleScale} fit={l.sampleFit} rows={l.sampleRows} />
+      <SamplesPanel state={state} scale={l.sampleScale} fit={l.sampleFit} rows={l.sampleRows} palette={palette} />
       <Footer state={state} tick={tick} />
     </Box>
   );
@@ -31,11 +35,12 @@ export function DashboardView({ state, size, color, tick = 0, now }: { state: Da
 interface DashboardProps {
   pacer: RedrawPacer;
   color: boolean;
+  palette?: Palette;
   onStopKey: (key: StopKey) => void;
   onFrame?: (ms: number) => void;
 }
 
-export function Dashboard({ pacer, color, onStopKey, onFrame }: DashboardProps) {
+export function Dashboard({ pacer, color, palette, onStopKey, onFrame }: DashboardProps) {
   // A frame's cost, from here to after Ink's layout and output in the commit, paces the next.
   const started = performance.now();
   useLayoutEffect(() => {
@@ -56,7 +61,7 @@ export function Dashboard({ pacer, color, onStopKey, onFrame }: DashboardProps) 
     },
     { isActive: isRawModeSupported === true },
   );
-  return <DashboardView state={state} size={size} color={color} tick={tick} now={busy ? Date.now() : undefined} />;
+  return <DashboardView state={state} size={size} color={color} palette={palette} tick={tick} now={busy ? Date.now() : undefined} />;
 }
 
 /** The terminal's size, following resizes. */

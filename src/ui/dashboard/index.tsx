@@ -5,6 +5,7 @@ import type { RunListener } from '../../events/run-events.js';
 import { Dashboard as App, type StopKey } from './app.js';
 import type { DashboardAction, Link } from './state.js';
 import { createRedrawPacer, DEFAULT_PACE, type Pace } from './redraw-pacer.js';
+import { colorDepth, paletteFor } from './glyphs.js';
 
 export type { DashboardAction, Link } from './state.js';
 export type { StopKey } from './app.js';
@@ -40,7 +41,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   for (const l of o.links ?? []) pacer.dispatch({ type: 'link', ...l });
   let ink: Instance | null = null;
   const mount = () =>
-    render(<App pacer={pacer} color={o.stdout.hasColors?.() ?? false} onStopKey={o.onStopKey} onFrame={o.onFrame} />, {
+    render(<App pacer={pacer} color={o.stdout.hasColors?.() ?? false} palette={paletteFor(colorDepth(o.stdout))} onStopKey={o.onStopKey} onFrame={o.onFrame} />, {
       stdout: o.stdout,
       // Ink's defaults (process.stdin, process.stderr) hold only where no key is given at all.
       ...(o.stdin && { stdin: o.stdin }),

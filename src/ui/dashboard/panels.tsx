@@ -6,7 +6,7 @@ import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
 import { CONDITIONAL, duration, eta, fixed, int } from '../format.js';
 import { lossChart } from './chart.js';
-import { imagesText, previewImages } from './glyphs.js';
+import { imagesText, previewImages, type Palette } from './glyphs.js';
 import type { DashboardState } from './state.js';
 
 type Run = NonNullable<DashboardState['run']>;
@@ -96,9 +96,9 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
 
 export const SAMPLES_TITLE_ROWS = 1;
 
-export function SamplesPanel({ state, scale, fit, rows }: { state: DashboardState; scale: number; fit: number; rows: number }) {
+export function SamplesPanel({ state, scale, fit, rows, palette = 'shades' }: { state: DashboardState; scale: number; fit: number; rows: number; palette?: Palette }) {
   const { sample, sampling } = state;
-  const lines = useMemo(() => (sample ? imagesText(sample, fit, scale) : []), [sample, fit, scale]);
+  const lines = useMemo(() => (sample ? imagesText(sample, fit, scale, palette) : []), [sample, fit, scale, palette]);
   const shown = sample ? previewImages(sample, fit).length : 0;
   const title = sample
     ? `step ${int(sample.step)} · ${sample.method} · ${shown} of ${sample.count} shown${sample.rowLabels?.length ? ', one per class, labelled' : ''} · ${duration(sample.seconds)}`
