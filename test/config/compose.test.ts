@@ -79,7 +79,7 @@ describe('defaults', () => {
     const { experiment: e } = loadExperiment(join(dir, 'my-exp.yaml'));
     expect(e.name).toBe('my-exp');
     expect(e.backend).toBe('auto');
-    expect(e.dataset).toEqual({ name: 'mnist', dir: null, train_limit: null, test_limit: null, validation: 'none' });
+    expect(e.dataset).toEqual({ name: 'mnist', dir: null, train_limit: null, test_limit: null, validation: 'none', test_fraction: 0.1, tint_seed: 0 });
     expect(e.model.input).toEqual({ kernel_size: 7, mask: 'A' });
     expect(e.train.optimizer).toEqual({ name: 'adam', learning_rate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
     expect(e.sample).toEqual({ count: 64, columns: 8, classes: null, method: 'cached', temperature: 1, seed: 0 });
