@@ -2,8 +2,9 @@
 // API through tfjs-node's binding, past tfjs's engine. A position of the seed model is about
 // 180 ops on matrices of 64 rows; through tfjs each op cost 25 to 30 us of CPU on top of its
 // own few microseconds (kernel lookup, scopes, tensor records), and tf.fused.matMul added three
-// reshapes and a nested tidy. Here a conv at one position is BatchMatMulV2, BiasAdd and Relu,
-// and the matrices are TensorFlow tensor ids, freed by the sampler or by tidy.
+// reshapes and a nested tidy. Here a conv at one position is BatchMatMulV2, BiasAdd and Relu
+// (or, with a residual or class bias to add, BatchMatMulV2 and one AddN), and the matrices
+// are TensorFlow tensor ids, freed by the sampler or by tidy.
 // (TensorFlow's MatMul, oneDNN's sgemm, spends less CPU per product but took three times the
 // wall time on a loaded 2-core machine, and corrupted the heap when run under node --cpu-prof;
 // BatchMatMulV2, oneDNN's matmul primitive, as tfjs calls it, does neither.)
@@ -23,6 +24,8 @@ export class NativePositionOps implements PositionOps<Id> {
   private readonly matMulAttrs: OpAttr[];
   /** ConcatV2's axis: 1, the channels. */
   private axis: Id | null = null;
+  /** Biases repeated over the rows, for AddN (which does not broadcast); freed by release(). */
+  private readonly biasRows = new Map<string, Id>();
 
   constructor(backend: NodeBackend) {
     const b = backend.binding;
@@ -42,10 +45,13 @@ export class NativePositionOps implements PositionOps<Id> {
     return this.binding.createTensor(t.shape, this.binding.TF_FLOAT, (t.dataSync() as Float32Array).slice());
   }
 
-  affine(x: Id, conv: PositionAffine<Id>, activation: PositionActivation): Id {
-    const product = this.op('BatchMatMulV2', this.matMulAttrs, [x, conv.weight]);
-    const biased = this.op('BiasAdd', this.biasAddAttrs, [product, conv.bias]);
-    this.binding.deleteTensor(product);
+  affine(x: Id, conv: PositionAffine<Id>, activation: PositionActivation, addend?: Id): Id {
+    const [product] = this.binding.executeOp('BatchMatMulV2', this.matMulAttrs, [x, conv.weight], 1);
+    // With an addend, one AddN of the product, the bias as rows and the addend, summed in that order as tfjs sums them.
+    const biased = addend === undefined
+      ? this.op('BiasAdd', this.biasAddAttrs, [product.id, conv.bias])
+      : this.op('AddN', [{ name: 'N', type: this.binding.TF_ATTR_INT, value: 3 }, this.float], [product.id, this.rows(conv.bias, product.shape), addend]);
+    this.binding.deleteTensor(product.id);
     if (activation === 'linear') return this.made(biased);
     const y = this.op('Relu', [this.float], [biased]);
     this.binding.deleteTensor(biased);
@@ -106,6 +112,21 @@ export class NativePositionOps implements PositionOps<Id> {
   release(): void {
     if (this.axis !== null) this.binding.deleteTensor(this.axis);
     this.axis = null;
+    for (const id of this.biasRows.values()) this.binding.deleteTensor(id);
+    this.biasRows.clear();
+  }
+
+  /** `bias` [out] repeated into `shape` [N, out], made once per bias and shape. */
+  private rows(bias: Id, shape: number[]): Id {
+    const key = `${bias} ${shape.join('x')}`;
+    let rows = this.biasRows.get(key);
+    if (rows === undefined) {
+      const dims = this.binding.createTensor([shape.length], this.binding.TF_INT32, Int32Array.from(shape));
+      rows = this.op('BroadcastTo', [this.float, { name: 'Tidx', type: this.binding.TF_ATTR_TYPE, value: this.binding.TF_INT32 }], [bias, dims]);
+      this.binding.deleteTensor(dims);
+      this.biasRows.set(key, rows);
+    }
+    return rows;
   }
 
   private op(name: string, attrs: OpAttr[], inputs: Id[]): Id {

@@ -28,7 +28,8 @@ export interface PositionOps<T> {
   matrix(values: Float32Array, rows: number, cols: number): T;
   /** A copy of a tfjs tensor (weights, class biases) as one of these matrices; the tensor stays the caller's. */
   constant(t: tf.Tensor): T;
-  affine(x: T, conv: PositionAffine<T>, activation: PositionActivation): T;
+  /** activation(x × weight + bias + addend): a folded conv, with what is added before its activation (a residual, a class bias). */
+  affine(x: T, conv: PositionAffine<T>, activation: PositionActivation, addend?: T): T;
   relu(x: T): T;
   add(a: T, b: T): T;
   /** Matrices side by side: [N, a] and [N, b] make [N, a + b]. */
@@ -48,7 +49,11 @@ export const tfjsPositionOps: PositionOps<tf.Tensor> = {
   name: 'tfjs',
   matrix: (values, rows, cols) => tf.tensor2d(values, [rows, cols]),
   constant: (t) => tf.keep(tf.clone(t)),
-  affine: (x, conv, activation) => tf.fused.matMul({ a: x as tf.Tensor2D, b: conv.weight as tf.Tensor2D, bias: conv.bias, activation }),
+  affine: (x, conv, activation, addend) => {
+    if (!addend) return tf.fused.matMul({ a: x as tf.Tensor2D, b: conv.weight as tf.Tensor2D, bias: conv.bias, activation });
+    const sum = tf.add(tf.fused.matMul({ a: x as tf.Tensor2D, b: conv.weight as tf.Tensor2D, bias: conv.bias }), addend);
+    return activation === 'relu' ? tf.relu(sum) : sum;
+  },
   relu: (x) => tf.relu(x),
   add: (a, b) => tf.add(a, b),
   concat: (parts) => tf.concat(parts, 1),

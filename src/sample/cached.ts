@@ -96,8 +96,8 @@ class PositionStepper<T> implements Stepper {
       const bias = this.classBiases[k];
       const taps = this.caches[k].gather(i, j, u);
       // The class bias goes after the masked conv (its batch norm folded in) and before its relu, as in the block.
-      const v = bias ? ops.relu(ops.add(ops.affine(taps, b.conv2, 'linear'), bias)) : ops.affine(taps, b.conv2, 'relu');
-      h = ops.add(h, ops.affine(v, b.conv3, 'linear'));
+      const v = ops.affine(taps, b.conv2, 'relu', bias ?? undefined);
+      h = ops.affine(v, b.conv3, 'linear', h); // the residual: h + conv3(v)
     });
     h = ops.relu(h);
     for (const c of f.head) h = ops.affine(h, c, 'relu');

@@ -34,7 +34,7 @@ function values(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** relu(relu(concat(x, y) W1 + b1) W2 + b2) + x and friends: every op once, read back. */
+/** relu(relu(concat(x, y) W1 + b1) W2 + b2) + x and friends: every op, with and without an addend, read back. */
 async function network(ops: PositionOps<PositionMatrix>): Promise<Float32Array[]> {
   const w1 = tf.tensor2d(values(10 * 7, 1), [10, 7]);
   const b1 = tf.tensor1d(values(7, 2));
@@ -50,7 +50,10 @@ async function network(ops: PositionOps<PositionMatrix>): Promise<Float32Array[]
     const u = ops.affine(xy, conv1, 'relu');
     const linear = ops.affine(xy, conv1, 'linear');
     const v = ops.add(ops.relu(ops.affine(u, conv2, 'linear')), x);
-    return [xy, u, linear, v, ops.concat([v])];
+    // With an addend: relu(u W2 + b2 + x), and the residual form x + (u W2 + b2).
+    const added = ops.affine(u, conv2, 'relu', x);
+    const residual = ops.affine(u, conv2, 'linear', x);
+    return [xy, u, linear, v, ops.concat([v]), added, residual];
   });
   const read = await Promise.all(outs.map((o) => ops.read(o)));
   ops.dispose([...outs, conv1.weight, conv1.bias, conv2.weight, conv2.bias]);
@@ -65,10 +68,11 @@ describe.skipIf(SKIP)('position ops on native TensorFlow', () => {
     expect(native.name).toBe('tensorflow eager');
     const ours = await network(native);
     const theirs = await network(tfjsPositionOps as unknown as PositionOps<PositionMatrix>);
-    expect(ours.map((o) => o.length)).toEqual([30, 21, 21, 12, 12]);
+    expect(ours.map((o) => o.length)).toEqual([30, 21, 21, 12, 12, 12, 12]);
     ours.forEach((o, k) => o.forEach((v, i) => expect(Math.abs(v - theirs[k][i]), `output ${k}, value ${i}`).toBeLessThan(1e-6)));
     // Not trivially equal: relu cut some values, the linear map kept negatives.
     expect(ours[1].some((v) => v === 0) && ours[2].some((v) => v < 0)).toBe(true);
+    expect(ours[5].some((v) => v === 0) && ours[6].some((v) => v < 0)).toBe(true);
   });
 
   it('leave no TensorFlow tensor behind: tidy frees all but its result, keep and dispose as in tfjs', async () => {
