@@ -1,6 +1,6 @@
 // The cached sampler's per-position ops on native TensorFlow, called on TensorFlow's eager
 // API through tfjs-node's binding, past tfjs's engine. A position of the seed model is about
-// 180 ops on matrices of 64 rows; through tfjs each op cost 25 to 30 us of CPU on top of its
+// 170 ops on matrices of 64 rows; through tfjs each op cost 25 to 30 us of CPU on top of its
 // own few microseconds (kernel lookup, scopes, tensor records), and tf.fused.matMul added three
 // reshapes and a nested tidy. Here a conv at one position is BatchMatMulV2, BiasAdd and Relu
 // (or, with a residual or class bias to add, BatchMatMulV2 and one AddN), and the matrices
