@@ -113,6 +113,22 @@ verify() {
   fi
 }
 
+# With scripts off, `npm install` also brings back the other native package
+# (the optional tfjs-node, or tfjs-node-gpu) that `npm ci` had dropped when its
+# own download failed. Never built, it has no addon: backend auto would try it
+# and fail to load it (a stray tfjs-node also stands in for the GPU package's
+# TensorFlow on the CPU, so auto would fall back to wasm), so take it out again.
+# One with deps/ is being built or was installed another way: left alone.
+drop_unbuilt_sibling() {
+  local name dir
+  if [ "$GPU" = 1 ]; then name=@tensorflow/tfjs-node; else name=@tensorflow/tfjs-node-gpu; fi
+  dir="$ROOT/node_modules/$name"
+  [ -d "$dir" ] && [ ! -e "$dir/deps" ] || return 0
+  ls "$dir"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1 && return 0
+  rm -rf "$dir"
+  info "removed $name again (npm brought it back without its native addon; 'pxl setup native$([ "$GPU" = 1 ] || echo ' --gpu')' builds it)"
+}
+
 # The driver and disk checks share their code with `pxl doctor` (src/backend/gpu.ts).
 preflight() {
   [ -f "$ROOT/dist/backend/gpu.js" ] ||
@@ -163,6 +179,7 @@ if [ "$FORCE" = 0 ] && [ -f "$PKG/package.json" ] &&
     { [ -z "$STAMP" ] && [ -f "$PKG/deps/lib/libtensorflow.so.2.9.1" ]; }; then
     step "Verifying the existing ${PKG_NAME#@tensorflow/} setup"
     if verify; then
+      drop_unbuilt_sibling
       info "already set up; nothing to do (use --force to rebuild). $(($(date +%s) - START)) s"
       exit 0
     fi
@@ -277,20 +294,11 @@ if [ -f "$PKG/package.json" ] &&
   [ "$(node -p "require('$PKG/package.json').version")" = "$TFJS_NODE_VERSION" ]; then
   info "already in node_modules"
 else
-  GPU_PKG="$ROOT/node_modules/@tensorflow/tfjs-node-gpu"
-  GPU_BEFORE=0
-  [ -e "$GPU_PKG" ] && GPU_BEFORE=1
   # --ignore-scripts: its install script would download libtensorflow.
   npm install --no-save --ignore-scripts --no-audit --no-fund \
     "$PKG_NAME@$TFJS_NODE_VERSION" ||
     die "npm install $PKG_NAME@$TFJS_NODE_VERSION failed (see npm's message above)."
-  # With scripts off, npm also brings back the optional tfjs-node-gpu that
-  # `npm ci` had dropped when its download failed; without its addon it only
-  # misleads backend detection, so take it out again.
-  if [ "$GPU" = 0 ] && [ "$GPU_BEFORE" = 0 ] && [ -e "$GPU_PKG" ] && ! ls "$GPU_PKG"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then
-    rm -rf "$GPU_PKG"
-    info "removed @tensorflow/tfjs-node-gpu again (installed without its addon; 'pxl setup native --gpu' builds it)"
-  fi
+  drop_unbuilt_sibling
 fi
 [ -f "$PKG/binding.gyp" ] || die "$PKG/binding.gyp is missing: the package did not install fully."
 TFJS_USED=$(node -p "require('$PKG/node_modules/@tensorflow/tfjs/package.json').version" 2>/dev/null || true)

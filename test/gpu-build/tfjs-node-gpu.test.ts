@@ -7,7 +7,7 @@
 // same tests check that TensorFlow placed its ops on the GPU instead.
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cudaVisibility } from '../../src/backend/native.js';
@@ -107,6 +107,28 @@ describe('the GPU build against the cpu backend', () => {
       expect(r.stdout).toContain('  devices  none seen by TensorFlow');
       expect(r.stdout).toMatch(/^ {2}not used no CUDA device visible: /m);
     }
+    // Without a GPU the CPU native backend still runs, on the GPU package's TensorFlow if need be.
+    expect(r.stdout).toMatch(/^tensorflow\s+yes\s+@tensorflow\/tfjs-node(-gpu)? 4\.22\.0\s+CPU, TensorFlow 2\.15\.1/m);
+  });
+
+  it('`pxl run` with backend auto trains natively and names the device in summary.json and its start line', () => {
+    const dir = tempDir();
+    const r = pxl(['run', join(ROOT, 'test/fixtures/tiny.yaml'), '--set', 'backend=auto', '--runs-dir', 'runs', '--reporter', 'plain'], { cwd: dir });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const run = join(dir, 'runs', 'tiny', readdirSync(join(dir, 'runs', 'tiny'))[0]!);
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { status: string; backend: string; device: string };
+    expect(summary.status).toBe('finished');
+    if (GPU_VISIBLE) {
+      expect(summary.backend).toBe('tensorflow-gpu');
+      expect(summary.device).toMatch(/^GPU: .+ \(driver \d+\.\d+(\.\d+)?\), TensorFlow 2\.15\.1$/);
+    } else {
+      expect(summary.backend).toBe('tensorflow');
+      expect(summary.device).toMatch(/^CPU, TensorFlow 2\.15\.1 native/);
+      const start = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!) as { type: string; backendNote: string };
+      expect(start.type).toBe('start');
+      expect(start.backendNote).toMatch(/^auto picked tensorflow; skipped tensorflow-gpu \(no CUDA device visible: /);
+    }
+    expect(r.stdout).toContain(`  backend  ${summary.backend}: ${summary.device}`);
   });
 });
 
