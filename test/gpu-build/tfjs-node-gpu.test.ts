@@ -7,7 +7,7 @@
 // same tests check that TensorFlow placed its ops on the GPU instead.
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cudaVisibility } from '../../src/backend/native.js';
@@ -129,6 +129,30 @@ describe('the GPU build against the cpu backend', () => {
       expect(start.backendNote).toMatch(/^auto picked tensorflow; skipped tensorflow-gpu \(no CUDA device visible: /);
     }
     expect(r.stdout).toContain(`  backend  ${summary.backend}: ${summary.device}`);
+  });
+});
+
+/** Bytes of the files under a folder. */
+function bytesUnder(dir: string): number {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => lstatSync(join(dir, f)))
+    .reduce((sum, st) => sum + (st.isFile() ? st.size : 0), 0);
+}
+
+describe("the setup's disk check", () => {
+  // The check runs before anything is downloaded, on the sizes written in the script.
+  const script = readFileSync(join(ROOT, 'scripts/setup-native.sh'), 'utf8');
+  const gpuWheels = [...script.matchAll(/^\s+"((?:tensorflow|nvidia-[\w-]+)==\S+) (\S+\.whl) [0-9a-f]{64} (\d+)"$/gm)];
+
+  it('asks for at least the space the unpacked libraries take', () => {
+    const depsMb = Number(/^\s*DEPS_MB=(\d+)$/m.exec(script)?.[1]);
+    expect(bytesUnder(DEPS)).toBeLessThanOrEqual(depsMb * 1e6);
+  });
+
+  it('asks for at least the space each wheel takes', () => {
+    expect(gpuWheels.map((m) => m[1]!.split('==')[0])).toContain('nvidia-cudnn-cu12');
+    expect(gpuWheels.length).toBe(13);
+    for (const [, req, file, mb] of gpuWheels) expect(statSync(join(ROOT, '.cache/native-gpu', file!)).size, req).toBeLessThanOrEqual(Number(mb) * 1e6);
   });
 });
 
