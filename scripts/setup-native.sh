@@ -295,10 +295,29 @@ if [ -f "$PKG/package.json" ] &&
   [ "$(node -p "require('$PKG/package.json').version")" = "$TFJS_NODE_VERSION" ]; then
   info "already in node_modules"
 else
+  # npm install removes what package.json does not declare: a GPU build (tfjs-node-gpu,
+  # installed with --no-save, 4 GB) would go. Keep it aside meanwhile, on the same file
+  # system (node_modules/.cache, which npm leaves alone), and put it back whatever happens.
+  GPU_BUILD="$ROOT/node_modules/@tensorflow/tfjs-node-gpu"
+  ASIDE="$ROOT/node_modules/.cache/pxl-tfjs-node-gpu"
+  restore_gpu_build() { rm -rf "$GPU_BUILD"; mv "$ASIDE" "$GPU_BUILD"; }
+  KEPT=0
+  if [ "$GPU" = 0 ] && [ -d "$GPU_BUILD/deps" ]; then
+    mkdir -p "$(dirname "$ASIDE")"
+    rm -rf "$ASIDE"
+    mv "$GPU_BUILD" "$ASIDE"
+    KEPT=1
+    trap restore_gpu_build EXIT
+  fi
   # --ignore-scripts: its install script would download libtensorflow.
   npm install --no-save --ignore-scripts --no-audit --no-fund \
     "$PKG_NAME@$TFJS_NODE_VERSION" ||
     die "npm install $PKG_NAME@$TFJS_NODE_VERSION failed (see npm's message above)."
+  if [ "$KEPT" = 1 ]; then
+    trap - EXIT
+    restore_gpu_build
+    info "kept the GPU build (@tensorflow/tfjs-node-gpu) through npm install"
+  fi
   drop_unbuilt_sibling
 fi
 [ -f "$PKG/binding.gyp" ] || die "$PKG/binding.gyp is missing: the package did not install fully."
