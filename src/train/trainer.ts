@@ -301,7 +301,10 @@ export function gradientStep(
     const t = tf.tensor1d(batch.targets, 'int32');
     const labels = labelsOf(model, set, indices);
     const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
-    return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
+    // A variable the loss does not reach gets a zero gradient, so that the optimiser's state
+    // still matches the variables by position: the last gated block's vertical class bias
+    // (nothing reads the vertical stack after the last block).
+    return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) })) };
   });
 }
 
