@@ -3,6 +3,9 @@
 // picks (or --backend). Medians over timed steps after warm-up, with the CPU time per step (all
 // threads) and the load average.
 //   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed]
+//   npm run bench:train -- --variants [--steps 30]: the quick config's step with and without each
+//   training-recipe feature (weight averaging, weight decay, clipping by global norm), the
+//   variants taking turns step by step so that load changes hit them alike.
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
 import { BackendUnavailableError, initBackend, type BackendRequest } from '../src/backend/index.js';
@@ -11,7 +14,9 @@ import { EpochOrder, loadDataset } from '../src/data/index.js';
 import { PixelCNN } from '../src/model/pixelcnn.js';
 import { measureStepMemory, memoryBudget, stepBytes } from '../src/train/memory.js';
 import { makeOptimizer } from '../src/train/optimizer.js';
-import { trainStep } from '../src/train/trainer.js';
+import { gradientStep, trainStep } from '../src/train/trainer.js';
+import { applyUpdate } from '../src/train/optimizer.js';
+import { WeightAverage } from '../src/train/weight-average.js';
 
 const args = new Map<string, string>();
 process.argv.slice(2).forEach((a, i, all) => a.startsWith('--') && args.set(a.slice(2), all[i + 1] ?? ''));
@@ -27,11 +32,87 @@ const CONFIGS = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+type Data = Awaited<ReturnType<typeof loadDataset>>;
+
+/** One variant of the quick config's step: what the trainer does for these settings. */
+interface Variant {
+  label: string;
+  ema: boolean;
+  weightDecay: number;
+  clip: number | null;
+}
+
+const VARIANTS: Variant[] = [
+  { label: 'plain Adam', ema: false, weightDecay: 0, clip: null },
+  { label: '+ ema (decay 0.9995)', ema: true, weightDecay: 0, clip: null },
+  { label: '+ weight_decay 1e-4', ema: false, weightDecay: 1e-4, clip: null },
+  { label: '+ grad_clip 1 (norm read each step)', ema: false, weightDecay: 0, clip: 1 },
+  { label: 'all three', ema: true, weightDecay: 1e-4, clip: 1 },
+];
+
+/** Times the variants of the quick config's step side by side (one step of each in turn): medians and the cost against plain Adam. */
+async function variants(data: Data, load: () => string): Promise<void> {
+  const steps = Number(args.get('steps') ?? 30);
+  const { experiment: e } = loadExperiment('experiments/mnist-quick.yaml', [`train.batch_size=${batch}`]);
+  const order = new EpochOrder(0, data.train.count, batch);
+  const setups = VARIANTS.map((v) => {
+    const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
+    return { v, model, optimizer: makeOptimizer({ ...e.train.optimizer, weight_decay: v.weightDecay }), average: v.ema ? new WeightAverage(model, 0.9995) : null, times: [] as number[] };
+  });
+  for (let s = 0; s < steps + 2; s++) {
+    for (const x of setups) {
+      const t0 = performance.now();
+      const { loss, grads } = gradientStep(x.model, x.optimizer, data.train, order.forStep(s), e.model.color_levels);
+      let applied = grads;
+      if (x.v.clip !== null) {
+        // As the trainer: the global norm read with the loss, the gradients scaled when above the clip.
+        const both = tf.tidy(() => tf.stack([loss, tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g.tensor)))))]));
+        const norm = (await both.data())[1];
+        both.dispose();
+        if (norm > x.v.clip) {
+          applied = grads.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, Math.fround(x.v.clip! / norm)) }));
+          tf.dispose(grads.map((g) => g.tensor));
+        }
+      } else {
+        await loss.data();
+      }
+      loss.dispose();
+      applyUpdate(x.optimizer, applied, e.train.optimizer.learning_rate, x.v.weightDecay);
+      tf.dispose(applied.map((g) => g.tensor));
+      x.average?.update(s + 1); // tf ops run eagerly on the native and wasm backends: the update is done when this returns
+      if (s >= 2) x.times.push(performance.now() - t0);
+    }
+  }
+  const base = median(setups[0].times);
+  // Noise under load can exceed the averaging's cost: time the update alone as well.
+  const alone = setups[1].average!;
+  const updates: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    alone.update(1000 + i);
+    updates.push(performance.now() - t0);
+  }
+  console.log(`ema update alone: ${median(updates).toFixed(2)} ms median over 200 (${((median(updates) / base) * 100).toFixed(2)} % of a plain step)`);
+  console.log(`quick config, batch ${batch}, ${steps} timed steps of each variant in turn; load average after ${load()}`);
+  console.log('variant                                   ms/step (median)  vs plain Adam');
+  for (const x of setups) {
+    const m = median(x.times);
+    console.log(`${x.v.label.padEnd(42)}${m.toFixed(1).padStart(8)}          ${(((m - base) / base) * 100).toFixed(1).padStart(6)} %`);
+    x.model.dispose();
+    x.optimizer.dispose();
+    x.average?.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   tf.env().set('PROD', true);
   const backend = await initBackend(backendRequest);
   const data = await loadDataset({ name: 'mnist' });
   const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
+  if (args.has('variants')) {
+    console.log(`backend ${backend.name}: ${backend.device}; load average ${load()}`);
+    return variants(data, load);
+  }
   console.log(`backend ${backend.name}: ${backend.device}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); batch ${batch}; load average ${load()}`);
   console.log('config                          params  ms/step (median)  images/s  GFLOP/s  CPU ms/step  load after');
   const wanted = (args.get('configs') ?? CONFIGS.map((c) => c.key).join(',')).split(',');

@@ -21,6 +21,8 @@ const NAMES = {
   'model.conditioning': 'ConditioningConfig',
   train: 'TrainConfig',
   'train.optimizer': 'OptimizerConfig',
+  'train.lr_schedule': 'LrScheduleConfig',
+  'train.ema': 'EmaConfig',
   'train.eval_every': 'Interval',
   'train.checkpoint_every': 'Interval',
   'train.sample_every': 'Interval',

@@ -31,6 +31,8 @@ export interface TrainingPosition {
   /** The step of the best checkpoint (checkpoints/best); absent in checkpoints of pxl before it was kept. */
   bestStep?: number | null;
   lastTrainBitsPerDim: number | null;
+  /** Steps whose update was skipped (train.on_nonfinite_gradient: skip): the optimiser took step - skippedSteps; absent before skipping existed. */
+  skippedSteps?: number;
   /** Wall time spent training before this checkpoint, so a resumed run's totals add up. */
   wallSeconds: number;
   trainSeconds: number;
@@ -51,6 +53,8 @@ export interface Manifest {
   dataOrder: { seed: number; derivation: string };
   model: TensorEntry[];
   optimizer: { name: string; tensors: TensorEntry[] };
+  /** With train.ema: the averaged weights and statistics, named as in `model`, after the optimiser's tensors. */
+  averaged?: TensorEntry[];
   /** weights.bin's size and SHA-256; absent in checkpoints of pxl before checksums (read with a warning). */
   weights?: { bytes: number; sha256: string };
 }
@@ -78,6 +82,9 @@ export function namedState(model: PixelCNN): [string, tf.Variable][] {
 
 export const checkpointName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 
+/** What a checkpoint holds besides the model and the optimiser: the averaged weights (train.ema), in model.state() order, or null. */
+export type AveragedState = tf.Tensor[] | null;
+
 export async function saveCheckpoint(
   dir: string,
   model: PixelCNN,
@@ -85,9 +92,10 @@ export async function saveCheckpoint(
   position: TrainingPosition,
   seed: number,
   keep: number,
+  averaged: AveragedState = null,
 ): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const { bytes, manifest } = await serialise(model, optimizer, position, seed);
+  const { bytes, manifest } = await serialise(model, optimizer, position, seed, averaged);
   removeStaleTemps(dir);
   const name = checkpointName(position.step);
   writeFolder(dir, name, bytes, manifest);
@@ -97,17 +105,19 @@ export async function saveCheckpoint(
 }
 
 /** The state as weights.bin's bytes and its manifest; a NonFiniteStateError when it is not finite. */
-async function serialise(model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number): Promise<{ bytes: Uint8Array; manifest: Manifest }> {
+async function serialise(model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number, averaged: AveragedState): Promise<{ bytes: Uint8Array; manifest: Manifest }> {
   const named = namedState(model);
   const opt = await optimizer.getWeights();
-  const all = [...named.map(([, v]) => v), ...opt.map((w) => w.tensor)];
+  const avg = averaged ?? [];
+  const all = [...named.map(([, v]) => v), ...opt.map((w) => w.tensor), ...avg];
+  const nameOf = (i: number) => (i < named.length ? named[i][0] : i < named.length + opt.length ? opt[i - named.length].name : named[i - named.length - opt.length][0]);
   const sizes = all.map((t) => t.size);
   const data = new Float32Array(sizes.reduce((a, b) => a + b, 0));
   let offset = 0;
   const entries: TensorEntry[] = [];
   for (let i = 0; i < all.length; i++) {
     data.set((await all[i].data()) as Float32Array, offset);
-    entries.push({ name: i < named.length ? named[i][0] : opt[i - named.length].name, shape: all[i].shape, offset });
+    entries.push({ name: nameOf(i), shape: all[i].shape, offset });
     offset += sizes[i];
   }
   const broken = nonFinite(data, entries);
@@ -119,7 +129,8 @@ async function serialise(model: PixelCNN, optimizer: tf.Optimizer, position: Tra
     position,
     dataOrder: { seed, derivation: 'orderForEpoch(seed, epoch): shuffle seeded by deriveSeed(seed, "epoch", epoch)' },
     model: entries.slice(0, named.length),
-    optimizer: { name: optimizer.getClassName(), tensors: entries.slice(named.length) },
+    optimizer: { name: optimizer.getClassName(), tensors: entries.slice(named.length, named.length + opt.length) },
+    ...(averaged ? { averaged: entries.slice(named.length + opt.length) } : {}),
     weights: { bytes: bytes.byteLength, sha256: sha256(bytes) },
   };
   return { bytes, manifest };
@@ -129,9 +140,11 @@ async function serialise(model: PixelCNN, optimizer: tf.Optimizer, position: Tra
  * Saves the state as checkpoints/best (a checkpoint folder like the others, written the same
  * durable way): not named by `latest`, never pruned, replaced when a better one comes.
  */
-export async function saveBestCheckpoint(dir: string, model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number): Promise<string> {
+export async function saveBestCheckpoint(
+  dir: string, model: PixelCNN, optimizer: tf.Optimizer, position: TrainingPosition, seed: number, averaged: AveragedState = null,
+): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const { bytes, manifest } = await serialise(model, optimizer, position, seed);
+  const { bytes, manifest } = await serialise(model, optimizer, position, seed, averaged);
   removeStaleTemps(dir);
   writeFolder(dir, BEST, bytes, manifest);
   return join(dir, BEST);
@@ -304,7 +317,7 @@ const MANIFEST_SCHEMA = {
       properties: {
         step: count, epoch: count, epochStep: count,
         bestTestBitsPerDim: bitsOrNull, lastTestBitsPerDim: bitsOrNull, lastTrainBitsPerDim: bitsOrNull,
-        wallSeconds: seconds, trainSeconds: seconds, imagesSeen: count, bestStep: { type: ['integer', 'null'], minimum: 0 },
+        wallSeconds: seconds, trainSeconds: seconds, imagesSeen: count, bestStep: { type: ['integer', 'null'], minimum: 0 }, skippedSteps: count,
       },
     },
     dataOrder: { type: 'object' },
@@ -314,6 +327,7 @@ const MANIFEST_SCHEMA = {
       required: ['name', 'tensors'],
       properties: { name: { type: 'string', minLength: 1 }, tensors: { type: 'array', items: entrySchema } },
     },
+    averaged: { type: 'array', items: entrySchema },
     weights: {
       type: 'object',
       required: ['bytes', 'sha256'],
@@ -372,7 +386,7 @@ export function readCheckpoint(path: string): CheckedCheckpoint {
   } else {
     warnings.push(`${path} was written before checkpoints carried a checksum: its data cannot be checked for corruption`);
   }
-  const entries = [...manifest.model, ...manifest.optimizer.tensors];
+  const entries = [...manifest.model, ...manifest.optimizer.tensors, ...(manifest.averaged ?? [])];
   let expected = 0;
   for (const e of entries) {
     if (e.offset !== expected) throw new CheckpointError(`${manifestFile}: tensor ${e.name} starts at element ${e.offset}, expected ${expected} (the tensors lie end to end)`);
@@ -383,17 +397,31 @@ export function readCheckpoint(path: string): CheckedCheckpoint {
   const broken = nonFinite(data, entries);
   if (broken.length) throw new CheckpointError(`${path} holds NaN or infinite values (${listNames(broken)}): the state had diverged when it was written; it cannot be trained on or sampled from, use an earlier checkpoint`);
   const iter = manifest.optimizer.tensors[0];
-  if (iter?.name === 'iter' && iter.shape.length === 0 && data[iter.offset] !== manifest.position.step) {
-    throw new CheckpointError(`${manifestFile}: the optimiser has taken ${data[iter.offset]} steps, the position says ${manifest.position.step}`);
+  const updates = manifest.position.step - (manifest.position.skippedSteps ?? 0);
+  if (iter?.name === 'iter' && iter.shape.length === 0 && data[iter.offset] !== updates) {
+    const skipped = manifest.position.skippedSteps ? ` less ${manifest.position.skippedSteps} skipped` : '';
+    throw new CheckpointError(`${manifestFile}: the optimiser has taken ${data[iter.offset]} steps, the position says ${manifest.position.step}${skipped}`);
   }
   return { manifest, data, warnings };
 }
 
-/** Restores model variables (by name, shapes checked) and returns the optimiser state and position. */
-export function loadCheckpoint(
-  path: string,
-  model: PixelCNN,
-): { position: TrainingPosition; optimizerWeights: { name: string; tensor: tf.Tensor }[]; warnings: string[] } {
+/** Which weights loadCheckpoint puts into the model: the trained ones, or the averaged ones where the checkpoint has them. */
+export type WeightChoice = 'trained' | 'averaged';
+
+/** A checkpoint loaded into a model: its position, the optimiser state, the averaged weights (model.state() order) or null. */
+export interface LoadedCheckpoint {
+  position: TrainingPosition;
+  optimizerWeights: { name: string; tensor: tf.Tensor }[];
+  averaged: Float32Array[] | null;
+  warnings: string[];
+}
+
+/**
+ * Restores model variables (by name, shapes checked) and returns the optimiser state, the
+ * averaged weights and the position. `weights: 'averaged'` puts the averaged weights into
+ * the model when the checkpoint holds them (train.ema), the trained ones otherwise.
+ */
+export function loadCheckpoint(path: string, model: PixelCNN, weights: WeightChoice = 'trained'): LoadedCheckpoint {
   const { manifest, data, warnings } = readCheckpoint(path);
   const slice = (e: TensorEntry) => data.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
   const saved = new Map(manifest.model.map((e) => [e.name, e]));
@@ -405,11 +433,17 @@ export function loadCheckpoint(
     else if (e.shape.join('x') !== v.shape.join('x')) problems.push(`${name} has shape ${e.shape.join('x')}, the model expects ${v.shape.join('x')}`);
   }
   if (saved.size !== named.length) problems.push(`it holds ${saved.size} model tensors, the model has ${named.length}`);
-  if (problems.length) throw new CheckpointError(`${path} does not fit this model: ${problems.slice(0, 5).join('; ')}`);
-  for (const [name, v] of named) {
-    const e = saved.get(name)!;
-    tf.tidy(() => v.assign(tf.tensor(slice(e), e.shape)));
+  const averagedEntries = manifest.averaged ? new Map(manifest.averaged.map((e) => [e.name, e])) : null;
+  if (averagedEntries && (averagedEntries.size !== named.length || named.some(([name]) => averagedEntries.get(name)?.shape.join('x') !== saved.get(name)?.shape.join('x')))) {
+    problems.push('its averaged weights do not match its model tensors');
   }
+  if (problems.length) throw new CheckpointError(`${path} does not fit this model: ${problems.slice(0, 5).join('; ')}`);
+  const averaged = averagedEntries ? named.map(([name]) => slice(averagedEntries.get(name)!)) : null;
+  named.forEach(([name, v], i) => {
+    const e = saved.get(name)!;
+    const values = weights === 'averaged' && averaged ? averaged[i] : slice(e);
+    tf.tidy(() => v.assign(tf.tensor(values, e.shape)));
+  });
   const optimizerWeights = manifest.optimizer.tensors.map((e) => ({ name: e.name, tensor: tf.tensor(slice(e), e.shape) }));
-  return { position: manifest.position, optimizerWeights, warnings };
+  return { position: manifest.position, optimizerWeights, averaged, warnings };
 }

@@ -102,6 +102,7 @@ const RULES: Rule[] = [
       ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
       : [],
   ...conditioningRules(),
+  ...recipeRules(),
 ];
 
 /** The largest grid, in images: sample.count's maximum in the schema. */
@@ -142,6 +143,33 @@ function conditioningRules(): Rule[] {
         ? [{ path: ['sample', 'classes'], message: `${rows} rows of sample.columns ${e.sample.columns} images make ${rows * e.sample.columns}; a grid holds at most ${MAX_SAMPLES}: draw fewer classes or columns` }]
         : [];
     },
+  ];
+}
+
+/** The learning-rate schedule and the optimiser's extras: what makes no sense together. */
+function recipeRules(): Rule[] {
+  const schedule = (e: Experiment) => e.train.lr_schedule;
+  return [
+    (e) =>
+      schedule(e).name === 'step' && schedule(e).every === null
+        ? [{ path: ['train', 'lr_schedule', 'name'], message: 'the step schedule needs train.lr_schedule.every: how often to multiply the rate by gamma (e.g. "500 steps" or "2 epochs")' }]
+        : [],
+    (e) =>
+      schedule(e).name !== 'step' && schedule(e).every !== null
+        ? [{ path: ['train', 'lr_schedule', 'every'], part: 'key', message: `every applies only to the step schedule (train.lr_schedule.name: step); this one is ${schedule(e).name}` }]
+        : [],
+    (e) =>
+      e.train.steps != null && schedule(e).warmup >= e.train.steps
+        ? [{ path: ['train', 'lr_schedule', 'warmup'], message: `expected a warmup shorter than the run (train.steps ${e.train.steps}); found ${schedule(e).warmup}` }]
+        : [],
+    (e) =>
+      schedule(e).name === 'cosine' && schedule(e).min_lr >= e.train.optimizer.learning_rate
+        ? [{ path: ['train', 'lr_schedule', 'min_lr'], message: `expected a floor below train.optimizer.learning_rate (${e.train.optimizer.learning_rate}), which the cosine starts from; found ${schedule(e).min_lr}` }]
+        : [],
+    (e) =>
+      e.train.optimizer.weight_decay * e.train.optimizer.learning_rate >= 1
+        ? [{ path: ['train', 'optimizer', 'weight_decay'], message: `learning_rate x weight_decay must stay below 1 (each step multiplies the weights by 1 minus it); found ${e.train.optimizer.learning_rate} x ${e.train.optimizer.weight_decay}` }]
+        : [],
   ];
 }
 

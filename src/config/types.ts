@@ -170,6 +170,16 @@ export interface TrainConfig {
    */
   recompute: 'auto' | 'always' | 'never';
   optimizer: OptimizerConfig;
+  lr_schedule: LrScheduleConfig;
+  /**
+   * Gradient clipping by global norm: when the norm of all gradients together exceeds this, every gradient is scaled down to it. The norm before clipping is recorded at every step (train/grad_norm). null: no clipping.
+   */
+  grad_clip: number | null;
+  /**
+   * What a step whose loss or gradient is NaN or infinite does. stop: the run fails, keeping its last good checkpoint. skip: the update is not applied (the weights, the optimiser's moments and the averaged weights stay as they were; the data and the schedule move on), a warning says so, and summary.json counts skipped_steps. With skip, the gradient's global norm is computed (and recorded) at every step.
+   */
+  on_nonfinite_gradient: 'stop' | 'skip';
+  ema: EmaConfig;
   eval_every: Interval;
   checkpoint_every: Interval;
   /**
@@ -210,6 +220,48 @@ export interface OptimizerConfig {
    * sgd and rmsprop: momentum.
    */
   momentum: number;
+  /**
+   * Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): every step multiplies each trainable weight (biases and batch-norm scales too) by 1 - lr x weight_decay, apart from the gradient and the optimiser's moments. 0: none.
+   */
+  weight_decay: number;
+}
+/**
+ * How the learning rate (train.optimizer.learning_rate, the peak) changes over the run. The rate in force is recorded at every step (train/lr).
+ */
+export interface LrScheduleConfig {
+  /**
+   * constant; step: multiplied by gamma every `every`; exponential: multiplied by decay at every step (as PixelCNN++); cosine: from learning_rate down to min_lr along a half cosine over the run (after the warmup), so it fixes the run's length.
+   */
+  name: 'constant' | 'step' | 'exponential' | 'cosine';
+  /**
+   * Steps over which the rate rises linearly from learning_rate/warmup to learning_rate before the schedule starts (its decay is counted from the end of the warmup). 0: none.
+   */
+  warmup: number;
+  /**
+   * step schedule: how often the rate is multiplied by gamma, as a number of steps or a string like "500 steps" or "2 epochs". Required by the step schedule, refused by the others.
+   */
+  every: number | string | null;
+  /**
+   * step schedule: the factor applied every `every`.
+   */
+  gamma: number;
+  /**
+   * exponential schedule: the factor applied at every step (PixelCNN++ uses 0.999995 over hundreds of thousands of steps).
+   */
+  decay: number;
+  /**
+   * cosine schedule: the rate the cosine ends at; below train.optimizer.learning_rate.
+   */
+  min_lr: number;
+}
+/**
+ * Polyak averaging: an exponential moving average of the weights kept beside the trained ones and stored in every checkpoint. When on, evaluations, the best checkpoint's choice and samples use the averaged weights.
+ */
+export interface EmaConfig {
+  /**
+   * The average's decay per step (PixelCNN++: 0.9995); at step t the decay used is min(decay, (1 + t) / (10 + t)), so early weights fade quickly in a short run. Batch-norm running statistics are averaged the same way. null: no averaging.
+   */
+  decay: number | null;
 }
 /**
  * How image grids are sampled, pixel by pixel in raster order.

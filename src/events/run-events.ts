@@ -36,6 +36,10 @@ export interface StepEvent {
   bitsPerDim: number; // loss / ln 2
   imagesPerSecond: number; // smoothed training throughput
   stepsPerSecond: number;
+  /** The learning rate the step's update used (train.lr_schedule); absent in runs from before schedules. */
+  learningRate?: number;
+  /** The global norm of the step's gradients before clipping; present with train.grad_clip or on_nonfinite_gradient: skip. */
+  gradNorm?: number;
 }
 
 export interface EvalStartEvent {
@@ -64,6 +68,8 @@ export interface EvalEvent {
   images: number; // images evaluated
   /** A class-conditional model: loss is the conditional NLL, -log p(image | label). Absent in runs from before conditioning. */
   conditional?: boolean;
+  /** The weights evaluated were the averaged ones (train.ema), not the trained ones. Absent in runs from before averaging. */
+  averaged?: boolean;
   seconds: number;
 }
 
@@ -153,6 +159,10 @@ export interface RunSummary {
    * model) or unconditional. Absent in runs from before conditioning, which are unconditional.
    */
   test_nll?: 'conditional' | 'unconditional';
+  /** The weights every evaluation used: averaged (train.ema) or trained. Absent in runs from before averaging (trained). */
+  evaluated_weights?: 'averaged' | 'trained';
+  /** Steps whose update was skipped for a non-finite loss or gradient (train.on_nonfinite_gradient: skip). */
+  skipped_steps?: number;
   params: number;
   backend: string;
   /** What it ran on, as the start event says, e.g. 'GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1'. */

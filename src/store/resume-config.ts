@@ -62,14 +62,19 @@ export const isResumeSafe = (path: string): boolean => RESUME_SAFE_KEYS.some((k)
  */
 export function checkResumeConfig(original: Omit<Experiment, 'tracking'>, current: Experiment, sources: readonly SourceFile[]): ConfigChange[] {
   const changes = configChanges(withNewDefaults(original), recordedMeaning(current));
-  const refused = changes.filter((c) => !isResumeSafe(c.path));
+  // A cosine schedule spans the run: a new length would change the rate of every step already taken.
+  const fixesLength = current.train.lr_schedule.name === 'cosine';
+  const lengthFixed = (path: string) => fixesLength && (path === 'train.steps' || path === 'train.epochs');
+  const refused = changes.filter((c) => !isResumeSafe(c.path) || lengthFixed(c.path));
   if (refused.length) {
     const diagnostics: Diagnostic[] = refused.map((c) => ({
       location: locate(sources, c.path.split('.'), 'value'),
       path: c.path,
-      message:
-        `changed since the run was created (${show(c.before)} -> ${show(c.after)}); its checkpoints were trained with the old value. ` +
-        'Put it back, or start a new run with the new value',
+      message: lengthFixed(c.path)
+        ? `changed since the run was created (${show(c.before)} -> ${show(c.after)}); the cosine learning-rate schedule (train.lr_schedule) spans the run's length, ` +
+          'so its checkpoints were trained on the rates of the old length. Put it back, or start a new run'
+        : `changed since the run was created (${show(c.before)} -> ${show(c.after)}); its checkpoints were trained with the old value. ` +
+          'Put it back, or start a new run with the new value',
     }));
     throw new ConfigError(diagnostics);
   }

@@ -127,6 +127,8 @@ function startOps(event: RunStartEvent, options: MlflowTrackerOptions): SyncOp[]
     'pxl.backend': event.backend,
     // Which NLL the test metrics are; their names say it too (testMetric).
     'pxl.test_nll': isConditional(event.config) ? 'conditional' : 'unconditional',
+    // Which weights every evaluation and sample uses: the averaged ones with train.ema.
+    'pxl.evaluated_weights': averagedWeights(event.config) ? 'averaged' : 'trained',
   };
   return [
     {
@@ -146,6 +148,10 @@ function startOps(event: RunStartEvent, options: MlflowTrackerOptions): SyncOp[]
 
 const isConditional = (config: Record<string, unknown>): boolean =>
   ((config.model as { conditioning?: { type?: string } } | undefined)?.conditioning?.type ?? 'none') === 'class';
+
+/** Whether the run averages its weights (train.ema.decay set) and so evaluates the averaged ones. */
+const averagedWeights = (config: Record<string, unknown>): boolean =>
+  ((config.train as { ema?: { decay?: number | null } } | undefined)?.ema?.decay ?? null) !== null;
 
 /**
  * A test metric's name: a class-conditional model's test NLL is -log p(image | label), not
@@ -189,6 +195,8 @@ class Tracker {
         this.metric('train/loss', event.loss, event.step, event.time);
         this.metric('train/bits_per_dim', event.bitsPerDim, event.step, event.time);
         this.metric('train/images_per_second', event.imagesPerSecond, event.step, event.time);
+        if (event.learningRate !== undefined) this.metric('train/lr', event.learningRate, event.step, event.time);
+        if (event.gradNorm !== undefined) this.metric('train/grad_norm', event.gradNorm, event.step, event.time);
         this.bufferedSteps++;
         if (this.bufferedSteps >= (this.options.flushEverySteps ?? 100) || Date.now() - this.lastFlush >= (this.options.flushEveryMs ?? 5000)) {
           this.flush();
@@ -249,6 +257,7 @@ class Tracker {
     const { summary } = event;
     const conditional = summary.test_nll === 'conditional';
     if (summary.best_test_bits_per_dim !== null) this.metric(testMetric('best/test_bits_per_dim', conditional), summary.best_test_bits_per_dim, summary.steps, event.time);
+    if (summary.skipped_steps !== undefined) this.metric('train/skipped_steps', summary.skipped_steps, summary.steps, event.time);
     if (summary.best_validation_bits_per_dim != null) this.metric(testMetric('best/validation_bits_per_dim', conditional), summary.best_validation_bits_per_dim, summary.steps, event.time);
     this.flush();
     if (!this.configSent) this.artifact(join(this.runDir, 'config.yaml'), 'config.yaml');

@@ -39,10 +39,13 @@ export class FusedAdam extends tf.Optimizer {
   private views: tf.Tensor[] = [];
 
   constructor(
-    readonly learningRate: number,
+    /** The next update's rate: the trainer sets it at every step from the schedule. */
+    public learningRate: number,
     readonly beta1: number,
     readonly beta2: number,
     readonly epsilon: number,
+    /** Decoupled weight decay (AdamW): each update first multiplies the weights by 1 - learningRate * weightDecay. */
+    readonly weightDecay = 0,
   ) {
     super();
   }
@@ -76,7 +79,10 @@ export class FusedAdam extends tf.Optimizer {
       const mHat = tf.div(m, tf.scalar(oneMinusAcc1));
       const vHat = tf.div(v, tf.scalar(oneMinusAcc2));
       const step = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon)), -this.learningRate);
-      const updated = tf.add(step, flat(vars));
+      const weights = flat(vars);
+      // AdamW's decay acts on the weights alone, never through the moments; 0 leaves Adam's arithmetic as it was.
+      const decayed = this.weightDecay > 0 ? tf.mul(weights, Math.fround(1 - this.learningRate * this.weightDecay)) : weights;
+      const updated = tf.add(step, decayed);
       const parts = vars.length === 1 ? [updated] : tf.split(updated, this.sizes);
       parts.forEach((p, i) => vars[i].assign(p.rank === this.shapes[i].length ? p : tf.reshape(p, this.shapes[i])));
     });
@@ -130,7 +136,7 @@ export class FusedAdam extends tf.Optimizer {
   }
 
   getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
   }
 }
 

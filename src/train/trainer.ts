@@ -15,7 +15,9 @@ import type { Sampler } from '../sample/sampler.js';
 import { sampleRows } from '../sample/rows.js';
 import { bestCheckpoint, loadCheckpoint, namedState, NonFiniteStateError, saveBestCheckpoint, saveCheckpoint, type TrainingPosition } from '../checkpoint/checkpoint.js';
 import type { EvalEvent, EvalSet, RunEvent, RunStartEvent, RunStatus, RunSummary } from '../events/run-events.js';
-import { makeOptimizer } from './optimizer.js';
+import { learningRate, scheduleSteps } from './lr-schedule.js';
+import { applyUpdate, makeOptimizer } from './optimizer.js';
+import { WeightAverage } from './weight-average.js';
 
 /** The run folder as the trainer needs it: its id and place, where checkpoints go, how samples are kept. */
 export interface RunFolder {
@@ -90,8 +92,10 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   const sched = schedule(e, data.train.count);
   const order = new EpochOrder(e.seed, data.train.count, e.train.batch_size);
   const optimizer = makeOptimizer(e.train.optimizer);
+  const lrs = scheduleSteps(e, sched.perEpoch, sched.total);
+  const average = e.train.ema.decay === null ? null : new WeightAverage(model, e.train.ema.decay);
   const startedAt = new Date();
-  const { position: pos, warnings } = o.resumeFrom ? await resume(o.resumeFrom, model, optimizer) : { position: freshPosition(), warnings: [] };
+  const { position: pos, warnings } = o.resumeFrom ? await resume(o.resumeFrom, model, optimizer, average) : { position: freshPosition(), warnings: [] };
   const resumedFrom = pos.step;
   const wallAtStart = pos.wallSeconds;
   const t0 = performance.now();
@@ -122,7 +126,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   const checkpoint = async (): Promise<boolean> => {
     pos.wallSeconds = wall();
     try {
-      const path = await saveCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed, e.train.keep_checkpoints);
+      const path = await withAveragedState(average, (avg) => saveCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed, e.train.keep_checkpoints, avg));
       lastCheckpointStep = pos.step;
       emit({ type: 'checkpoint', time: Date.now(), step: pos.step, path });
       return true;
@@ -139,7 +143,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   const saveBest = async (): Promise<boolean> => {
     pos.wallSeconds = wall();
     try {
-      const path = await saveBestCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed);
+      const path = await withAveragedState(average, (avg) => saveBestCheckpoint(o.paths.checkpoints, model, optimizer, pos, e.seed, avg));
       emit({ type: 'checkpoint', time: Date.now(), step: pos.step, path, best: true });
       return true;
     } catch (err) {
@@ -153,27 +157,40 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   try {
     while (pos.step < sched.total) {
       const stepStart = performance.now();
-      const { loss, grads } = gradientStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
-      const value = (await loss.data())[0];
-      loss.dispose();
-      if (!Number.isFinite(value)) {
-        // The update is not applied: the weights are still those the step began with, which tells why.
+      const lr = learningRate(lrs, pos.step);
+      const computed = gradientStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
+      const { value, norm } = await lossAndNorm(computed, e.train.grad_clip !== null || e.train.on_nonfinite_gradient === 'skip');
+      const finite = Number.isFinite(value) && (norm === null || Number.isFinite(norm));
+      if (!finite && e.train.on_nonfinite_gradient === 'skip') {
+        // Nothing is applied: weights, moments and average stay; the data and the schedule move on.
+        tf.dispose(computed.grads.map((g) => g.tensor));
+        advance(pos, sched.perEpoch, e.train.batch_size, (performance.now() - stepStart) / 1000, pos.lastTrainBitsPerDim);
+        pos.skippedSteps = (pos.skippedSteps ?? 0) + 1;
+        emit({ type: 'warning', time: Date.now(), message: skippedMessage(pos.step, value, norm, pos.skippedSteps) });
+      } else {
+        if (!finite) {
+          // The update is not applied: the weights are still those the step began with, which tells why.
+          tf.dispose(computed.grads.map((g) => g.tensor));
+          status = 'failed';
+          message = !Number.isFinite(value)
+            ? `${await whyLossNotFinite(model, value, pos.step + 1, resumedFrom)}; stopped. ${kept()}`
+            : `the gradient of step ${pos.step + 1} is not finite (global norm ${norm}) though its loss was finite; stopped without applying it. ${kept()}`;
+          break;
+        }
+        const grads = clipped(computed.grads, norm, e.train.grad_clip);
+        applyUpdate(optimizer, grads, lr, e.train.optimizer.weight_decay);
         tf.dispose(grads.map((g) => g.tensor));
-        status = 'failed';
-        message = `${await whyLossNotFinite(model, value, pos.step + 1, resumedFrom)}; stopped. ${kept()}`;
-        break;
+        const seconds = (performance.now() - stepStart) / 1000;
+        advance(pos, sched.perEpoch, e.train.batch_size, seconds, bitsPerDim(value));
+        average?.update(pos.step);
+        const rate = e.train.batch_size / seconds;
+        ema = ema === null ? rate : 0.9 * ema + 0.1 * rate;
+        emit({
+          type: 'step', time: Date.now(), step: pos.step, epoch: Math.floor((pos.step - 1) / sched.perEpoch),
+          epochStep: ((pos.step - 1) % sched.perEpoch) + 1, loss: value, bitsPerDim: bitsPerDim(value),
+          imagesPerSecond: ema, stepsPerSecond: ema / e.train.batch_size, learningRate: lr, ...(norm === null ? {} : { gradNorm: norm }),
+        });
       }
-      optimizer.applyGradients(grads);
-      tf.dispose(grads.map((g) => g.tensor));
-      const seconds = (performance.now() - stepStart) / 1000;
-      advance(pos, sched.perEpoch, e.train.batch_size, seconds, bitsPerDim(value));
-      const rate = e.train.batch_size / seconds;
-      ema = ema === null ? rate : 0.9 * ema + 0.1 * rate;
-      emit({
-        type: 'step', time: Date.now(), step: pos.step, epoch: Math.floor((pos.step - 1) / sched.perEpoch),
-        epochStep: ((pos.step - 1) % sched.perEpoch) + 1, loss: value, bitsPerDim: bitsPerDim(value),
-        imagesPerSecond: ema, stepsPerSecond: ema / e.train.batch_size,
-      });
       const [evalDue, sampleDue, checkpointDue] = [sched.evalEvery, sched.sampleEvery, sched.checkpointEvery].map((every) => due(pos.step, every, sched.total));
       if (evalDue || sampleDue) {
         // A finite loss does not make the update finite (a non-finite gradient): no evaluation or samples of broken weights.
@@ -184,9 +201,9 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
           break;
         }
       }
-      if (evalDue && (await evaluate(o, pos, sched.perEpoch)) && !(await saveBest())) break;
+      if (evalDue && (await averaged(average, () => evaluate(o, pos, sched.perEpoch, average !== null))) && !(await saveBest())) break;
       // The final grid is drawn after the loop, from the best checkpoint.
-      if (sampleDue && pos.step < sched.total) await sample(o, pos.step);
+      if (sampleDue && pos.step < sched.total) await averaged(average, () => sample(o, pos.step));
       if (pos.step === o.holdAfterStep) await untilStopped(o.stop);
       if ((checkpointDue || o.stop.requested) && !(await checkpoint())) break;
       if (o.stop.requested && pos.step < sched.total) {
@@ -197,13 +214,14 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
       await new Promise(setImmediate); // let signals, keys and the dashboard through
     }
     if (status === 'finished' && pos.step >= sched.total && (lastCheckpointStep === pos.step || (await checkpoint()))) {
-      Object.assign(finals, await finish(o, pos, sched.perEpoch));
+      Object.assign(finals, await finish(o, pos, sched.perEpoch, average));
     }
   } catch (err) {
     status = 'failed';
     message = describeFailure(err);
   } finally {
     optimizer.dispose();
+    average?.dispose();
   }
   const summary = summarise(o, pos, status, message, startedAt, wall(), finals);
   emit({ type: 'end', time: Date.now(), status, message, summary });
@@ -218,16 +236,64 @@ async function untilStopped(stop: { requested: boolean }): Promise<void> {
 function freshPosition(): TrainingPosition {
   return {
     step: 0, epoch: 0, epochStep: 0, bestTestBitsPerDim: null, lastTestBitsPerDim: null, bestStep: null, lastTrainBitsPerDim: null,
-    wallSeconds: 0, trainSeconds: 0, imagesSeen: 0,
+    wallSeconds: 0, trainSeconds: 0, imagesSeen: 0, skippedSteps: 0,
   };
 }
 
-async function resume(path: string, model: PixelCNN, optimizer: tf.Optimizer): Promise<{ position: TrainingPosition; warnings: string[] }> {
-  const { position, optimizerWeights, warnings } = loadCheckpoint(path, model);
+async function resume(path: string, model: PixelCNN, optimizer: tf.Optimizer, average: WeightAverage | null): Promise<{ position: TrainingPosition; warnings: string[] }> {
+  const { position, optimizerWeights, averaged, warnings } = loadCheckpoint(path, model);
   await optimizer.setWeights(optimizerWeights);
   tf.dispose(optimizerWeights.map((w) => w.tensor));
+  if (average) {
+    if (!averaged) throw new Error(`${path} holds no averaged weights, but train.ema is on: it was written by a run without weight averaging`);
+    average.restore(averaged);
+  }
   return { position, warnings };
 }
+
+/** Runs `fn` with the averaged weights in the model when there is an average, else with the trained ones. */
+const averaged = <T>(average: WeightAverage | null, fn: () => Promise<T>): Promise<T> => (average ? average.withAveraged(fn) : fn());
+
+/** Hands a checkpoint writer the averaged weights (or null) and frees them after. */
+async function withAveragedState<T>(average: WeightAverage | null, write: (avg: tf.Tensor[] | null) => Promise<T>): Promise<T> {
+  const tensors = average?.tensors() ?? null;
+  try {
+    return await write(tensors);
+  } finally {
+    if (tensors) tf.dispose(tensors);
+  }
+}
+
+/**
+ * The step's loss and, when clipping or skipping needs it, the global norm of its gradients
+ * (the square root of the sum of every gradient's squares), read in one transfer. A
+ * non-finite gradient makes the norm non-finite, so the norm tells whether to skip.
+ */
+async function lossAndNorm(step: { loss: tf.Scalar; grads: { tensor: tf.Tensor }[] }, withNorm: boolean): Promise<{ value: number; norm: number | null }> {
+  if (!withNorm) {
+    const value = (await step.loss.data())[0];
+    step.loss.dispose();
+    return { value, norm: null };
+  }
+  const both = tf.tidy(() => tf.stack([step.loss, tf.sqrt(tf.addN(step.grads.map((g) => tf.sum(tf.square(g.tensor)))))]));
+  step.loss.dispose();
+  const [value, norm] = await both.data();
+  both.dispose();
+  return { value, norm };
+}
+
+/** The gradients scaled down to a global norm of `clip` when theirs is above it (the originals are disposed then). */
+function clipped(grads: { name: string; tensor: tf.Tensor }[], norm: number | null, clip: number | null): { name: string; tensor: tf.Tensor }[] {
+  if (clip === null || norm === null || norm <= clip) return grads;
+  const scale = Math.fround(clip / norm);
+  const out = grads.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }));
+  tf.dispose(grads.map((g) => g.tensor));
+  return out;
+}
+
+const skippedMessage = (step: number, loss: number, norm: number | null, count: number) =>
+  `step ${step} skipped: its ${Number.isFinite(loss) ? `gradient is not finite (global norm ${norm})` : `loss is ${loss}`}; ` +
+  `the update was not applied (train.on_nonfinite_gradient: skip; ${count} skipped so far)`;
 
 /** Names of the model's variables (weights, batch-norm statistics) holding a NaN or an infinity. */
 async function nonFiniteVariables(model: PixelCNN): Promise<string[]> {
@@ -268,7 +334,7 @@ async function whyLossNotFinite(model: PixelCNN, value: number, step: number, re
   return `${what} because the weights it began with were already non-finite (${names(broken)}): ${cause}`;
 }
 
-function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds: number, bits: number): void {
+function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds: number, bits: number | null): void {
   pos.step += 1;
   pos.epoch = Math.floor(pos.step / perEpoch);
   pos.epochStep = pos.step % perEpoch;
@@ -342,6 +408,7 @@ const evalSetOf = (o: TrainOptions): { set: EvalSet; images: ImageSet } =>
 /** Bits/dim of the model's weights on `images`, emitted as an eval event. */
 async function evaluateOn(
   o: TrainOptions, pos: TrainingPosition, perEpoch: number, set: EvalSet, images: ImageSet, weights: EvalEvent['weights'], best: (bits: number) => [number, number],
+  averaged: boolean,
 ): Promise<number> {
   const start = performance.now();
   o.emit({ type: 'eval-start', time: Date.now(), step: pos.step });
@@ -350,14 +417,14 @@ async function evaluateOn(
   const [bestBitsPerDim, bestStep] = best(bits);
   o.emit({
     type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set, weights,
-    loss: nats, bitsPerDim: bits, bestBitsPerDim, bestStep, images: images.count, conditional: o.model.classes !== null,
+    loss: nats, bitsPerDim: bits, bestBitsPerDim, bestStep, images: images.count, conditional: o.model.classes !== null, averaged,
     seconds: (performance.now() - start) / 1000,
   });
   return bits;
 }
 
 /** A periodic evaluation on the validation set (or the test set without one); true when it is a new best. */
-async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number): Promise<boolean> {
+async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number, averaged: boolean): Promise<boolean> {
   const { set, images } = evalSetOf(o);
   let improved = false;
   const bits = await evaluateOn(o, pos, perEpoch, set, images, 'current', (value) => {
@@ -365,7 +432,7 @@ async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number
     improved = pos.bestTestBitsPerDim === null || value < pos.bestTestBitsPerDim;
     if (improved) [pos.bestTestBitsPerDim, pos.bestStep] = [value, pos.step];
     return [pos.bestTestBitsPerDim!, pos.bestStep ?? pos.step];
-  });
+  }, averaged);
   pos.lastTestBitsPerDim = bits;
   return improved;
 }
@@ -375,30 +442,32 @@ async function evaluate(o: TrainOptions, pos: TrainingPosition, perEpoch: number
  * the best checkpoint, each evaluated once; then the final grid, drawn from the best checkpoint.
  * The model is left holding the best checkpoint's weights.
  */
-async function finish(o: TrainOptions, pos: TrainingPosition, perEpoch: number): Promise<FinalTests> {
+async function finish(o: TrainOptions, pos: TrainingPosition, perEpoch: number, average: WeightAverage | null): Promise<FinalTests> {
   const finals: FinalTests = { last: null, best: null };
   const bestStep = pos.bestStep ?? pos.step;
   const best = (): [number, number] => [pos.bestTestBitsPerDim!, bestStep];
-  if (o.data.validation) finals.last = await evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'current', best);
+  const isAveraged = average !== null;
+  if (o.data.validation) finals.last = await averaged(average, () => evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'current', best, isAveraged));
   const bestPath = bestCheckpoint(o.paths.checkpoints);
   if (bestPath && bestStep !== pos.step) {
     const loaded = loadCheckpoint(bestPath, o.model);
     tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+    if (average && loaded.averaged) average.restore(loaded.averaged);
   }
   if (o.data.validation) {
-    finals.best = bestStep === pos.step ? finals.last : await evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'best', best);
-    if (bestStep === pos.step) o.emit({ ...lastEval(o, pos, perEpoch, finals.last!, bestStep), weights: 'best' });
+    finals.best = bestStep === pos.step ? finals.last : await averaged(average, () => evaluateOn(o, pos, perEpoch, 'test', o.data.test, 'best', best, isAveraged));
+    if (bestStep === pos.step) o.emit({ ...lastEval(o, pos, perEpoch, finals.last!, bestStep, isAveraged), weights: 'best' });
   }
-  await sample(o, pos.step, bestStep);
+  await averaged(average, () => sample(o, pos.step, bestStep));
   return finals;
 }
 
 /** The eval event of the best checkpoint's test when it is the last weights: the same figures, not evaluated twice. */
-function lastEval(o: TrainOptions, pos: TrainingPosition, perEpoch: number, bits: number, bestStep: number): EvalEvent {
+function lastEval(o: TrainOptions, pos: TrainingPosition, perEpoch: number, bits: number, bestStep: number, averaged: boolean): EvalEvent {
   return {
     type: 'eval', time: Date.now(), step: pos.step, epoch: Math.floor(Math.max(0, pos.step - 1) / perEpoch), set: 'test', weights: 'best',
     loss: bits * Math.LN2, bitsPerDim: bits, bestBitsPerDim: pos.bestTestBitsPerDim!, bestStep, images: o.data.test.count,
-    conditional: o.model.classes !== null, seconds: 0,
+    conditional: o.model.classes !== null, averaged, seconds: 0,
   };
 }
 
@@ -436,6 +505,8 @@ function summarise(o: TrainOptions, pos: TrainingPosition, status: RunStatus, me
     validation_bits_per_dim: validation ? pos.lastTestBitsPerDim : null,
     best_validation_bits_per_dim: validation ? pos.bestTestBitsPerDim : null,
     test_nll: o.model.classes === null ? 'unconditional' : 'conditional',
+    evaluated_weights: o.experiment.train.ema.decay === null ? 'trained' : 'averaged',
+    skipped_steps: pos.skippedSteps ?? 0,
     params: o.model.paramCount(),
     backend: o.start.backend,
     device: o.start.device,

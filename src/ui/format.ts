@@ -18,3 +18,9 @@ export const eta = (done: number, total: number, stepsPerSecond: number): number
 
 /** How a class-conditional model's test bits/dim are qualified wherever they are shown. */
 export const CONDITIONAL = '(conditional on the class)';
+
+/** How bits/dim of the averaged weights (train.ema) are qualified wherever they are shown. */
+export const AVERAGED = '(averaged weights)';
+
+/** A learning rate in three significant digits, e.g. 2.00e-3. */
+export const learningRateText = (lr: number): string => lr.toExponential(2);

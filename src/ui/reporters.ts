@@ -3,7 +3,7 @@
 // Reporters for runs without a terminal dashboard: plain progress lines, or one JSON object per event.
 import type { Writable } from 'node:stream';
 import { eventLine, type RunEvent, type RunListener, type RunSummary } from '../events/run-events.js';
-import { CONDITIONAL, duration, eta, fixed, int } from './format.js';
+import { AVERAGED, CONDITIONAL, duration, eta, fixed, int } from './format.js';
 
 export type ReporterName = 'plain' | 'json';
 
@@ -41,8 +41,8 @@ export function plainReporter(out: Writable): RunListener {
       case 'eval':
         line(
           e.weights === 'best'
-            ? `eval step ${e.step}: test ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''} of the best checkpoint (step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`
-            : `eval step ${e.step}: ${e.set} ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''} (best ${fixed(e.bestBitsPerDim, 4)} at step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`,
+            ? `eval step ${e.step}: test ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''}${e.averaged ? ` ${AVERAGED}` : ''} of the best checkpoint (step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`
+            : `eval step ${e.step}: ${e.set} ${fixed(e.bitsPerDim, 4)} bits/dim${e.conditional ? ` ${CONDITIONAL}` : ''}${e.averaged ? ` ${AVERAGED}` : ''} (best ${fixed(e.bestBitsPerDim, 4)} at step ${e.bestStep}) on ${int(e.images)} images in ${duration(e.seconds)}`,
         );
         break;
       case 'sample':
@@ -69,7 +69,7 @@ export function plainReporter(out: Writable): RunListener {
 /** How a run ended: the summary line, then the reason or the resume hint when there is one. */
 export function endLines(e: { status: string; message: string; summary: RunSummary }): string[] {
   const s = e.summary;
-  const conditional = s.test_nll === 'conditional' ? ` ${CONDITIONAL}` : '';
+  const conditional = `${s.test_nll === 'conditional' ? ` ${CONDITIONAL}` : ''}${s.evaluated_weights === 'averaged' ? ` ${AVERAGED}` : ''}`;
   const summary =
     `${e.status}: ${s.steps} steps in ${duration(s.wall_seconds)}; train ${fixed(s.train_bits_per_dim)} bits/dim, ` +
     (s.best_chosen_on === 'validation'

@@ -427,6 +427,65 @@ const CASES: Case[] = [
     name: 'sample.classes: more images than a grid holds',
     files: { 'x.yaml': 'model:\n  conditioning: {type: class, classes: 100}\nsample:\n  columns: 50\n  classes: all\n' },
     errors: [{ at: 'x.yaml:5:12', path: 'sample.classes', says: ['100 rows of sample.columns 50 images make 5000', 'at most 4096'] }],
+  },  {
+    name: 'train.lr_schedule: a step schedule without a period',
+    files: { 'x.yaml': 'train:\n  lr_schedule:\n    name: step\n' },
+    errors: [{ at: 'x.yaml:3:11', path: 'train.lr_schedule.name', says: ['the step schedule needs train.lr_schedule.every'] }],
+  },
+  {
+    name: 'train.lr_schedule: a period on a schedule that has none',
+    files: { 'x.yaml': 'train:\n  lr_schedule:\n    name: cosine\n    every: 100\n' },
+    errors: [{ at: 'x.yaml:4:5', path: 'train.lr_schedule.every', says: ['every applies only to the step schedule', 'this one is cosine'] }],
+  },
+  {
+    name: 'train.lr_schedule: a period of 0 epochs, an unknown schedule',
+    files: { 'x.yaml': 'train:\n  lr_schedule:\n    name: linear\n    every: 0 epochs\n' },
+    errors: [
+      { at: 'x.yaml:3:11', path: 'train.lr_schedule.name', says: ['expected one of "constant", "step", "exponential", "cosine"', 'found the string "linear"'] },
+      { at: 'x.yaml:4:12', path: 'train.lr_schedule.every', says: ['expected a number of steps (1 or more), or a string like "500 steps" or "2 epochs"'] },
+    ],
+  },
+  {
+    name: 'train.lr_schedule: a warmup as long as the run',
+    files: { 'x.yaml': 'train:\n  steps: 100\n  lr_schedule: {warmup: 100}\n' },
+    errors: [{ at: 'x.yaml:3:25', path: 'train.lr_schedule.warmup', says: ['expected a warmup shorter than the run (train.steps 100)', 'found 100'] }],
+  },
+  {
+    name: 'train.lr_schedule: decay and gamma outside (0, 1)',
+    files: { 'x.yaml': 'train:\n  lr_schedule: {name: exponential, decay: 1, gamma: 0}\n' },
+    errors: [
+      { at: 'x.yaml:2:43', path: 'train.lr_schedule.decay', says: ['expected a number', 'found 1'] },
+      { at: 'x.yaml:2:53', path: 'train.lr_schedule.gamma', says: ['expected a number', 'found 0'] },
+    ],
+  },
+  {
+    name: 'train.lr_schedule: a cosine floor not below the rate it starts from',
+    files: { 'x.yaml': 'train:\n  optimizer: {learning_rate: 0.001}\n  lr_schedule: {name: cosine, min_lr: 0.002}\n' },
+    errors: [{ at: 'x.yaml:3:39', path: 'train.lr_schedule.min_lr', says: ['expected a floor below train.optimizer.learning_rate (0.001)', 'found 0.002'] }],
+  },
+  {
+    name: 'train.optimizer.weight_decay: negative',
+    files: { 'x.yaml': 'train:\n  optimizer: {weight_decay: -0.1}\n' },
+    errors: [{ at: 'x.yaml:2:29', path: 'train.optimizer.weight_decay', says: ['expected a number from 0 to 1', 'found -0.1'] }],
+  },
+  {
+    name: 'train.optimizer.weight_decay x learning_rate of 1 or more',
+    files: { 'x.yaml': 'train:\n  optimizer: {learning_rate: 2, weight_decay: 0.5}\n' },
+    errors: [{ at: 'x.yaml:2:47', path: 'train.optimizer.weight_decay', says: ['learning_rate x weight_decay must stay below 1', 'found 2 x 0.5'] }],
+  },
+  {
+    name: 'train.grad_clip of 0, an unknown on_nonfinite_gradient, an EMA decay of 1',
+    files: { 'x.yaml': 'train:\n  grad_clip: 0\n  on_nonfinite_gradient: ignore\n  ema: {decay: 1}\n' },
+    errors: [
+      { at: 'x.yaml:2:14', path: 'train.grad_clip', says: ['found 0'] },
+      { at: 'x.yaml:3:26', path: 'train.on_nonfinite_gradient', says: ['expected one of "stop", "skip"', 'found the string "ignore"'] },
+      { at: 'x.yaml:4:16', path: 'train.ema.decay', says: ['found 1'] },
+    ],
+  },
+  {
+    name: 'train.ema: a typo in its key',
+    files: { 'x.yaml': 'train:\n  ema: {decai: 0.999}\n' },
+    errors: [{ at: 'x.yaml:2:9', path: 'train.ema.decai', says: ['unknown key "decai"', 'did you mean "decay"?'] }],
   },
 ];
 

@@ -94,6 +94,35 @@ describe('what a resume may change', () => {
     expect(() => checkResumeConfig(recorded, conditional, composed.sources)).toThrow(/model.conditioning.type: changed since the run was created \("none" -> "class"\)/);
   });
 
+  it('sees no change in a run from before the training recipe, and refuses a change to any of its settings', () => {
+    const { experiment, composed } = loadExperiment(join(ROOT, 'test/fixtures/tiny.yaml'));
+    const { tracking: _t, ...recorded } = structuredClone(experiment);
+    const train = recorded.train as Partial<typeof recorded.train>;
+    for (const key of ['lr_schedule', 'grad_clip', 'on_nonfinite_gradient', 'ema'] as const) delete train[key];
+    delete (recorded.train.optimizer as Partial<typeof recorded.train.optimizer>).weight_decay;
+    expect(checkResumeConfig(recorded, experiment, composed.sources)).toEqual([]);
+    const averaged = { ...experiment, train: { ...experiment.train, ema: { decay: 0.999 } } };
+    expect(() => checkResumeConfig(recorded, averaged, composed.sources)).toThrow(/train.ema.decay: changed since the run was created \(null -> 0.999\)/);
+  });
+
+  it('refuses a new run length under a cosine schedule, which spans the run, at the line of the change', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.yaml'), 'train:\n  steps: 10\n  lr_schedule: {name: cosine}\n');
+    const before = loadExperiment(join(dir, 'x.yaml'));
+    writeFileSync(join(dir, 'x.yaml'), 'train:\n  steps: 20\n  lr_schedule: {name: cosine}\n');
+    const after = loadExperiment(join(dir, 'x.yaml'));
+    const { tracking: _t, ...recorded } = before.experiment;
+    expect(() => checkResumeConfig(recorded, after.experiment, after.composed.sources)).toThrow(
+      `${join(dir, 'x.yaml')}:2:10: train.steps: changed since the run was created (10 -> 20); the cosine learning-rate schedule (train.lr_schedule) spans the run's length`,
+    );
+    // Under a step schedule the length is the resume's to change.
+    writeFileSync(join(dir, 'y.yaml'), 'train:\n  steps: 20\n  lr_schedule: {name: step, every: 5}\n');
+    const stepped = loadExperiment(join(dir, 'y.yaml'));
+    const { tracking: _u, ...old } = structuredClone(stepped.experiment);
+    old.train.steps = 10;
+    expect(checkResumeConfig(old, stepped.experiment, stepped.composed.sources)).toEqual([{ path: 'train.steps', before: 10, after: 20 }]);
+  });
+
   it('allows schedule, reporting and sampling settings and nothing that changes the checkpoint', () => {
     for (const key of ['train.steps', 'train.epochs', 'train.eval_every', 'sample.count', 'tracking.uri', 'description', 'backend']) expect(isResumeSafe(key), key).toBe(true);
     for (const key of ['seed', 'name', 'model.hidden', 'dataset.train_limit', 'train.batch_size', 'train.optimizer.learning_rate', 'train.stepsize']) expect(isResumeSafe(key), key).toBe(false);

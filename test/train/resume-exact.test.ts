@@ -2,11 +2,12 @@
 // lost everything after any periodic checkpoint (as a crash or SIGKILL leaves it) and is
 // resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
 // of the uninterrupted run. On the default test backend (cpu), wasm and the native one, with a
-// validation set, and for a class-conditional model, whose batches bring their labels along.
+// validation set, and for a class-conditional model, whose batches bring their labels along;
+// with the whole training recipe on (schedule, weight decay, clipping, averaged weights) on wasm and native.
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkpointName } from '../../src/checkpoint/checkpoint.js';
+import { checkpointName, readCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import type { RunEvent } from '../../src/events/run-events.js';
 import { runExperiment, type PreparedRun } from '../../src/app/run.js';
 import { ROOT } from '../helpers/cli.js';
@@ -26,7 +27,8 @@ const CONDITIONAL = ['model.conditioning={type: class, classes: 10}', 'sample.cl
 type Step = Extract<RunEvent, { type: 'step' }>;
 type Eval = Extract<RunEvent, { type: 'eval' }>;
 const stepsOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.epoch, e.epochStep, e.loss, e.bitsPerDim]);
-const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.set, e.weights, e.loss, e.bitsPerDim, e.bestBitsPerDim, e.bestStep, e.images]);
+const evalsOf = (events: RunEvent[]) => events.filter((e): e is Eval => e.type === 'eval').map((e) => [e.step, e.epoch, e.set, e.weights, e.averaged, e.loss, e.bitsPerDim, e.bestBitsPerDim, e.bestStep, e.images]);
+const ratesOf = (events: RunEvent[]) => events.filter((e): e is Step => e.type === 'step').map((e) => [e.step, e.learningRate, e.gradNorm]);
 const checkpointsOf = (events: RunEvent[]) => events.filter((e) => e.type === 'checkpoint').map((e) => e.step);
 
 /** A copy of a finished run as a crash right after checkpoint `step` would leave it. */
@@ -56,6 +58,17 @@ describe('resuming a run with a validation set', () => {
     reproducesFromEveryCheckpoint('cpu', WITH_VALIDATION));
 });
 
+// The whole recipe at once: a cosine schedule after a warmup, decoupled weight decay, clipping
+// (at a norm the tiny model's gradients exceed), averaged weights, skipping on; with a validation set.
+const RECIPE = [
+  'dataset.validation=16', 'train.lr_schedule={name: cosine, warmup: 3, min_lr: 0.001}', 'train.optimizer.weight_decay=0.1',
+  'train.grad_clip=0.2', 'train.ema={decay: 0.9}', 'train.on_nonfinite_gradient=skip',
+];
+const RECIPE_BACKENDS = BACKENDS.filter((b) => b !== 'cpu');
+describe.each(RECIPE_BACKENDS)('resuming a run with the whole training recipe on the %s backend', (backend) => {
+  it('reproduces the uninterrupted run exactly from every periodic checkpoint', { timeout: 300_000 }, () => reproducesFromEveryCheckpoint(backend, RECIPE));
+});
+
 describe('resuming a class-conditional run', () => {
   it('reproduces the uninterrupted run exactly from every periodic checkpoint', { timeout: 300_000 }, () => reproducesFromEveryCheckpoint('cpu', CONDITIONAL));
 });
@@ -77,6 +90,12 @@ async function reproducesFromEveryCheckpoint(backend: string, extra: string[]): 
     const bestState = readFileSync(join(checkpoints, 'best', 'weights.bin'));
     if (extra === WITH_VALIDATION) expect(summary.best_step).toBeLessThan(12);
     expect(summary.test_nll).toBe(extra === CONDITIONAL ? 'conditional' : 'unconditional');
+    if (extra === RECIPE) {
+      // Every ingredient is at work: averaged weights evaluated and stored, the norm above the clip.
+      expect(summary.evaluated_weights).toBe('averaged');
+      expect(full.some((e) => e.type === 'step' && e.gradNorm! > 0.2)).toBe(true);
+      expect(readCheckpoint(join(checkpoints, checkpointName(12))).manifest.averaged).toBeDefined();
+    }
 
     const differences: string[] = [];
     for (const from of [2, 4, 6, 8, 10]) {
@@ -87,9 +106,11 @@ async function reproducesFromEveryCheckpoint(backend: string, extra: string[]): 
       const expectSame = (what: string, a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b) && differences.push(`from step ${from}: ${what}`);
       expectSame('step losses', stepsOf(resumed), stepsOf(full).filter(([s]) => s > from));
       expectSame('evaluations', evalsOf(resumed), evalsOf(full).filter(([s]) => (s as number) > from));
+      expectSame('learning rates and gradient norms', ratesOf(resumed), ratesOf(full).filter(([s]) => (s as number) > from));
       expectSame('checkpoint steps', checkpointsOf(resumed), checkpointsOf(full).filter((s) => s > from));
       const figures = (x: typeof end) => [
         x.steps, x.epochs, x.train_bits_per_dim, x.test_bits_per_dim, x.best_test_bits_per_dim, x.best_step, x.best_chosen_on, x.best_validation_bits_per_dim,
+        x.evaluated_weights, x.skipped_steps,
       ];
       expectSame('summary', figures(end), figures(summary));
       if (!readFileSync(join(dir, 'checkpoints', checkpointName(12), 'weights.bin')).equals(finalState)) differences.push(`from step ${from}: final weights and optimiser state`);

@@ -71,7 +71,7 @@ describe('dashboard panels', () => {
     const [, done, left] = line(lines, 'run').match(/^run +([^░\s]+)(░+) +3\/8 +37%$/) ?? [];
     expect(done.length / (done.length + left.length)).toBeCloseTo(3 / 8, 1);
     expect(line(lines, 'epoch 1/1')).toMatch(/3\/8 +37%$/);
-    expect(lines.find((l) => l.includes('steps/s'))).toMatch(new RegExp(`^${fixed(last.stepsPerSecond, 1)} steps/s · \\d+ img/s · elapsed \\d+s · eta \\d+s$`));
+    expect(lines.find((l) => l.includes('steps/s'))).toMatch(new RegExp(`^${fixed(last.stepsPerSecond, 1)} steps/s · \\d+ img/s · lr 1\\.00e-2 · elapsed \\d+s · eta \\d+s$`));
     expect(line(lines, 'train bits/dim')).toContain(`train bits/dim ${fixed(last.bitsPerDim, 3)} (${fixed(last.loss, 4)} nats)`);
     const chart = lines.filter((l) => /^ +\d+\.\d{3}[┤┼]/.test(l));
     expect(chart.length).toBeGreaterThanOrEqual(3);
@@ -89,6 +89,12 @@ describe('dashboard panels', () => {
     const evaluated = run.until(is('eval'));
     const ev = evaluated[evaluated.length - 1] as Extract<RunEvent, { type: 'eval' }>;
     expect(line(await frame(stateOf(evaluated)), 'train bits/dim')).toContain(`test ${fixed(ev.bitsPerDim, 3)} at step 4 · best ${fixed(ev.bestBitsPerDim, 3)} at step 4`);
+  });
+
+  it('evaluations of averaged weights (train.ema) say so beside the bits/dim', async () => {
+    const evaluated = run.until(is('eval')).map((e) => (e.type === 'eval' ? { ...e, averaged: true } : e));
+    expect(line(await frame(stateOf(evaluated)), 'train bits/dim')).toMatch(/· test \(averaged weights\) \d\.\d{3} at step 4/);
+    expect(line(await frame(stateOf(run.until(is('eval')))), 'train bits/dim')).not.toContain('averaged');
   });
 
   it('sampling: the status says so and the samples panel waits for them', async () => {

@@ -69,7 +69,8 @@ export function registerSampleCommand(program: Command): void {
         const { height, width, channels, levels } = images;
         const grid: GridOptions = { count, columns, height, width, channels, levels, scale, ...(rows.rowLabels ? { rowLabels: rows.rowLabels } : {}) };
         checkGridSize(grid);
-        const loaded = loadCheckpoint(checkpoint, model);
+        // A run with train.ema samples from its averaged weights, as its own grids do.
+        const loaded = loadCheckpoint(checkpoint, model, 'averaged');
         loaded.optimizerWeights.forEach((w) => w.tensor.dispose());
         for (const warning of loaded.warnings) process.stderr.write(`pxl: warning: ${warning}\n`);
         const progress = progressLine({ label: `sampling ${count} images`, unit: 'row' });
@@ -77,7 +78,7 @@ export function registerSampleCommand(program: Command): void {
         progress.end();
         writeFileAtomic(out, gridPng(result.classes, grid));
         const given = opts.class !== undefined ? `, class ${opts.class}` : rows.rowLabels ? `, one row per class ${rows.rowLabels.join(' ')}` : '';
-        process.stdout.write(`${count} samples (${method}${given}, seed ${seed}, temperature ${temperature}) from ${checkpoint} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
+        process.stdout.write(`${count} samples (${method}${given}, seed ${seed}, temperature ${temperature}) from ${checkpoint}${loaded.averaged ? ' (averaged weights)' : ''} on ${backend.name} in ${duration(result.seconds)} -> ${out}\n`);
       } finally {
         model.dispose();
       }

@@ -4,7 +4,7 @@
 import { ProgressBar } from '@inkjs/ui';
 import { Box, Text } from 'ink';
 import { useMemo, type ReactNode } from 'react';
-import { CONDITIONAL, duration, eta, fixed, int } from '../format.js';
+import { AVERAGED, CONDITIONAL, duration, eta, fixed, int, learningRateText } from '../format.js';
 import { lossChart } from './chart.js';
 import { imagesText, previewImages, type Palette } from './glyphs.js';
 import type { DashboardState } from './state.js';
@@ -50,7 +50,7 @@ export function Progress({ run, progress, now }: Pick<DashboardState, 'progress'
       <Bar label={`epoch ${epoch + 1}/${epochs}`} done={epochStep} total={epochLength} />
       <Bar label="run" done={step} total={run.totalSteps} />
       <Line>
-        {rate > 0 ? `${fixed(rate, 1)} steps/s · ${int(progress!.imagesPerSecond)} img/s` : '- steps/s · - img/s'} · elapsed {duration(elapsed)} · eta{' '}
+        {rate > 0 ? `${fixed(rate, 1)} steps/s · ${int(progress!.imagesPerSecond)} img/s` : '- steps/s · - img/s'}{progress?.learningRate !== undefined ? ` · lr ${learningRateText(progress.learningRate)}` : ''} · elapsed {duration(elapsed)} · eta{' '}
         {duration(eta(step, run.totalSteps, rate))}
       </Line>
     </Box>
@@ -86,6 +86,7 @@ export function LossPanel({ state, width, height, color }: { state: DashboardSta
         <Text bold>train bits/dim</Text> {train ? fixed(train.bitsPerDim, 3) : '-'}
         <Text dimColor> ({train ? fixed(train.loss, 4) : '-'} nats)</Text> · <Text bold>{test?.set ?? (run?.dataset.validation ? 'validation' : 'test')}</Text>{' '}
         {test?.conditional ? <Text dimColor>{`${CONDITIONAL} `}</Text> : null}
+        {test?.averaged ? <Text dimColor>{`${AVERAGED} `}</Text> : null}
         {test ? `${fixed(test.bitsPerDim, 3)} at step ${int(test.step)} · best ${fixed(test.best, 3)} at step ${int(test.bestStep)}` : 'not evaluated yet'}
         {state.finalTest ? ` · test ${fixed(state.finalTest.last, 3)} last, ${fixed(state.finalTest.best, 3)} best` : ''}
       </Line>

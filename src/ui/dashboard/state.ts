@@ -34,11 +34,12 @@ export const MAX_POINTS = 512;
 export interface DashboardState {
   phase: Phase;
   run: Omit<RunStartEvent, 'type' | 'config' | 'description'> | null;
-  progress: { step: number; epoch: number; epochStep: number; stepsPerSecond: number; imagesPerSecond: number; time: number } | null;
+  /** `learningRate`: the rate of the last step's update (train.lr_schedule), when the run reports it. */
+  progress: { step: number; epoch: number; epochStep: number; stepsPerSecond: number; imagesPerSecond: number; time: number; learningRate?: number } | null;
   train: { bitsPerDim: number; loss: number } | null;
   loss: LossSeries;
-  /** The periodic evaluations: on the validation set when the run has one, else on the test set. `conditional`: a class-conditional model's NLL, -log p(image | label). */
-  test: { set: EvalSet; step: number; bitsPerDim: number; best: number; bestStep: number; conditional: boolean } | null;
+  /** The periodic evaluations: on the validation set when the run has one, else on the test set. `conditional`: a class-conditional model's NLL, -log p(image | label). `averaged`: of the averaged weights (train.ema). */
+  test: { set: EvalSet; step: number; bitsPerDim: number; best: number; bestStep: number; conditional: boolean; averaged: boolean } | null;
   /** With a validation set, the test bits/dim evaluated at the end: of the last weights and of the best checkpoint. */
   finalTest: { last: number | null; best: number | null; bestStep: number } | null;
   sampling: { step: number; count: number; method: string } | null;
@@ -82,7 +83,10 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
       return {
         ...s,
         phase: s.phase === 'starting' ? 'training' : s.phase,
-        progress: { step: a.step, epoch: a.epoch, epochStep: a.epochStep, stepsPerSecond: a.stepsPerSecond, imagesPerSecond: a.imagesPerSecond, time: a.time },
+        progress: {
+          step: a.step, epoch: a.epoch, epochStep: a.epochStep, stepsPerSecond: a.stepsPerSecond, imagesPerSecond: a.imagesPerSecond, time: a.time,
+          ...(a.learningRate !== undefined ? { learningRate: a.learningRate } : {}),
+        },
         train: { bitsPerDim: a.bitsPerDim, loss: a.loss },
         loss: addPoint(s.loss, a.bitsPerDim),
       };
@@ -94,7 +98,7 @@ export function reduce(s: DashboardState, a: DashboardAction): DashboardState {
         const finalTest = { ...(s.finalTest ?? { last: null, best: null, bestStep: a.bestStep }), [a.weights === 'best' ? 'best' : 'last']: a.bitsPerDim };
         return { ...s, phase: busy(s), finalTest };
       }
-      return { ...s, phase: busy(s), test: { set: a.set, step: a.step, bitsPerDim: a.bitsPerDim, best: a.bestBitsPerDim, bestStep: a.bestStep, conditional: a.conditional ?? false } };
+      return { ...s, phase: busy(s), test: { set: a.set, step: a.step, bitsPerDim: a.bitsPerDim, best: a.bestBitsPerDim, bestStep: a.bestStep, conditional: a.conditional ?? false, averaged: a.averaged ?? false } };
     }
     case 'sample-start':
       return { ...s, phase: 'sampling', sampling: { step: a.step, count: a.count, method: a.method } };
