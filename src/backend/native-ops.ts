@@ -130,10 +130,10 @@ function register(): void {
  * Where the native ops are used: relu's gradient, batch norm, convs, the loss, the gated
  * blocks' gate; whether masked convs skip the kernel rows below the centre (convRows; else
  * they run all k rows), and whether a conv followed by batch norm leaves its bias to the
- * batch norm (biasFold).
+ * batch norm (biasFold), and whether the output 1x1 conv and the loss run as one op (outputLoss).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate' | 'outputLoss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate', 'outputLoss'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */

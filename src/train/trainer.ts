@@ -9,7 +9,7 @@ import { intervalSteps } from '../config/rules.js';
 import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
 import { oneHotLabels } from '../model/conditioning.js';
-import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
+import { bitsPerDim, crossEntropySum, modelCrossEntropyMean } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
 import { sampleRows } from '../sample/rows.js';
@@ -289,7 +289,7 @@ export function gradientStep(
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
     const labels = labelsOf(model, set, indices);
-    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
+    const { value, grads } = optimizer.computeGradients(() => modelCrossEntropyMean(model, x, t, recompute, labels), vars);
     return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
   });
 }
