@@ -31,7 +31,8 @@ const LADDER: Record<string, Variant> = {
   rows: { parts: ['relu', 'batchNorm', 'conv', 'convRows'], fusedAdam: false, about: '+ masked convs over the upper kernel rows only' },
   fold: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold'], fusedAdam: false, about: '+ conv bias folded into the batch norm after it' },
   loss: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'], fusedAdam: false, about: '+ SparseSoftmaxCrossEntropyWithLogits' },
-  all: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'], fusedAdam: true, about: '+ FusedAdam (after)' },
+  adam: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss'], fusedAdam: true, about: '+ FusedAdam' },
+  output: { parts: ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'outputLoss'], fusedAdam: true, about: '+ the output conv and the loss as one op' },
 };
 
 const { values } = parseArgs({

@@ -119,6 +119,16 @@ export const layerOps = {
     return ops ? native.softmaxCrossEntropySum(ops, logits, targets) : generic.softmaxCrossEntropySum(logits, targets, levels);
   },
 
+  /**
+   * The output conv and the loss of its logits: sum over the sub-pixels of -log softmax(maskedConv(x))[target],
+   * `levels` logits per sub-pixel, targets int32 [pixels × channels]. On native TensorFlow (part
+   * outputLoss) one op for a 1x1 conv, without the full-size bias add, gradient and scaling.
+   */
+  outputCrossEntropySum(x: tf.Tensor4D, conv: ConvParams, targets: tf.Tensor1D, levels: number): tf.Scalar {
+    if (conv.kernelSize === 1 && nativeOps('outputLoss')) return native.outputCrossEntropySum(x, conv, targets, levels);
+    return tf.tidy(() => layerOps.softmaxCrossEntropySum(tf.reshape(layerOps.maskedConv(x, conv), [-1, levels]) as tf.Tensor2D, targets, levels));
+  },
+
   /** Frees what an implementation keeps for a conv layer (call when the layer is disposed). */
   release(conv: ConvParams): void {
     native.release(conv);

@@ -217,3 +217,57 @@ export function softmaxCrossEntropySum(ops: NativeOps, logits: tf.Tensor2D, targ
   }) as (logits: tf.Tensor2D) => tf.Scalar;
   return op(logits);
 }
+
+/** Smallest probability the loss takes a log of: a sub-pixel's loss is at most -log(FLT_MIN) = 87.3 nats. */
+const TINY = 1.1754944e-38;
+
+/**
+ * The output 1x1 conv and the cross-entropy of its logits as one op: sum over sub-pixels of
+ * -log softmax(conv(x))[target], for `levels` logits per sub-pixel. It saves a step a third
+ * of its full-size [pixels, channels × levels] passes: the bias rides in the contraction as
+ * a column of ones beside x (no bias add, and its gradient comes with the weight's); the
+ * softmax is oneDNN's (SparseSoftmaxCrossEntropyWithLogits is an Eigen kernel over twice as
+ * slow); and the gradient softmax - onehot is never written out: its one-hot part is a
+ * gather of the weight's columns for x's gradient and a segment sum of x's rows for the
+ * weight's, both pixels × channels small, and the loss's scale (dy) goes on the small results.
+ * The cancellation in p - onehot is the same as in the generic path's.
+ */
+export function outputCrossEntropySum(x: tf.Tensor4D, conv: ConvParams, targets: tf.Tensor1D, levels: number): tf.Scalar {
+  const [n, height, width, c] = x.shape;
+  const outs = conv.bias.size;
+  const ch = outs / levels;
+  const pixels = n * height * width;
+  // Row r = pixel × ch + channel of the logits as [rows, levels]: its place in the flattened
+  // softmax, and its column in [pixels, outs]. (Made where they are used: the forward pass's
+  // tensors, the targets too, are gone by the backward pass unless saved.)
+  const int = (v: number) => tf.scalar(v, 'int32');
+  const rows = () => tf.range(0, pixels * ch, 1, 'int32');
+  const flat = () => tf.add(tf.mul(rows(), int(levels)), targets);
+  const column = (t: tf.Tensor1D): tf.Tensor1D => (ch === 1 ? t : tf.add(tf.mul(tf.mod(rows(), int(ch)), int(levels)), t));
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, w, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const withOnes = tf.concat([input, tf.ones([n, height, width, 1])], 3);
+    const kernel = tf.reshape(conv.mask ? tf.mul(w, conv.mask) : w, [c, outs]);
+    const logits = tf.einsum('nhwc,co->nhwo', withOnes, tf.concat([kernel, tf.reshape(b, [1, outs])], 0));
+    const p = tf.softmax(ch === 1 ? logits : tf.reshape(logits, [n, height, width, ch, levels]));
+    const pTarget = tf.gather(tf.reshape(p, [-1]), flat());
+    save([withOnes, kernel, p, targets]);
+    return {
+      value: tf.neg(tf.sum(tf.log(tf.maximum(pTarget, TINY)))) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, [savedX, savedKernel, savedP, savedTargets]: tf.Tensor[]) => {
+        const p4 = ch === 1 ? savedP : tf.reshape(savedP, [n, height, width, outs]);
+        const columns = column(savedTargets as tf.Tensor1D);
+        const onehotX = tf.gather(tf.transpose(savedKernel), columns);
+        const dxOnehot = tf.reshape(ch === 1 ? onehotX : tf.sum(tf.reshape(onehotX, [pixels, ch, c]), 1), [n, height, width, c]);
+        const dx = tf.mul(tf.sub(tf.einsum('nhwo,co->nhwc', p4, savedKernel), dxOnehot), dy);
+        const rowsX = tf.reshape(savedX, [pixels, c + 1]);
+        const onehotW = tf.unsortedSegmentSum(ch === 1 ? rowsX : tf.gather(rowsX, tf.floorDiv(rows(), int(ch))), columns, outs);
+        const dwb = tf.mul(tf.sub(tf.einsum('nhwc,nhwo->co', savedX, p4), tf.transpose(onehotW)), dy);
+        const [dk, db] = tf.split(dwb, [c, 1], 0);
+        const dw = tf.reshape(dk, [1, 1, c, outs]);
+        return [dx, conv.mask ? tf.mul(dw, conv.mask) : dw, tf.reshape(db, [outs])];
+      },
+    };
+  }) as (x: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor) => tf.Scalar;
+  return op(x, conv.weight, conv.bias);
+}

@@ -143,11 +143,12 @@ function register(): void {
  * Where the native ops are used: relu's gradient, batch norm, convs, the loss, the gated
  * blocks' gate; whether masked convs skip the kernel rows below the centre (convRows; else
  * they run all k rows), and whether a conv followed by batch norm leaves its bias to the
- * batch norm (biasFold); and whether the cached sampler's per-position ops call TensorFlow
- * directly (position, native-position-ops.ts).
+ * batch norm (biasFold); whether the cached sampler's per-position ops call TensorFlow
+ * directly (position, native-position-ops.ts); and whether the output 1x1 conv and the loss
+ * run as one op (outputLoss).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate' | 'position';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate', 'position'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate' | 'position' | 'outputLoss';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate', 'position', 'outputLoss'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */

@@ -177,8 +177,27 @@ export class PixelCNN {
    * training needs none, so the input conv skips it by default.
    */
   forward(x: tf.Tensor4D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, imageGradient = false): tf.Tensor4D {
+    return this.head.out.apply(this.headFeatures(x, training, recompute, labels, imageGradient));
+  }
+
+  /**
+   * Sum over all sub-pixels of -log p(target) (targets int32 [batch × height × width × channels]),
+   * as forward's logits would give it; the output conv and the loss are one layer op.
+   */
+  crossEntropySum(x: tf.Tensor4D, targets: tf.Tensor1D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null): tf.Scalar {
+    return layerOps.outputCrossEntropySum(this.headFeatures(x, training, recompute, labels, false), this.head.out, targets, this.config.color_levels);
+  }
+
+  /** What the output conv reads: the blocks, then relu and the head's 1x1 convs each followed by relu. */
+  private headFeatures(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
     this.checkLabels(x, labels);
-    if (this.gated) return this.logits(this.gatedStacks(x, training, labels, imageGradient));
+    let h = this.gated ? this.gatedStacks(x, training, labels, imageGradient) : this.residualStack(x, training, recompute, labels, imageGradient);
+    h = relu(h);
+    for (const c of this.head.convs) h = relu(c.apply(h));
+    return h;
+  }
+
+  private residualStack(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
     let h = this.convNorm(this.input!.conv, this.input!.bn, x, training, true, imageGradient);
     for (const b of this.blocks) {
       if (recompute && training) h = this.recomputedBlock(b, labels)(h);
@@ -186,14 +205,7 @@ export class PixelCNN {
       // Inference keeps no tape: free each block's intermediates as soon as it is done.
       else h = tf.tidy(() => this.block(b, h, labels, false));
     }
-    return this.logits(h);
-  }
-
-  /** relu, the head's 1x1 convs each followed by relu, the output conv: logits. */
-  private logits(features: tf.Tensor4D): tf.Tensor4D {
-    let h = relu(features);
-    for (const c of this.head.convs) h = relu(c.apply(h));
-    return this.head.out.apply(h);
+    return h;
   }
 
   /**

@@ -5,7 +5,7 @@
 import { totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
-import { crossEntropyMean } from '../model/loss.js';
+import { modelCrossEntropyMean } from '../model/loss.js';
 import { PixelCNN, type ImageShape } from '../model/pixelcnn.js';
 import { oneHotLabels } from '../model/conditioning.js';
 import { trainingStepFloor } from '../model/size.js';
@@ -34,7 +34,7 @@ async function peak(model: PixelCNN, batch: number, recompute: boolean): Promise
       const x = tf.zeros([batch, height, width, channels]) as tf.Tensor4D;
       const t = tf.zeros([batch * height * width * channels], 'int32') as tf.Tensor1D;
       const labels = model.classes === null ? null : oneHotLabels(new Uint8Array(batch), model.classes);
-      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), model.trainable());
+      const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t, recompute, labels), model.trainable());
       tf.dispose([value, ...Object.values(grads)]);
     });
   });

@@ -9,7 +9,7 @@ import { intervalSteps } from '../config/rules.js';
 import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
 import { oneHotLabels } from '../model/conditioning.js';
-import { bitsPerDim, crossEntropyMean, crossEntropySum } from '../model/loss.js';
+import { bitsPerDim, crossEntropySum, modelCrossEntropyMean } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
 import { sampleRows } from '../sample/rows.js';
@@ -366,7 +366,7 @@ export function gradientStep(
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
     const labels = labelsOf(model, set, indices);
-    const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
+    const { value, grads } = optimizer.computeGradients(() => modelCrossEntropyMean(model, x, t, recompute, labels), vars);
     // A variable the loss does not reach gets a zero gradient, so that the optimiser's state
     // still matches the variables by position: the last gated block's vertical class bias
     // (nothing reads the vertical stack after the last block).

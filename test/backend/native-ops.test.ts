@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MaskType, ModelConfig } from '../../src/config/types.js';
 import { BatchNorm, Conv2D, gate, relu, StackConv, type StackConvSpec } from '../../src/model/layers.js';
-import { crossEntropyMean, crossEntropySum } from '../../src/model/loss.js';
+import { crossEntropyMean, crossEntropySum, modelCrossEntropyMean } from '../../src/model/loss.js';
+import { layerOps } from '../../src/backend/layer-ops.js';
 import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
@@ -246,6 +247,22 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
     expectClose(['loss', 'dlogits'], result, 1e-5);
   });
 
+  // The output conv and the loss as one op, for one channel and for three (rows of `levels` per channel).
+  for (const [channels, levels] of [[1, 256], [3, 16]] as const) {
+    it(`the output 1x1 conv and the loss as one op, ${channels} channel(s) of ${levels} levels: value and gradients of x, weight and bias`, () => {
+      const conv = new Conv2D({ name: 'out', kernel: 1, in: 5, out: channels * levels, mask: null }, createRng(channels), `native-out-${channels}`);
+      const x = tf.tensor4d(values(2 * 3 * 4 * 5, 13, 2), [2, 3, 4, 5]);
+      const targets = tf.tensor1d(Array.from({ length: 24 * channels }, (_, i) => (i * 37 + 5) % levels), 'int32');
+      const result = both(() => {
+        const loss = (t: tf.Tensor) => tf.mul(layerOps.outputCrossEntropySum(t as tf.Tensor4D, conv, targets, levels), 0.37) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(() => loss(x), conv.variables());
+        return [value, grads[conv.weight.name]!, grads[conv.bias.name]!, tf.grad(loss)(x)];
+      });
+      expectClose(['loss', 'dweight', 'dbias', 'dx'], result, 1e-5);
+      conv.dispose();
+    });
+  }
+
   it('a whole PixelCNN with batch norm: loss, every gradient (also with blocks recomputed) and the running statistics', () => {
     const config: ModelConfig = {
       color_levels: 16, hidden: 8, batch_norm: true,
@@ -261,13 +278,13 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
     const recomputed: Float32Array[] = [];
     const result = both(() => {
       const model = new PixelCNN(config, image, 5);
-      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true), t, 16), model.trainable());
+      const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t), model.trainable());
       names = ['loss', ...model.trainable().map((v) => v.name.slice(v.name.indexOf('/') + 1)), ...model.norms().flatMap((b) => [`${b.name} running mean`, `${b.name} running var`]), 'inference logits'];
       const out = [value, ...model.trainable().map((v) => grads[v.name]!), ...model.norms().flatMap((b) => b.buffers().map((s) => s.clone()))];
       out.push(model.forward(x, false));
       // Recomputing blocks in the backward pass gives the same gradients on the native path.
       const again = new PixelCNN(config, image, 5);
-      const r = tf.variableGrads(() => crossEntropyMean(again.forward(x, true, true), t, 16), again.trainable());
+      const r = tf.variableGrads(() => modelCrossEntropyMean(again, x, t, true), again.trainable());
       recomputed.push(...again.trainable().map((v) => r.grads[v.name]!.dataSync() as Float32Array));
       again.dispose();
       model.dispose();
@@ -323,7 +340,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
     const t = Array.from({ length: 3 * 9 * 8 }, (_, i) => (i * 7) % 16);
     const gradients = () => tf.tidy(() => {
       const model = new PixelCNN(config, image, 5);
-      const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(tf.tensor4d(x, [3, 9, 8, 1]), true), tf.tensor1d(t, 'int32'), 16), model.trainable());
+      const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, tf.tensor4d(x, [3, 9, 8, 1]), tf.tensor1d(t, 'int32')), model.trainable());
       const out = [value.dataSync() as Float32Array, ...model.trainable().map((v) => grads[v.name]!.dataSync() as Float32Array)];
       model.dispose();
       return out;
@@ -347,7 +364,7 @@ function gatedModelRun(config: ModelConfig) {
   let names: string[] = [];
   const result = both(() => {
     const model = new PixelCNN(config, image, 5);
-    const { value, grads } = tf.variableGrads(() => crossEntropyMean(model.forward(x, true), t, 16), model.trainable());
+    const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t), model.trainable());
     names = ['loss', ...model.trainable().map((v) => v.name.slice(v.name.indexOf('/') + 1)), ...model.norms().flatMap((b) => [`${b.name} running mean`, `${b.name} running var`]), 'inference logits'];
     const out = [value, ...model.trainable().map((v) => grads[v.name]!), ...model.norms().flatMap((b) => b.buffers().map((s) => s.clone()))];
     out.push(model.forward(x, false));
