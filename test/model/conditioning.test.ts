@@ -201,7 +201,7 @@ describe.each(['cpu', 'wasm', 'tensorflow'] as const)('a class-conditional model
     const rng = createRng(5);
     const set: ImageSet = { count: 4, images: Uint8Array.from({ length: 4 * P }, () => Math.floor(rng.next() * 256)), labels: Uint8Array.from([0, 1, 2, 3]) };
     const before = m.trainable().map((v) => Array.from(v.dataSync()));
-    const optimizer = makeOptimizer({ name: 'adam', learning_rate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
+    const optimizer = makeOptimizer({ name: 'adam', learning_rate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0, weight_decay: 0 });
     const loss = trainStep(m, optimizer, set, Uint32Array.from([0, 1, 2, 3]), 16);
     expect(Number.isFinite(loss.dataSync()[0])).toBe(true);
     const unchanged = m.trainable().filter((v, i) => maxDiff(Array.from(v.dataSync()), before[i]) === 0).map((v) => v.name.replace(/^pxl\d+\//, ''));
