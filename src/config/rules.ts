@@ -4,6 +4,7 @@ import type { Diagnostic } from './diagnostics.js';
 import { locate } from './compose.js';
 import type { SourceFile } from './source.js';
 import type { Experiment } from './types.js';
+import { channelGroupProblem, DATASET_CHANNELS } from './widths.js';
 
 interface Finding {
   path: string[];
@@ -102,6 +103,11 @@ const RULES: Rule[] = [
       ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
       : [],
   ...conditioningRules(),
+  (e) => {
+    const channels = DATASET_CHANNELS[e.dataset.name];
+    const problem = channels ? channelGroupProblem(e.model.hidden, channels, e.model.blocks.type) : null;
+    return problem ? [{ path: ['model', 'hidden'], message: problem }] : [];
+  },
 ];
 
 /** The largest grid, in images: sample.count's maximum in the schema. */

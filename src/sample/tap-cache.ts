@@ -26,7 +26,7 @@ export class TapCache {
   /**
    * Records `current`, the input at (i, j), and returns the conv's input there as
    * [N, taps * channels], taps in the order of the folded weight's rows. Positions
-   * must come in raster order. Call inside tf.tidy: the returned tensor is the caller's.
+   * must come in raster order (the same position again replaces what it recorded). Call inside tf.tidy: the returned tensor is the caller's.
    */
   gather(i: number, j: number, current: tf.Tensor2D): tf.Tensor2D {
     if (this.passThrough) return current; // a 1x1 conv needs nothing from other positions
@@ -47,6 +47,8 @@ export class TapCache {
       row = [];
       this.rows.set(i, row);
     }
+    // A colour model computes a position again for each channel drawn there: the latest wins.
+    if (row.length === j + 1) tf.dispose(row.pop()!);
     if (row.length !== j) throw new Error(`TapCache: position (${i}, ${j}) out of raster order`);
     row.push(tf.keep(current));
   }
