@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
+import { loadExperiment } from '../../src/config/load.js';
 import type { ModelConfig } from '../../src/config/types.js';
 import { centreMask, channelGroup, kernelMask } from '../../src/model/masks.js';
 import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
@@ -135,6 +136,17 @@ describe('3-channel parameter counts', () => {
     const config: ModelConfig = smallModel({ hidden: 24, color_levels: 256, blocks: { count: 5, kernel_size: 5 } });
     expect(paramCount(config, RGB)).toBe(113_136);
     expect(allocatedCount(config, RGB)).toBe(113_136);
+  });
+
+  it('counts 3,301,716 for experiments/cifar10-pixelcnn.yaml (by hand), from the config', () => {
+    // h = 126, 32x32x3, 256 levels. input: 7x7 conv 3 -> 252 + bias, batch norm.
+    const input = 49 * 3 * 252 + 252 + 504;
+    // per block: 1x1 252 -> 126, 3x3 126 -> 126, 1x1 126 -> 252, each with bias and batch norm.
+    const block = (252 * 126 + 126) + 252 + (9 * 126 * 126 + 126) + 252 + (126 * 252 + 252) + 504;
+    const head = (252 * 126 + 126) + (126 * 126 + 126) + (126 * 768 + 768);
+    expect(input + 15 * block + head).toBe(3_301_716);
+    const config = loadExperiment(`${ROOT}/experiments/cifar10-pixelcnn.yaml`).experiment.model;
+    expect(paramCount(config, { height: 32, width: 32, channels: 3 })).toBe(3_301_716);
   });
 
   it('counts 17,976 for a 3-channel gated model (by hand), from the config and allocated', () => {
