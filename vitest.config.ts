@@ -9,6 +9,9 @@ export default defineConfig({
     hookTimeout: 300_000,
     // tfjs backends are process-global: isolate files in their own processes.
     pool: 'forks',
+    // Vitest's default is one file at a time on 2 cores (cores - 1); many files here wait on
+    // child processes and servers (pxl commands, MLflow, Redis), so two at once use both cores.
+    maxWorkers: 2,
     // Test files run side by side, each training tiny models: one wasm thread each (and in
     // the runs they start) instead of one per core. Tests of threads ask for them.
     env: { PXL_WASM_THREADS: '1' },

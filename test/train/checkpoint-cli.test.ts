@@ -68,7 +68,9 @@ describe('a checkpoint written before checksums', () => {
     const out = join(root, 'old.png');
     const r = pxl(['sample', dir, '--checkpoint', 'last', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toBe(`pxl: warning: ${checkpoint} was written before checkpoints carried a checksum: its data cannot be checked for corruption\n`);
+    // A slow machine adds the sampler's progress lines; the messages are what is checked.
+    const messages = r.stderr.split('\n').filter((l) => !l.startsWith('sampling '));
+    expect(messages.join('\n')).toBe(`pxl: warning: ${checkpoint} was written before checkpoints carried a checksum: its data cannot be checked for corruption\n`);
     expect(existsSync(out)).toBe(true);
   });
 });
