@@ -78,8 +78,9 @@ else
     "nvidia-nvjitlink-cu12==12.2.140 nvidia_nvjitlink_cu12-12.2.140-py3-none-manylinux1_x86_64.whl 95635cafbf9f96c38bea5200ab145a2e6aefbb5405e0b04c1e4ba54df2d84ec9 21"
   )
   CACHE_NAME=native-gpu
-  # What deps/ holds once unpacked (measured: 0.98 GB TensorFlow, 2.86 GB NVIDIA libraries).
-  DEPS_MB=3900
+  # What deps/ holds once unpacked, in MB of 10^6 bytes as the disk check counts (measured
+  # with du -sb: 1,030 TensorFlow, 3,001 NVIDIA libraries, 4,032 in all; rounded up).
+  DEPS_MB=4100
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/$CACHE_NAME"
@@ -111,6 +112,22 @@ verify() {
   else
     node "$ROOT/scripts/verify-native.mjs" --gpu
   fi
+}
+
+# With scripts off, `npm install` also brings back the other native package
+# (the optional tfjs-node, or tfjs-node-gpu) that `npm ci` had dropped when its
+# own download failed. Never built, it has no addon: backend auto would try it
+# and fail to load it (a stray tfjs-node also stands in for the GPU package's
+# TensorFlow on the CPU, so auto would fall back to wasm), so take it out again.
+# One with deps/ is being built or was installed another way: left alone.
+drop_unbuilt_sibling() {
+  local name dir
+  if [ "$GPU" = 1 ]; then name=@tensorflow/tfjs-node; else name=@tensorflow/tfjs-node-gpu; fi
+  dir="$ROOT/node_modules/$name"
+  [ -d "$dir" ] && [ ! -e "$dir/deps" ] || return 0
+  ls "$dir"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1 && return 0
+  rm -rf "$dir"
+  info "removed $name again (npm brought it back without its native addon; 'pxl setup native$([ "$GPU" = 1 ] || echo ' --gpu')' builds it)"
 }
 
 # The driver and disk checks share their code with `pxl doctor` (src/backend/gpu.ts).
@@ -163,6 +180,7 @@ if [ "$FORCE" = 0 ] && [ -f "$PKG/package.json" ] &&
     { [ -z "$STAMP" ] && [ -f "$PKG/deps/lib/libtensorflow.so.2.9.1" ]; }; then
     step "Verifying the existing ${PKG_NAME#@tensorflow/} setup"
     if verify; then
+      drop_unbuilt_sibling
       info "already set up; nothing to do (use --force to rebuild). $(($(date +%s) - START)) s"
       exit 0
     fi
@@ -277,20 +295,30 @@ if [ -f "$PKG/package.json" ] &&
   [ "$(node -p "require('$PKG/package.json').version")" = "$TFJS_NODE_VERSION" ]; then
   info "already in node_modules"
 else
-  GPU_PKG="$ROOT/node_modules/@tensorflow/tfjs-node-gpu"
-  GPU_BEFORE=0
-  [ -e "$GPU_PKG" ] && GPU_BEFORE=1
+  # npm install removes what package.json does not declare: a GPU build (tfjs-node-gpu,
+  # installed with --no-save, 4 GB) would go. Keep it aside meanwhile, on the same file
+  # system (node_modules/.cache, which npm leaves alone), and put it back whatever happens.
+  GPU_BUILD="$ROOT/node_modules/@tensorflow/tfjs-node-gpu"
+  ASIDE="$ROOT/node_modules/.cache/pxl-tfjs-node-gpu"
+  restore_gpu_build() { rm -rf "$GPU_BUILD"; mv "$ASIDE" "$GPU_BUILD"; }
+  KEPT=0
+  if [ "$GPU" = 0 ] && [ -d "$GPU_BUILD/deps" ]; then
+    mkdir -p "$(dirname "$ASIDE")"
+    rm -rf "$ASIDE"
+    mv "$GPU_BUILD" "$ASIDE"
+    KEPT=1
+    trap restore_gpu_build EXIT
+  fi
   # --ignore-scripts: its install script would download libtensorflow.
   npm install --no-save --ignore-scripts --no-audit --no-fund \
     "$PKG_NAME@$TFJS_NODE_VERSION" ||
     die "npm install $PKG_NAME@$TFJS_NODE_VERSION failed (see npm's message above)."
-  # With scripts off, npm also brings back the optional tfjs-node-gpu that
-  # `npm ci` had dropped when its download failed; without its addon it only
-  # misleads backend detection, so take it out again.
-  if [ "$GPU" = 0 ] && [ "$GPU_BEFORE" = 0 ] && [ -e "$GPU_PKG" ] && ! ls "$GPU_PKG"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then
-    rm -rf "$GPU_PKG"
-    info "removed @tensorflow/tfjs-node-gpu again (installed without its addon; 'pxl setup native --gpu' builds it)"
+  if [ "$KEPT" = 1 ]; then
+    trap - EXIT
+    restore_gpu_build
+    info "kept the GPU build (@tensorflow/tfjs-node-gpu) through npm install"
   fi
+  drop_unbuilt_sibling
 fi
 [ -f "$PKG/binding.gyp" ] || die "$PKG/binding.gyp is missing: the package did not install fully."
 TFJS_USED=$(node -p "require('$PKG/node_modules/@tensorflow/tfjs/package.json').version" 2>/dev/null || true)

@@ -7,6 +7,7 @@ PACKAGES=(
   dataset-fashion-mnist # Fashion-MNIST IDX files in /usr/share/datasets/fashion-mnist
   tmux                  # a real terminal for the dashboard's end-to-end test (test/ui/dashboard-e2e.test.ts)
   redis-server          # the job queue of distributed sweeps (pxl sweep --queue, pxl worker) and its tests
+  openssl               # the self-signed certificate of the rediss:// (TLS) queue test (test/queue/distributed.test.ts)
 )
 
 missing=()

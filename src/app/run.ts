@@ -94,6 +94,18 @@ export function wasmThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number
 }
 
 /**
+ * PXL_TEST_HOLD_AFTER_STEP=N: the run waits after step N until stopped (train/trainer.ts), so
+ * that a test can kill it, or its worker, at a known point rather than racing the clock.
+ */
+export function holdAfterStepFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const v = env.PXL_TEST_HOLD_AFTER_STEP?.trim();
+  if (!v) return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RunSetupError(`PXL_TEST_HOLD_AFTER_STEP must be a positive integer; found ${JSON.stringify(v)}`);
+  return n;
+}
+
+/**
  * Backend, data and model for training an experiment, with a training step's memory planned.
  * `sources`: where the experiment was read from, to locate problems the data reveals.
  */
@@ -295,15 +307,16 @@ export function backendWarning(experiment: Experiment, backend: BackendInfo): st
 
 export async function runExperiment(req: RunRequest): Promise<RunSummary> {
   const bus = eventBus();
+  const holdAfterStep = holdAfterStepFromEnv();
   const prepared = await prepareRun(req, bus.fail);
   try {
-    return await trainPrepared(req, prepared, bus);
+    return await trainPrepared(req, prepared, bus, holdAfterStep);
   } finally {
     prepared.unlock();
   }
 }
 
-async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventBus): Promise<RunSummary> {
+async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventBus, holdAfterStep: number | null): Promise<RunSummary> {
   req.onPrepared?.(prepared);
   const { experiment, backend, data, model, paths, resumeFrom, recompute } = prepared;
   bus.add(runStoreListener(paths), true);
@@ -325,6 +338,7 @@ async function trainPrepared(req: RunRequest, prepared: PreparedRun, bus: EventB
       notices,
       recompute,
       stop: req.stop,
+      holdAfterStep,
     });
   } finally {
     await bus.drain();

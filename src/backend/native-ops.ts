@@ -12,14 +12,27 @@
 // test/backend/native-ops.test.ts compares each with it.
 import * as tf from '@tensorflow/tfjs';
 
-/** The parts of tfjs-node's NodeJSKernelBackend used here. */
-interface NodeBackend {
-  binding: { TF_ATTR_INT: number; TF_ATTR_FLOAT: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
+/** What tfjs-node's binding to TensorFlow's eager API returns for an op's output. */
+export interface EagerTensor {
+  id: number;
+  shape: number[];
+  dtype: number;
+}
+
+/** The parts of tfjs-node's NodeJSKernelBackend used here and in native-position-ops.ts. */
+export interface NodeBackend {
+  binding: {
+    TF_ATTR_INT: number; TF_ATTR_FLOAT: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number;
+    executeOp(name: string, attrs: OpAttr[], inputs: number[], numOutputs: number): EagerTensor[];
+    createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
+    deleteTensor(id: number): void;
+    tensorDataSync(id: number): Float32Array | Int32Array | Uint8Array;
+  };
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
   executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
 }
 
-interface OpAttr {
+export interface OpAttr {
   name: string;
   type: number;
   value: boolean | number | string | number[];
@@ -130,10 +143,11 @@ function register(): void {
  * Where the native ops are used: relu's gradient, batch norm, convs, the loss, the gated
  * blocks' gate; whether masked convs skip the kernel rows below the centre (convRows; else
  * they run all k rows), and whether a conv followed by batch norm leaves its bias to the
- * batch norm (biasFold).
+ * batch norm (biasFold); and whether the cached sampler's per-position ops call TensorFlow
+ * directly (position, native-position-ops.ts).
  */
-export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate';
-const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate'];
+export type NativePart = 'relu' | 'batchNorm' | 'conv' | 'convRows' | 'biasFold' | 'loss' | 'gate' | 'position';
+const ALL_PARTS: NativePart[] = ['relu', 'batchNorm', 'conv', 'convRows', 'biasFold', 'loss', 'gate', 'position'];
 const enabled = new Set<NativePart>(ALL_PARTS);
 
 /** Turns all native ops off (true) or back on: for tests and benchmarks that compare both paths. */
@@ -154,6 +168,12 @@ export function nativeOps(part: NativePart): NativeOps | null {
   if (!enabled.has(part) || tf.getBackend() !== BACKEND) return null;
   register();
   return OPS;
+}
+
+/** tfjs-node's backend, when it is the current one (and `part` is on); null otherwise. */
+export function nativeBackend(part: NativePart): NodeBackend | null {
+  if (!enabled.has(part) || tf.getBackend() !== BACKEND) return null;
+  return tf.backend() as unknown as NodeBackend;
 }
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}) =>

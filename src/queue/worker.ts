@@ -25,7 +25,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { QUEUE_NAME, type QueueConnection } from './connection.js';
 import { checkMemberJob, memberJobId, type MemberJob } from './payload.js';
 import { asProgress, cancelKey, type MemberProgress, type MemberResult } from './progress.js';
-import { downloadCheckpoint, readPointer, snapshotCheckpoint, uploadCheckpoint, type CheckpointSnapshot, type ResumePointer } from './resume-artifacts.js';
+import { downloadCheckpoint, nextSlot, readPointer, snapshotCheckpoint, uploadCheckpoint, type CheckpointSnapshot, type ResumePointer } from './resume-artifacts.js';
 
 export interface WorkerOptions {
   queue: QueueConnection;
@@ -313,7 +313,8 @@ class MemberWork {
         } else this.report(false);
         return;
       case 'checkpoint':
-        if (!p.runDir || !this.uploads) return;
+        // A resume starts from a rolling checkpoint; the best one goes with the next of those.
+        if (!p.runDir || !this.uploads || e.best) return;
         try {
           this.uploads.push(snapshotCheckpoint(p.runDir, e.path, e.step), p.runDir);
         } catch (err) {
@@ -401,6 +402,8 @@ class Uploader {
   private busy: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The best checkpoint (its sha256) this worker put in each slot: an unchanged one is not sent again. */
+  private readonly bestIn = new Map<'a' | 'b', string>();
 
   constructor(
     private readonly client: MlflowClient,
@@ -433,10 +436,15 @@ class Uploader {
     const state = readState(this.runDir);
     if (!state.artifactUri) return this.later(); // the tracker has not created the run yet
     const t0 = performance.now();
+    let bestThere = false;
     try {
       if (!this.known) this.previous = await readPointer(this.client, state.artifactUri);
       this.known = true;
-      this.previous = await uploadCheckpoint(this.client, state.artifactUri, snap, this.previous, () => this.stopped);
+      const slot = nextSlot(this.previous);
+      bestThere = !!snap.best && this.bestIn.get(slot) === snap.best.sha256;
+      this.bestIn.delete(slot); // until the upload is whole
+      this.previous = await uploadCheckpoint(this.client, state.artifactUri, snap, this.previous, () => this.stopped, bestThere);
+      if (snap.best && this.previous?.slot === slot) this.bestIn.set(slot, snap.best.sha256);
     } catch (err) {
       if (!(err instanceof MlflowError)) throw err;
       this.log(`checkpoint of step ${snap.step} not uploaded yet (${err.message}); trying again`);
@@ -445,7 +453,8 @@ class Uploader {
     if (this.stopped) return;
     if (this.pending === snap) this.pending = null;
     const s = (performance.now() - t0) / 1000;
-    this.log(`checkpoint of step ${snap.step} uploaded to MLflow: ${(snap.bytes / 2 ** 20).toFixed(1)} MiB in ${s.toFixed(2)} s`);
+    const sent = snap.bytes - (bestThere ? snap.best!.files.reduce((n, [, b]) => n + b.length, 0) : 0);
+    this.log(`checkpoint of step ${snap.step} uploaded to MLflow: ${(sent / 2 ** 20).toFixed(1)} MiB in ${s.toFixed(2)} s`);
     this.onUploaded(snap.step);
     if (this.pending) this.kick();
   }

@@ -5,9 +5,10 @@
 // Gated models step their vertical stack a row at a time (gated-stepper.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { PixelCNN } from '../model/pixelcnn.js';
-import { type FoldedModel, disposeFolded, foldModel } from './folded.js';
+import { positionOps, type PositionAffine, type PositionOps } from '../backend/position-ops.js';
+import { type FoldedModel, type Tap, disposeFolded, foldedConvs, foldModel, mapFolded } from './folded.js';
 import { GatedStepper } from './gated-stepper.js';
-import { affine, DrawnImage } from './position.js';
+import { DrawnImage } from './position.js';
 import { drawRaster } from './raster.js';
 import { sampleLabels, type SampleOptions, type SampleResult, type Sampler } from './sampler.js';
 import { TapCache } from './tap-cache.js';
@@ -17,7 +18,7 @@ export const cachedSampler: Sampler = {
   async sample(model: PixelCNN, opts: SampleOptions): Promise<SampleResult> {
     const start = performance.now();
     const labels = sampleLabels(model, opts);
-    const stepper: Stepper = model.gated ? new GatedStepper(model, opts.count, labels) : new PositionStepper(model, opts.count, labels);
+    const stepper: Stepper = model.gated ? new GatedStepper(model, opts.count, labels) : new PositionStepper(model, opts.count, labels, positionOps());
     try {
       const W = model.image.width;
       const classes = await drawRaster(model, opts, {
@@ -40,30 +41,37 @@ export interface Stepper {
   dispose(): void;
 }
 
-/** The residual network evaluated at one position at a time. */
-class PositionStepper implements Stepper {
-  private readonly folded: FoldedModel;
+/** The residual network evaluated at one position at a time, on the position ops' matrices (T). */
+class PositionStepper<T> implements Stepper {
+  private readonly net: FoldedModel<PositionAffine<T> & { taps: Tap[] }>;
   /** One per block: the input of its masked conv. */
-  private readonly caches: TapCache[];
+  private readonly caches: TapCache<T>[];
   private readonly drawn: DrawnImage;
   /** One per block of a conditional model: each image's class bias [N, h], the same at every position. */
-  private readonly classBiases: (tf.Tensor2D | null)[];
+  private readonly classBiases: (T | null)[];
 
-  constructor(model: PixelCNN, count: number, labels: tf.Tensor2D | null) {
-    this.classBiases = model.blocks.map((b) => (b.classBias && labels ? tf.keep(b.classBias.rows(labels)) : null));
+  constructor(
+    model: PixelCNN,
+    private readonly count: number,
+    labels: tf.Tensor2D | null,
+    private readonly ops: PositionOps<T>,
+  ) {
+    this.classBiases = model.blocks.map((b) => (b.classBias && labels ? constant(ops, tf.tidy(() => b.classBias!.rows(labels))) : null));
     labels?.dispose();
-    this.folded = foldModel(model);
-    this.caches = this.folded.blocks.map((b) => new TapCache(b.conv2.taps, model.image.width, count, model.config.hidden));
+    const folded = foldModel(model); // batch norm folded into the convs once, before the raster
+    this.net = mapFolded(folded, (c) => ({ taps: c.taps, weight: ops.constant(c.weight), bias: ops.constant(c.bias) }));
+    disposeFolded(folded);
+    this.caches = this.net.blocks.map((b) => new TapCache(ops, b.conv2.taps, model.image.width, count, model.config.hidden));
     this.drawn = new DrawnImage(model.image, count, model.config.color_levels);
   }
 
   /** Logits [N * C, L] at (i, j); the only read back from the backend per position. */
   async logitsAt(i: number, j: number): Promise<Float32Array> {
-    const out = tf.tidy(() => this.forwardAt(i, j));
+    const out = this.ops.tidy(() => this.forwardAt(i, j));
     try {
-      return (await out.data()) as Float32Array;
+      return await this.ops.read(out);
     } finally {
-      out.dispose();
+      this.ops.dispose(out);
     }
   }
 
@@ -73,24 +81,35 @@ class PositionStepper implements Stepper {
 
   dispose(): void {
     for (const c of this.caches) c.dispose();
-    tf.dispose(this.classBiases.filter((b): b is tf.Tensor2D => b !== null));
-    disposeFolded(this.folded);
+    this.ops.dispose(this.classBiases.filter((b): b is NonNullable<T> => b !== null));
+    this.ops.dispose(foldedConvs(this.net).flatMap((c) => [c.weight, c.bias]));
+    this.ops.release();
   }
 
   // Mirrors PixelCNN.forward at one position, with batch norm already folded into each conv.
-  private forwardAt(i: number, j: number): tf.Tensor2D {
-    const f = this.folded;
-    let h = affine(this.drawn.patch(f.input.taps, i, j), f.input, 'linear');
+  private forwardAt(i: number, j: number): T {
+    const { ops, net: f } = this;
+    const patch = ops.matrix(this.drawn.patchValues(f.input.taps, i, j), this.count, f.input.taps.length * this.drawn.image.channels);
+    let h = ops.affine(patch, f.input, 'linear');
     f.blocks.forEach((b, k) => {
-      const u = affine(tf.relu(h), b.conv1, 'relu');
+      const u = ops.affine(ops.relu(h), b.conv1, 'relu');
       const bias = this.classBiases[k];
       const taps = this.caches[k].gather(i, j, u);
       // The class bias goes after the masked conv (its batch norm folded in) and before its relu, as in the block.
-      const v = bias ? (tf.relu(tf.add(affine(taps, b.conv2, 'linear'), bias)) as tf.Tensor2D) : affine(taps, b.conv2, 'relu');
-      h = tf.add(h, affine(v, b.conv3, 'linear'));
+      const v = ops.affine(taps, b.conv2, 'relu', bias ?? undefined);
+      h = ops.affine(v, b.conv3, 'linear', h); // the residual: h + conv3(v)
     });
-    h = tf.relu(h);
-    for (const c of f.head) h = affine(h, c, 'relu');
-    return affine(h, f.out, 'linear'); // [N, C * L]: the same layout as [N * C, L]
+    h = ops.relu(h);
+    for (const c of f.head) h = ops.affine(h, c, 'relu');
+    return ops.affine(h, f.out, 'linear'); // [N, C * L]: the same layout as [N * C, L]
+  }
+}
+
+/** A copy of `t` held by `ops`; `t` is disposed. */
+function constant<T>(ops: PositionOps<T>, t: tf.Tensor): T {
+  try {
+    return ops.constant(t);
+  } finally {
+    t.dispose();
   }
 }

@@ -21,17 +21,33 @@ export interface PositionConv {
   bias: tf.Tensor1D;
 }
 
-export interface FoldedBlock {
-  conv1: PositionConv;
-  conv2: PositionConv;
-  conv3: PositionConv;
+/** C: how each conv is held (the tfjs tensors of the fold, or the position ops' copies of them). */
+export interface FoldedBlock<C = PositionConv> {
+  conv1: C;
+  conv2: C;
+  conv3: C;
 }
 
-export interface FoldedModel {
-  input: PositionConv;
-  blocks: FoldedBlock[];
-  head: PositionConv[];
-  out: PositionConv;
+export interface FoldedModel<C = PositionConv> {
+  input: C;
+  blocks: FoldedBlock<C>[];
+  head: C[];
+  out: C;
+}
+
+/** The same model with `fn` applied to each conv. */
+export function mapFolded<C, D>(f: FoldedModel<C>, fn: (c: C) => D): FoldedModel<D> {
+  return {
+    input: fn(f.input),
+    blocks: f.blocks.map((b) => ({ conv1: fn(b.conv1), conv2: fn(b.conv2), conv3: fn(b.conv3) })),
+    head: f.head.map(fn),
+    out: fn(f.out),
+  };
+}
+
+/** Every conv of the model, input first. */
+export function foldedConvs<C>(f: FoldedModel<C>): C[] {
+  return [f.input, ...f.blocks.flatMap((b) => [b.conv1, b.conv2, b.conv3]), ...f.head, f.out];
 }
 
 /** A gated block at one position: each stack's conv (batch norm folded in), the link, the output and skip convs. */
@@ -62,8 +78,7 @@ export function foldModel(model: PixelCNN): FoldedModel {
 }
 
 export function disposeFolded(f: FoldedModel): void {
-  const convs = [f.input, ...f.blocks.flatMap((b) => [b.conv1, b.conv2, b.conv3]), ...f.head, f.out];
-  for (const c of convs) tf.dispose([c.weight, c.bias]);
+  for (const c of foldedConvs(f)) tf.dispose([c.weight, c.bias]);
 }
 
 /** Folds every conv of a gated `model`, as foldModel does; the caller disposes the result. */

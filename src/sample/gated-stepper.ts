@@ -4,6 +4,7 @@
 // that whole row at once, and the horizontal stack then steps through the next row position
 // by position, as the residual model does, reading the link from the row above.
 import * as tf from '@tensorflow/tfjs';
+import { tfjsPositionOps } from '../backend/position-ops.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import { disposeFoldedGated, foldGatedModel, type FoldedGatedModel, type PositionConv } from './folded.js';
 import { affine, DrawnImage } from './position.js';
@@ -17,7 +18,7 @@ export class GatedStepper {
   /** Per block, per column: the link into the horizontal stack at the current row, [N, 2h]. */
   private links: tf.Tensor2D[][] = [];
   /** Per block: the input of its horizontal conv. */
-  private readonly caches: TapCache[];
+  private readonly caches: TapCache<tf.Tensor>[];
   private row = -1;
   /** Per block of a conditional model: each image's class bias [N, 2h] for the vertical and the horizontal stack. */
   private readonly classBiases: { v: tf.Tensor2D; h: tf.Tensor2D }[] | null;
@@ -35,7 +36,7 @@ export class GatedStepper {
     this.folded = foldGatedModel(model);
     this.drawn = new DrawnImage(model.image, count, model.config.color_levels);
     this.verticalInputs = this.folded.blocks.map(() => new Map());
-    this.caches = this.folded.blocks.map((b) => new TapCache(b.horizontal.taps, model.image.width, count, model.config.hidden));
+    this.caches = this.folded.blocks.map((b) => new TapCache(tfjsPositionOps, b.horizontal.taps, model.image.width, count, model.config.hidden));
   }
 
   async logitsAt(i: number, j: number): Promise<Float32Array> {
@@ -109,7 +110,7 @@ export class GatedStepper {
     let h = affine(this.drawn.patch(f.input.horizontal.taps, i, j), f.input.horizontal, 'linear');
     let skips: tf.Tensor2D | null = null;
     for (const [k, b] of f.blocks.entries()) {
-      const features = tf.add(affine(this.caches[k].gather(i, j, h), b.horizontal, 'linear'), this.links[k][j]) as tf.Tensor2D;
+      const features = tf.add(affine(this.caches[k].gather(i, j, h) as tf.Tensor2D, b.horizontal, 'linear'), this.links[k][j]) as tf.Tensor2D;
       // As in PixelCNN.gatedBlock: the class bias before the gate.
       const bias = this.classBiases?.[k].h;
       const gated = gate(bias ? (tf.add(features, bias) as tf.Tensor2D) : features);

@@ -27,6 +27,11 @@ export class DrawnImage {
 
   /** A conv's patch [N, taps * C] at (i, j), taps outside the image read zeros. */
   patch(taps: Tap[], i: number, j: number): tf.Tensor2D {
+    return tf.tensor2d(this.patchValues(taps, i, j), [this.count, taps.length * this.image.channels]);
+  }
+
+  /** The values of patch(taps, i, j), row-major. */
+  patchValues(taps: Tap[], i: number, j: number): Float32Array {
     const { height: H, width: W, channels: C } = this.image;
     const N = this.count;
     const patch = new Float32Array(N * taps.length * C); // fresh: some backends keep the array they are given
@@ -39,7 +44,7 @@ export class DrawnImage {
         patch.set(this.pixels.subarray(from, from + C), (n * taps.length + k) * C);
       }
     });
-    return tf.tensor2d(patch, [N, taps.length * C]);
+    return patch;
   }
 
   /** Row i as [N, W, C]. */

@@ -44,6 +44,11 @@ export interface TrainOptions {
   resumeFrom?: string | null;
   /** Recompute blocks in the backward pass (see PixelCNN.forward). */
   recompute?: boolean;
+  /**
+   * For tests that kill a run at a known point: after this step (its evaluation and samples,
+   * before its checkpoint) the run waits until stopped, then stops as a stop does.
+   */
+  holdAfterStep?: number | null;
 }
 
 interface Schedule {
@@ -182,6 +187,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
       if (evalDue && (await evaluate(o, pos, sched.perEpoch)) && !(await saveBest())) break;
       // The final grid is drawn after the loop, from the best checkpoint.
       if (sampleDue && pos.step < sched.total) await sample(o, pos.step);
+      if (pos.step === o.holdAfterStep) await untilStopped(o.stop);
       if ((checkpointDue || o.stop.requested) && !(await checkpoint())) break;
       if (o.stop.requested && pos.step < sched.total) {
         status = 'interrupted';
@@ -202,6 +208,11 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
   const summary = summarise(o, pos, status, message, startedAt, wall(), finals);
   emit({ type: 'end', time: Date.now(), status, message, summary });
   return summary;
+}
+
+/** Polls the stop request; the event loop runs meanwhile (the tracker keeps sending). */
+async function untilStopped(stop: { requested: boolean }): Promise<void> {
+  while (!stop.requested) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 function freshPosition(): TrainingPosition {
@@ -290,7 +301,10 @@ export function gradientStep(
     const t = tf.tensor1d(batch.targets, 'int32');
     const labels = labelsOf(model, set, indices);
     const { value, grads } = optimizer.computeGradients(() => crossEntropyMean(model.forward(x, true, recompute, labels), t, levels), vars);
-    return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] })) };
+    // A variable the loss does not reach gets a zero gradient, so that the optimiser's state
+    // still matches the variables by position: the last gated block's vertical class bias
+    // (nothing reads the vertical stack after the last block).
+    return { loss: value, grads: vars.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) })) };
   });
 }
 

@@ -7,7 +7,7 @@
 // same tests check that TensorFlow placed its ops on the GPU instead.
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cudaVisibility } from '../../src/backend/native.js';
@@ -107,6 +107,52 @@ describe('the GPU build against the cpu backend', () => {
       expect(r.stdout).toContain('  devices  none seen by TensorFlow');
       expect(r.stdout).toMatch(/^ {2}not used no CUDA device visible: /m);
     }
+    // The CPU native backend runs too: tfjs-node's own TensorFlow, else the GPU package's.
+    expect(r.stdout).toMatch(/^tensorflow\s+yes\s+@tensorflow\/tfjs-node(-gpu)? 4\.22\.0\s+CPU, TensorFlow 2\.\d+\.\d+/m);
+  });
+
+  it('`pxl run` with backend auto trains natively and names the device in summary.json and its start line', () => {
+    const dir = tempDir();
+    const r = pxl(['run', join(ROOT, 'test/fixtures/tiny.yaml'), '--set', 'backend=auto', '--runs-dir', 'runs', '--reporter', 'plain'], { cwd: dir });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const run = join(dir, 'runs', 'tiny', readdirSync(join(dir, 'runs', 'tiny'))[0]!);
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { status: string; backend: string; device: string };
+    expect(summary.status).toBe('finished');
+    if (GPU_VISIBLE) {
+      expect(summary.backend).toBe('tensorflow-gpu');
+      expect(summary.device).toMatch(/^GPU: .+ \(driver \d+\.\d+(\.\d+)?\), TensorFlow 2\.15\.1$/);
+    } else {
+      expect(summary.backend).toBe('tensorflow');
+      expect(summary.device).toMatch(/^CPU, TensorFlow 2\.\d+\.\d+ native/); // tfjs-node's own, if installed
+      const start = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!) as { type: string; backendNote: string };
+      expect(start.type).toBe('start');
+      expect(start.backendNote).toMatch(/^auto picked tensorflow; skipped tensorflow-gpu \(no CUDA device visible: /);
+    }
+    expect(r.stdout).toContain(`  backend  ${summary.backend}: ${summary.device}`);
+  });
+});
+
+/** Bytes of the files under a folder. */
+function bytesUnder(dir: string): number {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => lstatSync(join(dir, f)))
+    .reduce((sum, st) => sum + (st.isFile() ? st.size : 0), 0);
+}
+
+describe("the setup's disk check", () => {
+  // The check runs before anything is downloaded, on the sizes written in the script.
+  const script = readFileSync(join(ROOT, 'scripts/setup-native.sh'), 'utf8');
+  const gpuWheels = [...script.matchAll(/^\s+"((?:tensorflow|nvidia-[\w-]+)==\S+) (\S+\.whl) [0-9a-f]{64} (\d+)"$/gm)];
+
+  it('asks for at least the space the unpacked libraries take', () => {
+    const depsMb = Number(/^\s*DEPS_MB=(\d+)$/m.exec(script)?.[1]);
+    expect(bytesUnder(DEPS)).toBeLessThanOrEqual(depsMb * 1e6);
+  });
+
+  it('asks for at least the space each wheel takes', () => {
+    expect(gpuWheels.map((m) => m[1]!.split('==')[0])).toContain('nvidia-cudnn-cu12');
+    expect(gpuWheels.length).toBe(13);
+    for (const [, req, file, mb] of gpuWheels) expect(statSync(join(ROOT, '.cache/native-gpu', file!)).size, req).toBeLessThanOrEqual(Number(mb) * 1e6);
   });
 });
 

@@ -1,7 +1,6 @@
 // Whether the native-backend (tfjs-node) tests run. PXL_NATIVE=0 skips them on a machine
 // that cannot build the backend; in CI, which installs it (CI set, or PXL_REQUIRE_NATIVE=1
 // as .ci/run sets), they always run, so a missing backend fails them instead of hiding.
-
 type Env = Record<string, string | undefined>;
 
 /** CI=true (or 1, or any value but false/0), or PXL_REQUIRE_NATIVE=1. */
@@ -19,4 +18,9 @@ export function nativeMissingAdvice(env: Env = process.env): string {
   return nativeRequired(env)
     ? 'CI installs the native backend (npm run setup:native), so its tests must run here'
     : 'set it up with `npm run setup:native` (docs/native-backend.md), or set PXL_NATIVE=0 to skip these tests';
+}
+
+/** TensorFlow tensors alive in tfjs-node's binding (the native position ops make them outside tfjs's count), given tf.backend(); 0 on other backends. */
+export function liveNativeTensors(backend: unknown): number {
+  return (backend as { getNumOfTFTensors?: () => number }).getNumOfTFTensors?.() ?? 0;
 }

@@ -8,8 +8,8 @@ import { afterAll } from 'vitest';
 export interface TestRedis {
   url: string;
   port: number;
-  /** Stops it (SIGTERM: it writes its append-only file first) and starts it again on the same port and folder. */
-  restart(): Promise<void>;
+  /** Stops it (SIGTERM: it writes its append-only file first) and, `awayMs` later, starts it again on the same port and folder. */
+  restart(awayMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,8 +54,9 @@ export async function startRedis(dir: string, extra: string[] = [], scheme = 're
   const redis: TestRedis = {
     url: `${scheme}://127.0.0.1:${port}`,
     port,
-    restart: async () => {
+    restart: async (awayMs = 0) => {
       await stopChild(child);
+      await new Promise((resolve) => setTimeout(resolve, awayMs));
       child = await launch(port, dir, extra);
     },
     stop: () => stopChild(child),

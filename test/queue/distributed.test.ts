@@ -5,11 +5,11 @@
 // restarted and MLflow down mid-sweep; a cancel and a second enqueue; payloads that are not
 // members; credentials kept out of jobs, logs and params.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { MlflowClient } from '../../src/track/mlflow-client.js';
 import { parseQueueUrl, QUEUE_NAME } from '../../src/queue/connection.js';
 import { asProgress } from '../../src/queue/progress.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
 });
 
 /** Waits until the job exists and `ok` holds for it. */
-async function waitForJob(queue: Queue, id: string, ok: (job: Job) => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<Job> {
+async function waitForJob(queue: Queue, id: string, ok: (job: Job) => boolean | Promise<boolean>, timeoutMs = 180_000): Promise<Job> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = await queue.getJob(id);
@@ -66,13 +66,26 @@ const parentOf = (runsDir: string, sweep: string): string =>
   (JSON.parse(readFileSync(join(runsDir, 'sweeps', sweep, 'state.json'), 'utf8')) as { mlflow: { run_id: string } }).mlflow.run_id;
 
 const steps = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+/** The step after which the killed worker's member waits (PXL_TEST_HOLD_AFTER_STEP) for the kill. */
+const HELD = 30;
 
-/** The step losses of an uninterrupted local run of a member file, tracking off. */
-function uninterruptedLosses(memberFile: string, runsDir: string): Map<number, number> {
+/** An uninterrupted local run of a member file, tracking off: its step losses and its folder. */
+function uninterrupted(memberFile: string, runsDir: string): { losses: Map<number, number>; runDir: string } {
   const r = pxl(['run', memberFile, '--runs-dir', runsDir, '--reporter', 'json'], { env: { MLFLOW_TRACKING_URI: '' } });
   expect(r.status, r.stderr).toBe(0);
-  return new Map(lines(r.stdout).filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
+  const events = lines(r.stdout);
+  return {
+    losses: new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number])),
+    runDir: events.find((e) => e.type === 'start')!.runDir as string,
+  };
 }
+
+/** The sha256 of a finished run folder's final sample grid and of its best checkpoint's weights. */
+const endOf = (runDir: string) => {
+  const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+  const grids = readdirSync(join(runDir, 'samples')).sort();
+  return { grid: `${grids.at(-1)} ${sha(join(runDir, 'samples', grids.at(-1)!))}`, best: sha(join(runDir, 'checkpoints', 'best', 'weights.bin')) };
+};
 
 describe('pxl sweep --queue with pxl worker', () => {
   it('takes a member over from a worker killed outright: resumed elsewhere from its MLflow checkpoint, with an exact metric history; a member that cannot work fails once', async () => {
@@ -93,10 +106,13 @@ describe('pxl sweep --queue with pxl worker', () => {
         `  bad-data: {dataset: {name: idx, dir: ${bad}, train_limit: 64, test_limit: 16}}`, '',
       ].join('\n'),
     });
-    // Started before the sweep exists: they wait for work.
-    const a = startWorker(redis.url, join(dir, 'a'));
-    const b = startWorker(redis.url, join(dir, 'b'));
-    await Promise.all([a.waitFor(/worker .* 1 slot/), b.waitFor(/worker .* 1 slot/)]);
+    // Started before the sweep exists: it waits for work, and takes the first member, the long
+    // one, which waits after step 30 until killed: the kill comes at a known point, whatever the
+    // load. The workers started later (which may take it over) do not hold.
+    const a = startWorker(redis.url, join(dir, 'a'), { PXL_TEST_HOLD_AFTER_STEP: String(HELD) });
+    await a.waitFor(/worker .* 1 slot/);
+    const workers = [a];
+    onTestFailed(() => console.error(workers.map((w) => w.output()).join('\n')));
 
     const runsDir = join(dir, 'runs');
     const env = { MLFLOW_TRACKING_URI: server.uri };
@@ -105,17 +121,20 @@ describe('pxl sweep --queue with pxl worker', () => {
     expect(enqueued.status, enqueued.stderr).toBe(0);
     expect(enqueued.stdout).toContain('3 enqueued, 0 put back after a cancel, 0 already there');
 
-    // The long member, once MLflow holds steps past its last uploaded checkpoint: what a naive
-    // resume would log twice.
+    // The long member held after step 30, its checkpoint of step 20 in MLflow and MLflow holding
+    // steps 1..30 (the evaluation of step 30 sent them): steps 21..30 are what a naive resume
+    // would log twice.
     const longId = await jobIdOf(queue, 'long');
-    await waitForJob(queue, longId, (j) => (asProgress(j.progress)?.uploadedStep ?? 0) >= 20);
+    await waitForJob(queue, longId, (j) => asProgress(j.progress)?.worker.includes(`/${a.child.pid}#`) ?? false);
+    const b = startWorker(redis.url, join(dir, 'b'));
+    workers.push(b);
+    await waitForJob(queue, longId, (j) => asProgress(j.progress)?.uploadedStep === 20);
     const parent = parentOf(runsDir, sweep);
     const before = (await memberRuns(experiment, parent)).find((r) => r.data.tags['pxl.sweep_member'] === 'long')!;
-    const job = await waitForJob(queue, longId, async (j) => {
-      const logged = (await client.getMetricHistory(before.info.runId, 'train/loss')).map((m) => m.step);
-      return Math.max(0, ...logged) > (asProgress(j.progress)?.uploadedStep ?? Infinity);
-    });
+    const job = await waitForJob(queue, longId, async () =>
+      Math.max(0, ...(await client.getMetricHistory(before.info.runId, 'train/loss')).map((m) => m.step)) === HELD);
     const progress = asProgress(job.progress)!;
+    expect(progress).toMatchObject({ uploadedStep: 20, resumedFromStep: 0, totalSteps: 60 });
     const uploaded = progress.uploadedStep!;
     const victim = [a, b].find((w) => progress.worker.includes(`/${w.child.pid}#`))!;
     // A machine dying: the worker and its member at once, no checkpoint, no goodbye.
@@ -125,6 +144,7 @@ describe('pxl sweep --queue with pxl worker', () => {
 
     // A third machine, with an empty runs folder.
     const c = startWorker(redis.url, join(dir, 'c'));
+    workers.push(c);
     const followed = await pxlAsync([...args, '--reporter', 'json'], { env });
     expect(followed.status, followed.stderr).toBe(1); // bad-data failed
     const end = lines(followed.stdout).find((e) => e.type === 'sweep-end')!;
@@ -152,8 +172,10 @@ describe('pxl sweep --queue with pxl worker', () => {
     expect(long.info).toMatchObject({ runId: before.info.runId, status: 'FINISHED' });
     const history = await client.getMetricHistory(long.info.runId, 'train/loss');
     expect(history.map((m) => m.step)).toEqual(steps(60));
-    const reference = uninterruptedLosses(join(runsDir, 'sweeps', sweep, 'members', 'long.yaml'), join(dir, 'local'));
-    expect(history.map((m) => m.value)).toEqual(steps(60).map((s) => reference.get(s)));
+    const reference = uninterrupted(join(runsDir, 'sweeps', sweep, 'members', 'long.yaml'), join(dir, 'local'));
+    expect(history.map((m) => m.value)).toEqual(steps(60).map((s) => reference.losses.get(s)));
+    // The best checkpoint came along (the final grid is drawn from it): the same as the uninterrupted run's.
+    expect(endOf(longRow.result!.runDir)).toEqual(endOf(reference.runDir));
     expect((await client.getMetricHistory(long.info.runId, 'test/bits_per_dim')).map((m) => m.step)).toEqual(steps(12).map((i) => i * 5));
 
     // The results, from MLflow alone: the member folders are on the workers.
@@ -163,7 +185,7 @@ describe('pxl sweep --queue with pxl worker', () => {
     expect(table.runs.map((r) => [r.label, r.status, r.results.steps]).sort()).toEqual([['bad-data', 'failed', null], ['long', 'finished', 60], ['short', 'finished', 8]]);
     expect((await client.getRun(parent)).info.status).toBe('FAILED');
     await queue.close();
-  }, 300_000);
+  }, 420_000);
 
   it('ends with every member finished and none run twice when Redis restarts and MLflow is down mid-sweep', async () => {
     const dir = tempDir();
@@ -187,9 +209,10 @@ describe('pxl sweep --queue with pxl worker', () => {
     expect((await pxlAsync([...args, '--detach'], { env })).status).toBe(0);
     for (const m of ['bn', 'no-bn']) await waitForJob(queue, await jobIdOf(queue, m), (j) => (asProgress(j.progress)?.step ?? 0) >= 3);
 
+    // Redis away for 12 s, longer than BullMQ's default reconnect backoff (tries after 2.7 and
+    // 10.1 s, the next at 30.1 s) tolerates with a 30 s lock; MLflow down meanwhile.
     proxy.down();
-    await redis.restart();
-    await new Promise((r) => setTimeout(r, 6000));
+    await redis.restart(12_000);
     proxy.up();
     expect(proxy.refused()).toBeGreaterThan(0);
 

@@ -8,7 +8,8 @@ import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { softmaxRows } from '../../src/sample/draw.js';
 import { samplerFor, type SampleMethod, type SampleResult } from '../../src/sample/index.js';
 import { smallModel } from '../helpers/models.js';
-import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
+import { nativeParts, setNativeParts } from '../../src/backend/native-ops.js';
+import { liveNativeTensors, nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 beforeAll(async () => {
   tf.env().set('PROD', true);
@@ -91,8 +92,10 @@ async function sameImages(c: Case): Promise<void> {
   perturbNorms(model);
   const naive = await run('naive', model, c.temperature ?? 1);
   const before = tf.memory().numTensors;
+  const beforeNative = liveNativeTensors(tf.backend());
   const cached = await run('cached', model, c.temperature ?? 1);
   expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+  expect(liveNativeTensors(tf.backend()), 'TensorFlow tensors left behind').toBe(beforeNative);
 
   const { height, width, channels } = model.image;
   expect(cached.probs).toHaveLength(height * width * channels);
@@ -124,12 +127,31 @@ describe.skipIf(skipNative())('cached sampling gives the naive sampler its image
   afterAll(async () => {
     await initBackend('wasm');
   });
+  // Every residual case: their per-position ops are direct TensorFlow calls here (native-position-ops.ts); the gated RGB ones too.
   const rgb = (c: Case) => c.image?.channels === 3;
-  const native = [cases[1], cases[5], ...cases.filter(rgb), ...gatedCases.slice(0, 3), ...gatedCases.filter(rgb)];
+  const native = [...cases, ...gatedCases.slice(0, 3), ...gatedCases.filter(rgb)];
   it.each(native.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     if (loadError) expect.fail(`the native backend does not start: ${loadError} (${nativeMissingAdvice()})`);
     expect(tf.getBackend()).toBe('tensorflow');
     await sameImages(c);
+  });
+
+  it('draws with direct TensorFlow calls what it draws with tfjs\'s ops, logits to float rounding', async () => {
+    if (loadError) expect.fail(`the native backend does not start: ${loadError} (${nativeMissingAdvice()})`);
+    const model = new PixelCNN({ ...base, ...cases[0].model }, square, 5);
+    perturbNorms(model);
+    const all = nativeParts();
+    const direct = await run('cached', model, 1);
+    setNativeParts(all.filter((p) => p !== 'position'));
+    let viaTfjs: Run;
+    try {
+      viaTfjs = await run('cached', model, 1);
+    } finally {
+      setNativeParts(all);
+    }
+    expect(direct.result.classes).toEqual(viaTfjs.result.classes);
+    for (let p = 0; p < square.height * square.width; p++) expect(logitError(direct.logits[p], viaTfjs.logits[p]), `logits at pixel ${p}`).toBeLessThan(1e-6);
+    model.dispose();
   });
 });
 

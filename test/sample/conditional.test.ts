@@ -10,7 +10,7 @@ import { softmaxRows } from '../../src/sample/draw.js';
 import { samplerFor, type SampleMethod } from '../../src/sample/index.js';
 import { classRows, sampleRows } from '../../src/sample/rows.js';
 import { smallGatedModel, smallModel } from '../helpers/models.js';
-import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
+import { liveNativeTensors, nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 const image = { height: 6, width: 5, channels: 1 };
 const labels = [0, 1, 2, 2];
@@ -64,8 +64,10 @@ describe.each(['wasm', 'tensorflow'] as const)('cached sampling of a conditional
     perturbNorms(model);
     const naive = await draw('naive', model, labels);
     const before = tf.memory().numTensors;
+    const beforeNative = liveNativeTensors(tf.backend());
     const cached = await draw('cached', model, labels);
     expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+    expect(liveNativeTensors(tf.backend()), 'TensorFlow tensors left behind').toBe(beforeNative);
     for (let p = 0; p < image.height * image.width; p++) expect(maxDiff(cached.probs[p], naive.probs[p]), `probabilities at pixel ${p}`).toBeLessThan(1e-4);
     expect(cached.classes).toEqual(naive.classes);
     // Each image is drawn given its class: the two images of class 2 share the seed's stream

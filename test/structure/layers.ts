@@ -15,7 +15,7 @@ export const ALLOWED: Record<string, string[]> = {
   data: ['config', 'util'],
   model: ['backend', 'config', 'util'],
   checkpoint: ['model', 'util'],
-  sample: ['model', 'data', 'config', 'util'],
+  sample: ['model', 'data', 'backend', 'config', 'util'],
   train: ['checkpoint', 'sample/sampler.ts', 'sample/rows.ts', 'model', 'data', 'backend', 'config', 'events', 'util'],
   store: ['events', 'config', 'util'],
   track: ['events', 'config', 'util'],

@@ -244,4 +244,20 @@ describe('shipped sweeps', () => {
     }
     expect(def.members.map((m) => m.experiment.model.blocks.count)).toEqual([4, 4, 1, 4]);
   });
+
+  it('mnist-quick-gated-vs-residual sets the quick residual and gated models, each with and without class conditioning, against each other', () => {
+    const def = loadSweep(join(ROOT, 'experiments/sweeps/mnist-quick-gated-vs-residual.yaml'));
+    const byName = Object.fromEntries(def.members.map((m) => [m.name, m.experiment]));
+    expect(Object.keys(byName)).toEqual(['residual', 'gated', 'residual-class', 'gated-class']);
+    const model = (f: string) => loadExperiment(join(ROOT, 'experiments', f)).experiment.model;
+    const byClass = { type: 'class', classes: 10 };
+    expect(byName.residual.model).toEqual(model('mnist-quick.yaml'));
+    expect(byName.gated.model).toEqual(model('mnist-quick-gated.yaml'));
+    expect(byName['residual-class'].model).toEqual({ ...model('mnist-quick.yaml'), conditioning: byClass });
+    expect(byName['gated-class'].model).toEqual({ ...model('mnist-quick-gated.yaml'), conditioning: byClass });
+    // The same wall-clock budget: the gated models take 1.56x as long a step, so 450 / 1.56 = 290 steps.
+    expect(def.members.map((m) => m.experiment.train.steps)).toEqual([450, 290, 450, 290]);
+    for (const m of def.members) expect(m.experiment.dataset.validation).toBe(2000);
+    expect(byName['gated-class'].sample.classes).toBe('all');
+  });
 });

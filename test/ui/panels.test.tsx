@@ -54,6 +54,16 @@ describe('dashboard panels', () => {
     expect(lines.length).toBeLessThan(SIZE.rows);
   });
 
+  it('on a GPU: the header names the GPU, its driver and TensorFlow; on 80 columns the GPU and driver still show', async () => {
+    const [start] = run.events as [Extract<RunEvent, { type: 'start' }>];
+    const onGpu = { ...start, backend: 'tensorflow-gpu', device: 'GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1' };
+    const wide = await frame(stateOf([onGpu]), { columns: 140, rows: 40 });
+    expect(wide[1]).toBe('tensorflow-gpu · GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.15.1 · mnist 64 train / 16 test · 28×28×1');
+    const narrow = await frame(stateOf([onGpu]), { columns: 80, rows: 40 });
+    expect(narrow[1]).toBe('tensorflow-gpu · GPU: NVIDIA H100 80GB HBM3 (driver 550.54.15), TensorFlow 2.1…');
+    expect(narrow[2]).toMatch(/^epoch 1\/1/); // the header stays two rows
+  });
+
   it('training: progress with rates, the loss chart, the latest train bits/dim', async () => {
     const events = run.until(is('step', 3));
     const last = events[events.length - 1] as Extract<RunEvent, { type: 'step' }>;

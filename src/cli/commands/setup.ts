@@ -23,7 +23,7 @@ export function registerSetupCommand(program: Command): void {
     .description(
       'build @tensorflow/tfjs-node against the tensorflow-cpu wheel (about a minute; needs pip, a C++ compiler and python3), ' +
         'or with --gpu @tensorflow/tfjs-node-gpu against the CUDA tensorflow wheel and NVIDIA\'s CUDA/cuDNN wheels ' +
-        '(2.4 GB of downloads, 3.8 GB unpacked; needs only the NVIDIA driver); a second run only verifies',
+        '(2.4 GB of downloads, 4.0 GB unpacked; needs only the NVIDIA driver); a second run only verifies',
     )
     .option('--gpu', 'the GPU build: @tensorflow/tfjs-node-gpu with CUDA 12.2 and cuDNN 8.9 from PyPI, inside node_modules')
     .option('--without-driver', 'with --gpu: build even where no usable NVIDIA driver is (CI, image builds); it then runs on the CPU')
