@@ -1,8 +1,8 @@
 // Naive against cached sampling, 64 samples, on the best available backend, for a small model (4
-// blocks, h=16), the seed model and the gated model of experiments/mnist-gated.yaml (untrained
+// blocks, h=16), the seed model, the gated model of experiments/mnist-gated.yaml and a 32x32x3 colour model (untrained
 // weights: the cost does not depend on their values).
 //
-//   npm run bench:sampling [-- --configs small,seed,gated --naive-positions 5 --repeats 3 --count 64]
+//   npm run bench:sampling [-- --configs small,seed,gated,colour --naive-positions 5 --repeats 3 --count 64]
 //
 // Naive sampling costs one identical full forward pass per pixel position, so where a full
 // naive run would take hours it is timed over its first few positions and extrapolated to
@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { nativeParts, setNativeParts, type NativePart } from '../src/backend/native-ops.js';
 import { loadExperiment } from '../src/config/load.js';
-import { PixelCNN } from '../src/model/pixelcnn.js';
+import { PixelCNN, type ImageShape } from '../src/model/pixelcnn.js';
 import { softmaxRows } from '../src/sample/draw.js';
 import { samplerFor, type SampleMethod } from '../src/sample/index.js';
 import { countBackendOps } from './backend-ops.js';
@@ -28,10 +28,12 @@ import { countBackendOps } from './backend-ops.js';
  * holds about 8 GB of activations, past wasm's 4 GB heap, so it runs 4 batches of 16;
  * its time is linear in the batch (on wasm: 0.38 s per image and position at 8 and at 16).
  */
-const CONFIGS: Record<string, { file: string; sets?: string[]; naivePositions: number | 'all'; naiveBatch: number }> = {
+const CONFIGS: Record<string, { file: string; sets?: string[]; naivePositions: number | 'all'; naiveBatch: number; image?: ImageShape }> = {
   small: { file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=4', 'model.hidden=16'], naivePositions: 'all', naiveBatch: 64 },
   seed: { file: 'experiments/mnist-15block.yaml', naivePositions: 5, naiveBatch: 16 },
   gated: { file: 'experiments/mnist-gated.yaml', naivePositions: 5, naiveBatch: 64 },
+  // 32x32x3 with channel-ordered masks: each pixel is drawn R, G, then B, three model passes per position.
+  colour: { file: 'experiments/cifar10-pixelcnn.yaml', sets: ['model.blocks.count=5', 'model.hidden=30', 'dataset.dir=null', 'dataset.name=mnist', 'dataset.validation=none'], naivePositions: 5, naiveBatch: 64, image: { height: 32, width: 32, channels: 3 } },
 };
 const MNIST = { height: 28, width: 28, channels: 1 };
 const ALL_PARTS = nativeParts();
@@ -89,7 +91,7 @@ async function runFor(method: SampleMethod, model: PixelCNN, count: number, posi
     if (done === positions && done < total) throw new Stop();
   };
   try {
-    await samplerFor(method).sample(model, { count, temperature: 1, seed: SEED, onProgress, onLogits: (p, l) => (logits[p] = l.slice()) });
+    await samplerFor(method).sample(model, { count, temperature: 1, seed: SEED, onProgress, onLogits: (p, l, c) => (logits[p * model.image.channels + c] = l.slice()) });
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
   }
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
     : [{ name: backend.name, parts: ALL_PARTS }];
   console.log(`backend: ${backend.name} (${backend.device}); ${backend.note}`);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; load average ${load()} (1 / 5 / 15 min) at start`);
-  console.log(`${COUNT} samples of ${MNIST.height}x${MNIST.width}x${MNIST.channels} per run; cached: median of ${repeats} runs${variants.length > 1 ? ` of each variant, taking turns: ${variants.map((v) => v.name).join(', ')}` : ''}\n`);
+  console.log(`${COUNT} samples per run (${MNIST.height}x${MNIST.width}x${MNIST.channels} unless the config says); cached: median of ${repeats} runs${variants.length > 1 ? ` of each variant, taking turns: ${variants.map((v) => v.name).join(', ')}` : ''}\n`);
 
   const total = MNIST.height * MNIST.width;
   const rows = [['config', 'naive', ...variants.map((v) => `cached ${v.name}`), 'naive / cached', 'max |p naive - p cached|', 'load at end']];
@@ -193,7 +195,8 @@ async function main(): Promise<void> {
     const { file, sets, naivePositions } = CONFIGS[name];
     const naiveBatch = Math.min(CONFIGS[name].naiveBatch, COUNT);
     const experiment = loadExperiment(file, sets).experiment;
-    const model = new PixelCNN(experiment.model, MNIST, experiment.seed);
+    const model = new PixelCNN(experiment.model, CONFIGS[name].image ?? MNIST, experiment.seed);
+    const total = model.image.height * model.image.width;
     const positions = values['naive-positions'] ? Number(values['naive-positions']) : naivePositions === 'all' ? total : naivePositions;
     const cached = await timeCached(model, repeats, variants);
     for (const [k, v] of variants.entries()) {

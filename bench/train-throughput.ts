@@ -1,8 +1,8 @@
 // Training throughput of real PixelCNNs on real MNIST batches: images/s and GFLOP/s for
-// a small model, the quick config, a medium one and the reference model, on the backend `auto`
+// a small model, the quick config, a medium one, the reference model and a 32x32x3 colour model, on the backend `auto`
 // picks (or --backend). Medians over timed steps after warm-up, with the CPU time per step (all
 // threads) and the load average.
-//   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed]
+//   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed,colour]
 //   npm run bench:train -- --variants [--steps 30]: the quick config's step with and without each
 //   training-recipe feature (weight averaging, weight decay, clipping by global norm), the
 //   variants taking turns step by step so that load changes hit them alike.
@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
 import { BackendUnavailableError, initBackend, type BackendRequest } from '../src/backend/index.js';
 import { loadExperiment } from '../src/config/load.js';
-import { EpochOrder, loadDataset } from '../src/data/index.js';
+import { EpochOrder, loadDataset, type ImageSet } from '../src/data/index.js';
 import { PixelCNN } from '../src/model/pixelcnn.js';
 import { measureStepMemory, memoryBudget, stepBytes } from '../src/train/memory.js';
 import { makeOptimizer } from '../src/train/optimizer.js';
@@ -28,7 +28,26 @@ const CONFIGS = [
   { key: 'quick', label: 'quick (6 5x5 blocks, h=32)', file: 'experiments/mnist-quick.yaml', sets: [], steps: 10 },
   { key: 'medium', label: 'medium (5 blocks, h=32)', file: 'experiments/mnist-15block.yaml', sets: ['model.blocks.count=5', 'model.hidden=32'], steps: 10 },
   { key: 'seed', label: 'reference (15 blocks, h=128)', file: 'experiments/mnist-15block.yaml', sets: [], steps: 3 },
+  // The colour model of the CIFAR-10 experiment, narrowed: 32x32x3 with channel-ordered masks, on MNIST digits framed and tinted.
+  { key: 'colour', label: 'colour 32x32x3 (5 blocks, h=30)', file: 'experiments/cifar10-pixelcnn.yaml', sets: ['model.blocks.count=5', 'model.hidden=30', 'dataset.dir=null', 'dataset.name=mnist', 'dataset.validation=none'], steps: 10, image: { height: 32, width: 32, channels: 3 } },
 ];
+
+const MNIST = { height: 28, width: 28, channels: 1 };
+
+/** The first `count` MNIST digits in a 32x32 frame, tinted (R, G, B scaled differently per image): real strokes at the colour shape. */
+function framedColour(set: ImageSet, count: number): ImageSet {
+  const images = new Uint8Array(count * 32 * 32 * 3);
+  for (let n = 0; n < count; n++) {
+    const tint = [1, ((n * 37) % 100) / 100, ((n * 71) % 100) / 100];
+    for (let r = 0; r < 28; r++) {
+      for (let c = 0; c < 28; c++) {
+        const v = set.images[(n * 28 + r) * 28 + c];
+        for (let k = 0; k < 3; k++) images[((n * 32 + r + 2) * 32 + c + 2) * 3 + k] = Math.round(v * tint[k]);
+      }
+    }
+  }
+  return { count, images, labels: null };
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -120,18 +139,20 @@ async function main(): Promise<void> {
   for (const c of CONFIGS.filter((x) => wanted.includes(x.key))) {
     const steps = Number(args.get('steps') ?? c.steps);
     const { experiment: e } = loadExperiment(c.file, [...c.sets, `train.batch_size=${batch}`]);
-    const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
+    const image = c.image ?? MNIST;
+    const set = c.image ? framedColour(data.train, 4096) : data.train;
+    const model = new PixelCNN(e.model, image, 0);
     const optimizer = makeOptimizer(e.train.optimizer);
-    const order = new EpochOrder(0, data.train.count, batch);
+    const order = new EpochOrder(0, set.count, batch);
     // As pxl run does with train.recompute auto: recompute blocks when a step would not fit (the seed model on wasm).
     const budget = memoryBudget(backend.name);
-    const recompute = Number.isFinite(budget) && stepBytes(await measureStepMemory(e.model, { height: 28, width: 28, channels: 1 }, false), batch) > budget;
+    const recompute = Number.isFinite(budget) && stepBytes(await measureStepMemory(e.model, image, false), batch) > budget;
     const times: number[] = [];
     const cpuTimes: number[] = [];
     for (let s = 0; s < steps + 2; s++) {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const loss = trainStep(model, optimizer, data.train, order.forStep(s), e.model.color_levels, recompute);
+      const loss = trainStep(model, optimizer, set, order.forStep(s), e.model.color_levels, recompute);
       await loss.data();
       loss.dispose();
       const c = process.cpuUsage(c0);

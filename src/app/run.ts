@@ -27,6 +27,7 @@ import { lockRun } from '../store/lock.js';
 import { checkResumeConfig, show } from '../store/resume-config.js';
 import { ConfigError } from '../config/diagnostics.js';
 import { locate } from '../config/compose.js';
+import { channelGroupProblem } from '../config/widths.js';
 import { latestCheckpoint, readCheckpoint } from '../checkpoint/checkpoint.js';
 import type { RunEvent, RunListener, RunSummary, TrackingEvent } from '../events/run-events.js';
 import { redactUri, type MlflowAuth } from '../track/mlflow-client.js';
@@ -115,6 +116,7 @@ export async function prepareExperiment(
   const backend = await initBackend(experiment.backend, { wasmThreads: wasmThreadsFromEnv() });
   const loaded = await loadDataset(experiment.dataset);
   checkClassLabels(experiment, loaded, sources);
+  checkChannelGroups(experiment, loaded.channels, sources);
   const data = splitValidation(loaded, experiment.dataset.validation, experiment.seed);
   try {
     schedule(experiment, data.train.count);
@@ -126,6 +128,13 @@ export async function prepareExperiment(
   const recompute = await planMemory(experiment, image, backend);
   const model = new PixelCNN(experiment.model, image, experiment.seed);
   return { backend, data, model, recompute };
+}
+
+/** A colour model's width must split into one group per channel: the images of a folder say how many channels there are. */
+export function checkChannelGroups(experiment: Experiment, channels: number, sources: readonly SourceFile[]): void {
+  const problem = channelGroupProblem(experiment.model.hidden, channels, experiment.model.blocks.type);
+  if (!problem) return;
+  throw new ConfigError([{ location: locate(sources, ['model', 'hidden'], 'value'), path: 'model.hidden', message: problem }]);
 }
 
 /** A class-conditional model needs labels for every image, each within its classes: else bad input, located at the setting. */

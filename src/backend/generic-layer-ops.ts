@@ -26,7 +26,7 @@ export function padOrCrop(x: tf.Tensor4D, p: WindowPadding): tf.Tensor4D {
  * zeros between its taps: the same sums (the zeros add nothing) for more arithmetic.
  */
 export function windowConv(x: tf.Tensor4D, conv: WindowConvParams): tf.Tensor4D {
-  return tf.fused.conv2d({ x: padOrCrop(x, conv.padding), filter: dilatedKernel(conv.weight, conv.dilation), strides: 1, pad: 'valid', bias: conv.bias });
+  return tf.fused.conv2d({ x: padOrCrop(x, conv.padding), filter: dilatedKernel(conv.kernel(), conv.dilation), strides: 1, pad: 'valid', bias: conv.bias });
 }
 
 /** [r, c, in, out] -> [(r-1)d+1, (c-1)d+1, in, out], d-1 zero rows and columns between the taps. */

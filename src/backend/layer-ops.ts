@@ -41,6 +41,10 @@ export interface WindowConvParams {
   /** Taps `dilation` apart in both directions. */
   readonly dilation: number;
   readonly padding: WindowPadding;
+  /** The 0/1 mask [rows, cols, in, out] (a colour image's channel groups at the pixel itself), or null. */
+  readonly mask: tf.Tensor4D | null;
+  /** The kernel as the graph uses it: weight × mask. */
+  kernel(): tf.Tensor4D;
 }
 
 /** A batch norm layer's parameters and running statistics (PyTorch's BatchNorm2d conventions). */
@@ -78,7 +82,7 @@ export const layerOps = {
     return ops ? native.maskedConv(ops, x, conv, inputGradient, true) : generic.maskedConv(x, conv);
   },
 
-  /** conv(padOrCrop(x, padding), weight, dilation) + bias, 'VALID'; no mask (the window is the mask). */
+  /** conv(padOrCrop(x, padding), weight × mask, dilation) + bias, 'VALID' (the window is the spatial mask). */
   windowConv(x: tf.Tensor4D, conv: WindowConvParams, inputGradient = true): tf.Tensor4D {
     const ops = nativeOps('conv');
     return ops ? native.windowConv(ops, x, conv, inputGradient, true) : generic.windowConv(x, conv);

@@ -115,14 +115,19 @@ export function windowConv(ops: NativeOps, x: tf.Tensor4D, conv: WindowConvParam
   const d = conv.dilation;
   const p = conv.padding;
   const unpad = (g: tf.Tensor4D): tf.Tensor => padOrCrop(g, { top: -p.top, bottom: -p.bottom, left: -p.left, right: -p.right });
+  // A colour image's horizontal stack masks the pixel itself by channel group: weight × mask, and its gradient masked alike.
+  const mask = conv.mask;
   const forward = (input: tf.Tensor4D, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const padded = padOrCrop(input, p);
-    save([padded, w]);
-    const y = ops.conv2d(padded, w as tf.Tensor4D, 'VALID', d);
+    const filter = mask ? tf.mul(w, mask) : w;
+    save([padded, filter]);
+    const y = ops.conv2d(padded, filter as tf.Tensor4D, 'VALID', d);
     return addBias ? (tf.add(y, b) as tf.Tensor4D) : y;
   };
-  const paramGrads = (dy: tf.Tensor, padded: tf.Tensor, w: tf.Tensor) =>
-    [ops.conv2dBackpropFilter(padded as tf.Tensor4D, dy as tf.Tensor4D, w.shape, 'VALID', d), tf.sum(dy, [0, 1, 2])];
+  const paramGrads = (dy: tf.Tensor, padded: tf.Tensor, w: tf.Tensor) => {
+    const dw = ops.conv2dBackpropFilter(padded as tf.Tensor4D, dy as tf.Tensor4D, w.shape, 'VALID', d);
+    return [mask ? tf.mul(dw, mask) : dw, tf.sum(dy, [0, 1, 2])];
+  };
   if (!inputGradient) {
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [w, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];

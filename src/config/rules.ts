@@ -4,6 +4,7 @@ import type { Diagnostic } from './diagnostics.js';
 import { locate } from './compose.js';
 import type { SourceFile } from './source.js';
 import type { Experiment } from './types.js';
+import { channelGroupProblem, DATASET_CHANNELS } from './widths.js';
 
 interface Finding {
   path: string[];
@@ -103,6 +104,11 @@ const RULES: Rule[] = [
       : [],
   ...conditioningRules(),
   ...recipeRules(),
+  (e) => {
+    const channels = DATASET_CHANNELS[e.dataset.name];
+    const problem = channels ? channelGroupProblem(e.model.hidden, channels, e.model.blocks.type) : null;
+    return problem ? [{ path: ['model', 'hidden'], message: problem }] : [];
+  },
 ];
 
 /** The largest grid, in images: sample.count's maximum in the schema. */

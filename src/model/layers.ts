@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { layerOps, type ConvParams, type NormParams, type WindowConvParams, type WindowPadding } from '../backend/layer-ops.js';
 import type { MaskType } from '../config/types.js';
 import type { Rng } from '../util/random.js';
-import { kernelMask } from './masks.js';
+import { kernelMask, windowMask, type ChannelGroups } from './masks.js';
 
 /** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default conv init, so results compare with the reference. */
 function uniformInit(shape: number[], fanIn: number, rng: Rng): tf.Tensor {
@@ -36,13 +36,18 @@ export interface ConvSpec {
   in: number;
   out: number;
   mask: MaskType | null;
+  /** Colour images: the channel groups the centre tap is masked by (a 1x1 mask-B conv then masks too). */
+  groups?: ChannelGroups | null;
 }
+
+/** More than one channel group: the centre tap is masked by group. */
+export const byGroup = (g: ChannelGroups | null | undefined): g is ChannelGroups => !!g && g.groups > 1;
 
 export class Conv2D implements ConvParams {
   readonly spec: ConvSpec;
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
-  /** The 0/1 mask tensor, or null for an unmasked conv (or a 1x1 mask-B conv, which masks nothing). */
+  /** The 0/1 mask tensor, or null for an unmasked conv (or a 1x1 mask-B conv of one channel group, which masks nothing). */
   readonly mask: tf.Tensor4D | null;
 
   constructor(spec: ConvSpec, rng: Rng, scope: string) {
@@ -51,8 +56,8 @@ export class Conv2D implements ConvParams {
     const fanIn = cin * k * k;
     this.weight = tf.variable(uniformInit([k, k, cin, cout], fanIn, rng), true, `${scope}/${spec.name}/weight`);
     this.bias = tf.variable(uniformInit([cout], fanIn, rng), true, `${scope}/${spec.name}/bias`);
-    const masked = spec.mask !== null && !(k === 1 && spec.mask === 'B');
-    this.mask = masked ? tf.keep(tf.tensor4d(kernelMask(k, spec.mask!, cin, cout), [k, k, cin, cout])) : null;
+    const masked = spec.mask !== null && !(k === 1 && spec.mask === 'B' && !byGroup(spec.groups));
+    this.mask = masked ? tf.keep(tf.tensor4d(kernelMask(k, spec.mask!, cin, cout, spec.groups ?? null), [k, k, cin, cout])) : null;
   }
 
   get name(): string {
@@ -139,11 +144,12 @@ export class BatchNorm implements NormParams {
 }
 
 /**
- * The convs of Gated PixelCNN's two stacks, which need no mask because their kernels only
+ * The convs of Gated PixelCNN's two stacks, which need no spatial mask because their kernels only
  * cover what a position may see: vertical, a (k/2+1) x k kernel over the rows above and the
  * row itself (the horizontal stack reads it one row down, see shiftDown); horizontal, a
  * 1 x (k/2+1) kernel over the pixels to the left and the pixel itself (mask B), or a
- * 1 x k/2 kernel over the pixels to the left only (mask A). Taps are `dilation` apart.
+ * 1 x k/2 kernel over the pixels to the left only (mask A). Taps are `dilation` apart. For
+ * colour images the horizontal kernel also covers the pixel itself, masked by channel group.
  */
 export interface StackConvSpec {
   name: string;
@@ -154,14 +160,17 @@ export interface StackConvSpec {
   mask: MaskType | null;
   in: number;
   out: number;
+  /** Colour images, horizontal stack: the channel groups its anchor tap (the pixel itself) is masked by. */
+  groups?: ChannelGroups | null;
 }
 
 /** The kernel's rows and columns, and which of them sits at the output position (the anchor). */
 export function stackWindow(spec: StackConvSpec): { rows: number; cols: number; anchorRow: number; anchorCol: number } {
   const c = spec.kernel >> 1;
   if (spec.stack === 'vertical') return { rows: c + 1, cols: spec.kernel, anchorRow: c, anchorCol: c };
-  // Mask A: the k/2 taps left of the pixel, as if the anchor were one past the last tap.
-  return spec.mask === 'A' ? { rows: 1, cols: c, anchorRow: 0, anchorCol: c } : { rows: 1, cols: c + 1, anchorRow: 0, anchorCol: c };
+  // Mask A: the k/2 taps left of the pixel, as if the anchor were one past the last tap; with
+  // channel groups the pixel itself is a tap too, masked by group (later channels see earlier ones).
+  return spec.mask === 'A' && !byGroup(spec.groups) ? { rows: 1, cols: c, anchorRow: 0, anchorCol: c } : { rows: 1, cols: c + 1, anchorRow: 0, anchorCol: c };
 }
 
 export class StackConv implements WindowConvParams {
@@ -171,6 +180,8 @@ export class StackConv implements WindowConvParams {
   readonly dilation: number;
   /** Zero padding (negative: cropping) that makes a 'VALID' conv put each output at its anchor. */
   readonly padding: WindowPadding;
+  /** The anchor tap's mask by channel group [rows, cols, in, out] (horizontal stack, colour images), else null. */
+  readonly mask: tf.Tensor4D | null;
 
   constructor(spec: StackConvSpec, rng: Rng, scope: string) {
     this.spec = spec;
@@ -180,10 +191,18 @@ export class StackConv implements WindowConvParams {
     const fanIn = rows * cols * spec.in;
     this.weight = tf.variable(uniformInit([rows, cols, spec.in, spec.out], fanIn, rng), true, `${scope}/${spec.name}/weight`);
     this.bias = tf.variable(uniformInit([spec.out], fanIn, rng), true, `${scope}/${spec.name}/bias`);
+    const masked = spec.stack === 'horizontal' && byGroup(spec.groups);
+    const shape: [number, number, number, number] = [rows, cols, spec.in, spec.out];
+    this.mask = masked ? tf.keep(tf.tensor4d(windowMask(rows, cols, anchorRow * cols + anchorCol, spec.mask ?? 'B', spec.in, spec.out, spec.groups!), shape)) : null;
   }
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /** The kernel as the graph uses it: weight × mask. */
+  kernel(): tf.Tensor4D {
+    return (this.mask ? tf.mul(this.weight, this.mask) : this.weight) as tf.Tensor4D;
   }
 
   apply(x: tf.Tensor4D, inputGradient = true): tf.Tensor4D {
@@ -201,5 +220,6 @@ export class StackConv implements WindowConvParams {
   dispose(): void {
     this.weight.dispose();
     this.bias.dispose();
+    this.mask?.dispose();
   }
 }

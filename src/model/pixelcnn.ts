@@ -12,6 +12,7 @@ import { recomputedInBackward } from '../backend/frugal-backprop.js';
 import { layerOps } from '../backend/layer-ops.js';
 import { addClassBias, classBias, conditioningClasses, type ClassBias } from './conditioning.js';
 import { BatchNorm, Conv2D, gate, newScope, relu, shiftDown, StackConv, type ConvSpec, type StackConvSpec } from './layers.js';
+import { channelGroupProblem, groupsOf, type GroupsFn } from './channel-groups.js';
 
 export interface ImageShape {
   height: number;
@@ -90,6 +91,9 @@ export class PixelCNN {
     const rng = createRng(deriveSeed(seed, 'init'));
     const scope = newScope();
     const h = config.hidden;
+    const problem = channelGroupProblem(h, image.channels, config.blocks.type);
+    if (problem) throw new Error(`model.hidden: ${problem}`);
+    const g = groupsOf(image.channels);
     const bn = (name: string, c: number) => (config.batch_norm ? new BatchNorm(name, c, scope) : null);
     const conv = (spec: ConvSpec) => new Conv2D(spec, rng, scope);
     const stackConv = (spec: StackConvSpec) => new StackConv(spec, rng, scope);
@@ -98,19 +102,21 @@ export class PixelCNN {
     const bias = (name: string, c: number) => classBias(config, name, c, classRng, scope);
     const isGated = config.blocks.type === 'gated';
     this.input = isGated ? null : {
-      conv: conv({ name: 'input.conv', kernel: config.input.kernel_size, in: image.channels, out: 2 * h, mask: config.input.mask }),
+      conv: conv({ name: 'input.conv', kernel: config.input.kernel_size, in: image.channels, out: 2 * h, mask: config.input.mask, groups: g(1, 1) }),
       bn: bn('input.bn', 2 * h),
     };
-    this.blocks = isGated ? [] : Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn, bias));
-    this.gated = isGated ? this.gatedLayers(conv, stackConv, bn, bias) : null;
+    this.blocks = isGated ? [] : Array.from({ length: config.blocks.count }, (_, i) => this.residualBlock(`blocks.${i}`, conv, bn, bias, g));
+    this.gated = isGated ? this.gatedLayers(conv, stackConv, bn, bias, g) : null;
     // What the head reads: the residual stream (2h channels), or the horizontal stack (h; plus the skips, h).
     const stream = isGated ? h : 2 * h;
     const convs: Conv2D[] = [];
     for (let i = 0; i < config.head.convs; i++) {
-      convs.push(conv({ name: `head.conv${i + 1}`, kernel: 1, in: i === 0 ? stream : h, out: h, mask: config.head.mask }));
+      convs.push(conv({ name: `head.conv${i + 1}`, kernel: 1, in: i === 0 ? stream : h, out: h, mask: config.head.mask, groups: g(1, 1) }));
     }
     const outIn = config.head.convs > 0 ? h : stream;
-    this.head = { convs, out: conv({ name: 'head.out', kernel: 1, in: outIn, out: image.channels * config.color_levels, mask: null }) };
+    // The logits of channel c are the c-th group of outputs: they see the features of channels <= c.
+    const out = conv({ name: 'head.out', kernel: 1, in: outIn, out: image.channels * config.color_levels, mask: g.ordered ? 'B' : null, groups: g(1, 1) });
+    this.head = { convs, out };
   }
 
   private residualBlock(
@@ -118,15 +124,18 @@ export class PixelCNN {
     conv: (spec: ConvSpec) => Conv2D,
     bn: (name: string, c: number) => BatchNorm | null,
     bias: (name: string, c: number) => ClassBias | null,
+    g: GroupsFn,
   ): ResidualBlock {
     const h = this.config.hidden;
     const { kernel_size: k, mask } = this.config.blocks;
+    // Colour images: the 1x1 convs mix channels, so they are masked by group too (mask B).
+    const pointwise = g.ordered ? 'B' : null;
     return {
-      conv1: conv({ name: `${name}.conv1`, kernel: 1, in: 2 * h, out: h, mask: null }),
+      conv1: conv({ name: `${name}.conv1`, kernel: 1, in: 2 * h, out: h, mask: pointwise, groups: g(1, 1) }),
       bn1: bn(`${name}.bn1`, h),
-      conv2: conv({ name: `${name}.conv2`, kernel: k, in: h, out: h, mask }),
+      conv2: conv({ name: `${name}.conv2`, kernel: k, in: h, out: h, mask, groups: g(1, 1) }),
       bn2: bn(`${name}.bn2`, h),
-      conv3: conv({ name: `${name}.conv3`, kernel: 1, in: h, out: 2 * h, mask: null }),
+      conv3: conv({ name: `${name}.conv3`, kernel: 1, in: h, out: 2 * h, mask: pointwise, groups: g(1, 1) }),
       bn3: bn(`${name}.bn3`, 2 * h),
       classBias: bias(name, h),
     };
@@ -137,6 +146,7 @@ export class PixelCNN {
     stackConv: (spec: StackConvSpec) => StackConv,
     bn: (name: string, c: number) => BatchNorm | null,
     bias: (name: string, c: number) => ClassBias | null,
+    g: GroupsFn,
   ): { input: GatedInput; blocks: GatedBlock[] } {
     const h = this.config.hidden;
     const { kernel_size: k, mask, dilations, skip_connections: skips } = this.config.blocks;
@@ -145,21 +155,25 @@ export class PixelCNN {
     const input: GatedInput = {
       vertical: stackConv({ name: 'input.vertical', stack: 'vertical', kernel: k0, dilation: 1, mask: null, in: C, out: h }),
       vbn: bn('input.vbn', h),
-      horizontal: stackConv({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: this.config.input.mask, in: C, out: h }),
+      horizontal: stackConv({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: this.config.input.mask, in: C, out: h, groups: g(1, 1) }),
       hbn: bn('input.hbn', h),
     };
     const blocks = Array.from({ length: this.config.blocks.count }, (_, i): GatedBlock => {
       const n = `blocks.${i}`;
       const dilation = dilations?.[i] ?? 1;
+      // Colour images: the horizontal stack's 2h channels are grouped within each gate half, so
+      // the gate keeps groups aligned; the vertical stack and the link carry only rows above,
+      // which every group may see, so they stay unmasked; the 1x1 convs after the gate are masked B.
+      const pointwise = g.ordered ? 'B' : null;
       return {
         vertical: stackConv({ name: `${n}.vertical`, stack: 'vertical', kernel: k, dilation, mask: null, in: h, out: 2 * h }),
         vbn: bn(`${n}.vbn`, 2 * h),
-        horizontal: stackConv({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h }),
+        horizontal: stackConv({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h, groups: g(1, 2) }),
         hbn: bn(`${n}.hbn`, 2 * h),
         link: conv({ name: `${n}.link`, kernel: 1, in: 2 * h, out: 2 * h, mask: null }),
-        out: conv({ name: `${n}.out`, kernel: 1, in: h, out: h, mask: null }),
+        out: conv({ name: `${n}.out`, kernel: 1, in: h, out: h, mask: pointwise, groups: g(1, 1) }),
         obn: bn(`${n}.obn`, h),
-        skip: skips ? conv({ name: `${n}.skip`, kernel: 1, in: h, out: h, mask: null }) : null,
+        skip: skips ? conv({ name: `${n}.skip`, kernel: 1, in: h, out: h, mask: pointwise, groups: g(1, 1) }) : null,
         vClassBias: bias(`${n}.vertical`, 2 * h),
         hClassBias: bias(`${n}.horizontal`, 2 * h),
       };
@@ -350,7 +364,7 @@ export class PixelCNN {
     const { height: H, width: W } = this.image;
     const conv = (c: Conv2D, depth: number): LayerRow => ({
       name: c.spec.name,
-      type: c.mask ? `masked conv ${c.spec.kernel}x${c.spec.kernel} (${c.spec.mask})` : `conv ${c.spec.kernel}x${c.spec.kernel}${c.spec.mask ? ` (${c.spec.mask})` : ''}`,
+      type: convType(c),
       outputShape: [H, W, c.spec.out],
       params: c.params(),
       depth,
@@ -381,6 +395,12 @@ export class PixelCNN {
   }
 }
 
+/** How `pxl inspect` names a conv: masked when it keeps a mask (a 1x1 one too, by channel group). */
+const convType = (c: Conv2D): string => {
+  const k = `${c.spec.kernel}x${c.spec.kernel}`;
+  return c.mask ? `masked conv ${k} (${c.spec.mask})` : `conv ${k}${c.spec.mask ? ` (${c.spec.mask})` : ''}`;
+};
+
 /** How `pxl inspect` names a stack conv: its kernel's shape, its mask (horizontal), its dilation. */
 export function stackConvType(spec: StackConvSpec, rows: number, cols: number): string {
   const mask = spec.stack === 'horizontal' ? ` (${spec.mask})` : '';
@@ -394,7 +414,7 @@ function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['
     const [rows, cols] = c.weight.shape;
     return { name: c.spec.name, type: stackConvType(c.spec, rows, cols), outputShape: [H, W, c.spec.out], params: c.params(), depth };
   };
-  const conv = (c: Conv2D, depth: number): LayerRow => ({ name: c.spec.name, type: `conv ${c.spec.kernel}x${c.spec.kernel}${c.spec.mask ? ` (${c.spec.mask})` : ''}`, outputShape: [H, W, c.spec.out], params: c.params(), depth });
+  const conv = (c: Conv2D, depth: number): LayerRow => ({ name: c.spec.name, type: convType(c), outputShape: [H, W, c.spec.out], params: c.params(), depth });
   const norm = (b: BatchNorm | null, c: number, depth: number): LayerRow[] =>
     b ? [{ name: b.name, type: 'batch norm', outputShape: [H, W, c], params: b.params(), depth }] : [];
   const { input } = gated;

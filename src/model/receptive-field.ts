@@ -36,6 +36,9 @@ export interface PixelView {
 /** The widest model.hidden the receptive field is measured at (see the file comment). */
 export const MEASURE_WIDTH = 16;
 
+/** The width a model of `hidden` is measured at: at most MEASURE_WIDTH, a multiple of the image channels (channel groups). */
+export const measureWidth = (hidden: number, channels: number): number => Math.min(hidden, MEASURE_WIDTH - (MEASURE_WIDTH % Math.max(1, channels)));
+
 /**
  * Which input pixels the logits at each of `pixels` depend on, in a model compiled from
  * `config` for `image` (at a width of at most MEASURE_WIDTH). All pixels are measured in one
@@ -43,7 +46,7 @@ export const MEASURE_WIDTH = 16;
  * in inference mode, so images do not mix).
  */
 export function receptiveField(config: ModelConfig, image: ImageShape, pixels: { row: number; col: number }[]): PixelView[] {
-  const model = new PixelCNN({ ...config, hidden: Math.min(config.hidden, MEASURE_WIDTH) }, image, 0);
+  const model = new PixelCNN({ ...config, hidden: measureWidth(config.hidden, image.channels) }, image, 0);
   // Native TensorFlow's fused inference ops have no gradient: the generic ops compute the same layers.
   const parts = nativeParts();
   setNativeParts([]);
@@ -79,7 +82,7 @@ function makePositive(model: PixelCNN): void {
   });
 }
 
-/** d(sum of image b's logits at pixels[b]) / d(input), for every b at once: [B, H, W, C]. */
+/** d(sum of image b's logits at pixels[b] (channel 0's)) / d(input), for every b at once: [B, H, W, C]. */
 function inputGradient(model: PixelCNN, pixels: { row: number; col: number }[]): tf.Tensor4D {
   const { height: H, width: W, channels: C } = model.image;
   const B = pixels.length;
@@ -91,7 +94,9 @@ function inputGradient(model: PixelCNN, pixels: { row: number; col: number }[]):
   const pick = new Float32Array(B * H * W);
   pixels.forEach((p, b) => (pick[(b * H + p.row) * W + p.col] = 1));
   const weight = tf.tensor4d(pick, [B, H, W, 1]);
-  const f = (input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor4D, false, false, labels, true), weight));
+  // A colour model's first channel (R): the later channels also see the pixel's earlier ones, and nothing else.
+  const first = (logits: tf.Tensor4D) => (C > 1 ? tf.slice(logits, [0, 0, 0, 0], [-1, -1, -1, model.config.color_levels]) : logits);
+  const f = (input: tf.Tensor) => tf.sum(tf.mul(first(model.forward(input as tf.Tensor4D, false, false, labels, true)), weight));
   return tf.grad(f)(x) as tf.Tensor4D;
 }
 

@@ -3,6 +3,7 @@
 // what lets `pxl inspect` describe a model of any size and `pxl run` refuse one that cannot fit
 // before it tries. It mirrors the layout PixelCNN builds (pixelcnn.ts); a test checks the two agree.
 import type { ModelConfig } from '../config/types.js';
+import { groupsOf } from './channel-groups.js';
 import { conditioningClasses } from './conditioning.js';
 import { stackWindow, type StackConvSpec } from './layers.js';
 import { stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
@@ -17,6 +18,8 @@ interface ConvLayer {
   in: number;
   out: number;
   mask: 'A' | 'B' | null;
+  /** Masked by channel group at the centre tap (colour images). */
+  ordered: boolean;
   depth: number;
 }
 
@@ -27,12 +30,13 @@ interface NormLayer {
   depth: number;
 }
 
-/** A gated model's vertical or horizontal conv: a rows x cols kernel, no mask. */
+/** A gated model's vertical or horizontal conv: a rows x cols kernel, the horizontal one masked by channel group when ordered. */
 interface StackLayer {
   kind: 'stack';
   spec: StackConvSpec;
   rows: number;
   cols: number;
+  ordered: boolean;
   depth: number;
 }
 
@@ -70,9 +74,12 @@ interface Layout {
 /** The layers PixelCNN's constructor creates, in the same order and with the same names. */
 function layout(config: ModelConfig, image: ImageShape): Layout {
   const h = config.hidden;
-  const conv = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number): ConvLayer => ({ kind: 'conv', name, kernel, in: cin, out, mask, depth });
+  const ordered = groupsOf(image.channels).ordered;
+  const conv = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number): ConvLayer => ({ kind: 'conv', name, kernel, in: cin, out, mask, ordered, depth });
   const norm = (name: string, channels: number, depth: number): NormLayer[] => (config.batch_norm ? [{ kind: 'norm', name, channels, depth }] : []);
-  if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm);
+  // Colour images mask the 1x1 convs by channel group too (mask B), except a gated block's link (PixelCNN).
+  const pointwise = ordered ? 'B' : null;
+  if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm, pointwise);
   const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
   const { kernel_size: k, mask } = config.blocks;
   const classes = conditioningClasses(config);
@@ -83,37 +90,38 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
       name: n,
       type: 'residual block',
       layers: [
-        conv(`${n}.conv1`, 1, 2 * h, h, null, 1), ...norm(`${n}.bn1`, h, 1),
+        conv(`${n}.conv1`, 1, 2 * h, h, pointwise, 1), ...norm(`${n}.bn1`, h, 1),
         conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
-        conv(`${n}.conv3`, 1, h, 2 * h, null, 1), ...norm(`${n}.bn3`, 2 * h, 1),
+        conv(`${n}.conv3`, 1, h, 2 * h, pointwise, 1), ...norm(`${n}.bn3`, 2 * h, 1),
         ...bias(n, h),
       ],
     };
   });
-  return { input, blocks, head: headLayers(config, image, 2 * h, conv) };
+  return { input, blocks, head: headLayers(config, image, 2 * h, conv, pointwise) };
 }
 
 type ConvFn = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number) => ConvLayer;
 type NormFn = (name: string, channels: number, depth: number) => NormLayer[];
 
 /** The head's 1x1 convs from the `stream` channels the blocks leave, and the output conv. */
-function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv: ConvFn): Layer[] {
+function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv: ConvFn, pointwise: 'B' | null): Layer[] {
   const h = config.hidden;
   const head: Layer[] = [];
   for (let i = 0; i < config.head.convs; i++) head.push(conv(`head.conv${i + 1}`, 1, i === 0 ? stream : h, h, config.head.mask, 0));
-  head.push(conv('head.out', 1, config.head.convs > 0 ? h : stream, image.channels * config.color_levels, null, 0));
+  head.push(conv('head.out', 1, config.head.convs > 0 ? h : stream, image.channels * config.color_levels, pointwise, 0));
   return head;
 }
 
 /** PixelCNN.gatedLayers: the stacks' first layer, the gated blocks, the head over h channels. */
-function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm: NormFn): Layout {
+function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm: NormFn, pointwise: 'B' | null): Layout {
   const h = config.hidden;
-  const stack = (spec: StackConvSpec, depth: number): StackLayer => ({ kind: 'stack', spec, ...stackWindow(spec), depth });
+  const g = groupsOf(image.channels);
+  const stack = (spec: StackConvSpec, depth: number): StackLayer => ({ kind: 'stack', spec, ...stackWindow(spec), ordered: g.ordered, depth });
   const k0 = config.input.kernel_size;
   const C = image.channels;
   const input: Layer[] = [
     stack({ name: 'input.vertical', stack: 'vertical', kernel: k0, dilation: 1, mask: null, in: C, out: h }, 0), ...norm('input.vbn', h, 0),
-    stack({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: config.input.mask, in: C, out: h }, 0), ...norm('input.hbn', h, 0),
+    stack({ name: 'input.horizontal', stack: 'horizontal', kernel: k0, dilation: 1, mask: config.input.mask, in: C, out: h, groups: g(1, 1) }, 0), ...norm('input.hbn', h, 0),
   ];
   const { kernel_size: k, mask, dilations, skip_connections: skips } = config.blocks;
   const classes = conditioningClasses(config);
@@ -126,16 +134,16 @@ function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm:
       type: 'gated block',
       layers: [
         stack({ name: `${n}.vertical`, stack: 'vertical', kernel: k, dilation, mask: null, in: h, out: 2 * h }, 1), ...norm(`${n}.vbn`, 2 * h, 1),
-        stack({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h }, 1), ...norm(`${n}.hbn`, 2 * h, 1),
+        stack({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h, groups: g(1, 2) }, 1), ...norm(`${n}.hbn`, 2 * h, 1),
         conv(`${n}.link`, 1, 2 * h, 2 * h, null, 1),
         { kind: 'gates', name: `${n}.gates`, channels: h, depth: 1 },
-        conv(`${n}.out`, 1, h, h, null, 1), ...norm(`${n}.obn`, h, 1),
-        ...(skips ? [conv(`${n}.skip`, 1, h, h, null, 1)] : []),
+        conv(`${n}.out`, 1, h, h, pointwise, 1), ...norm(`${n}.obn`, h, 1),
+        ...(skips ? [conv(`${n}.skip`, 1, h, h, pointwise, 1)] : []),
         ...bias(`${n}.vertical`, 2 * h), ...bias(`${n}.horizontal`, 2 * h),
       ],
     };
   });
-  return { input, blocks, head: headLayers(config, image, h, conv) };
+  return { input, blocks, head: headLayers(config, image, h, conv, pointwise) };
 }
 
 /** Taps x in x out of a conv's kernel (masked taps included). */
@@ -150,8 +158,8 @@ function params(l: Layer): number {
   return l.kind === 'norm' ? 2 * l.channels : 0;
 }
 
-/** A 1x1 mask-B conv masks nothing, so PixelCNN keeps no mask for it (layers.ts). */
-const hasMask = (l: ConvLayer): boolean => l.mask !== null && !(l.kernel === 1 && l.mask === 'B');
+/** A 1x1 mask-B conv of one channel group masks nothing, so PixelCNN keeps no mask for it (layers.ts). */
+const hasMask = (l: ConvLayer): boolean => l.mask !== null && !(l.kernel === 1 && l.mask === 'B' && !l.ordered);
 
 const channelsOut = (l: Layer): number => (l.kind === 'conv' ? l.out : l.kind === 'stack' ? l.spec.out : l.channels);
 
@@ -220,7 +228,8 @@ export interface StepFloor {
 export function trainingStepFloor(config: ModelConfig, image: ImageShape, slots: number, recompute: boolean): StepFloor {
   const m = layout(config, image);
   const p = allLayers(m).reduce((n, l) => n + params(l), 0);
-  const masks = convLayers(m).filter(hasMask).reduce((n, c) => n + c.kernel ** 2 * c.in * c.out, 0);
+  const stackMasks = kernelLayers(m).filter((l) => l.kind === 'stack' && l.spec.stack === 'horizontal' && l.ordered).reduce((n, l) => n + kernelSize(l), 0);
+  const masks = convLayers(m).filter(hasMask).reduce((n, c) => n + c.kernel ** 2 * c.in * c.out, 0) + stackMasks;
   const bnStats = normLayers(m).reduce((n, b) => n + 2 * b.channels, 0);
   const pixels = image.height * image.width;
   const outputs = (ls: Layer[]): number => ls.reduce((n, l) => n + pixels * channelsOut(l), 0);

@@ -3,7 +3,7 @@
 // into that matrix and its bias. The cached sampler runs these instead of the graph.
 import * as tf from '@tensorflow/tfjs';
 import type { MaskType } from '../config/types.js';
-import { BatchNorm, stackWindow, type Conv2D, type StackConv } from '../model/layers.js';
+import { BatchNorm, byGroup, stackWindow, type Conv2D, type StackConv } from '../model/layers.js';
 import { spatialMask } from '../model/masks.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 
@@ -116,7 +116,7 @@ export function stackTaps(conv: StackConv): Tap[] {
 function foldStackConv(conv: StackConv, bn: BatchNorm | null): PositionConv {
   const taps = stackTaps(conv);
   const { in: cin, out: cout } = conv.spec;
-  const [weight, bias] = tf.tidy(() => foldNorm(tf.reshape(conv.weight, [taps.length * cin, cout]) as tf.Tensor2D, conv.bias, bn));
+  const [weight, bias] = tf.tidy(() => foldNorm(tf.reshape(conv.kernel(), [taps.length * cin, cout]) as tf.Tensor2D, conv.bias, bn));
   return { name: conv.spec.name, taps, weight, bias };
 }
 
@@ -133,11 +133,12 @@ function foldNorm(w: tf.Tensor2D, bias: tf.Tensor, bn: BatchNorm | null): [tf.Te
 /**
  * The taps a kxk conv reads, in raster order. A 1x1 conv reads the current position
  * whatever its mask: a mask-A 1x1 kernel is all zeros and the product is then its bias.
+ * With channel groups (`ordered`) mask A keeps the centre too: later channels read earlier ones there.
  */
-export function keptTaps(k: number, mask: MaskType | null, name: string): Tap[] {
+export function keptTaps(k: number, mask: MaskType | null, name: string, ordered = false): Tap[] {
   if (k === 1) return [{ dr: 0, dc: 0 }];
   if (mask === null) throw new Error(`${name}: an unmasked ${k}x${k} conv sees later pixels, so it cannot be sampled pixel by pixel`);
-  const m = spatialMask(k, mask);
+  const m = spatialMask(k, ordered ? 'B' : mask);
   const c = Math.floor(k / 2);
   const taps: Tap[] = [];
   for (let t = 0; t < k * k; t++) if (m[t] === 1) taps.push({ dr: Math.floor(t / k) - c, dc: (t % k) - c });
@@ -146,7 +147,7 @@ export function keptTaps(k: number, mask: MaskType | null, name: string): Tap[] 
 
 function foldConv(conv: Conv2D, bn: BatchNorm | null): PositionConv {
   const { name, kernel: k, in: cin, out: cout, mask } = conv.spec;
-  const taps = keptTaps(k, mask, name);
+  const taps = keptTaps(k, mask, name, byGroup(conv.spec.groups));
   const c = Math.floor(k / 2);
   const [weight, bias] = tf.tidy(() => {
     const rows = taps.map((t) => (t.dr + c) * k + (t.dc + c));

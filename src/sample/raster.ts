@@ -1,5 +1,5 @@
-// The raster-order loop every sampler shares: at each position the method's logits, one draw
-// per image and channel from one seeded stream, then the drawn pixels join the input. A method
+// The raster-order loop every sampler shares: at each position and channel the method's logits,
+// one draw per image from one seeded stream, then the drawn values join the input. A method
 // only says how it gets the logits at a position and what it does with the drawn pixels.
 import type { PixelCNN } from '../model/pixelcnn.js';
 import { createRng } from '../util/random.js';
@@ -9,11 +9,16 @@ import type { SampleOptions } from './sampler.js';
 export interface RasterMethod {
   /** Logits [N * C, L] at position p (row-major over height x width). */
   logitsAt(p: number): Promise<Float32Array>;
-  /** The classes [N, C] drawn at position p, to feed the next positions. */
+  /** The classes [N, C] drawn at position p so far (channels not yet drawn are 0), to feed what follows. */
   setPixel(p: number, drawn: Int32Array): void;
 }
 
-/** Sampled classes [N, H, W, C], drawn position by position in raster order. */
+/**
+ * Sampled classes [N, H, W, C], drawn position by position in raster order and, within a
+ * position, channel by channel (R, G, B): a colour model's logits for channel c see the
+ * channels before it, so the method is asked again after each channel is drawn. One
+ * channel draws once per position, as before.
+ */
 export async function drawRaster(model: PixelCNN, opts: SampleOptions, method: RasterMethod): Promise<Int32Array> {
   const { height: H, width: W, channels: C } = model.image;
   const L = model.config.color_levels;
@@ -21,11 +26,22 @@ export async function drawRaster(model: PixelCNN, opts: SampleOptions, method: R
   const rng = createRng(opts.seed);
   const classes = new Int32Array(N * H * W * C);
   const drawn = new Int32Array(N * C);
+  const rows = new Float32Array(N * L);
+  const picked = new Int32Array(N);
   for (let p = 0; p < H * W; p++) {
-    const logits = await method.logitsAt(p);
-    opts.onLogits?.(p, logits);
-    drawClasses(logits, L, opts.temperature, rng, drawn);
-    method.setPixel(p, drawn);
+    drawn.fill(0);
+    for (let c = 0; c < C; c++) {
+      const logits = await method.logitsAt(p);
+      opts.onLogits?.(p, logits, c);
+      if (C === 1) {
+        drawClasses(logits, L, opts.temperature, rng, drawn);
+      } else {
+        for (let n = 0; n < N; n++) rows.set(logits.subarray((n * C + c) * L, (n * C + c + 1) * L), n * L);
+        drawClasses(rows, L, opts.temperature, rng, picked);
+        for (let n = 0; n < N; n++) drawn[n * C + c] = picked[n];
+      }
+      method.setPixel(p, drawn);
+    }
     for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) classes[(n * H * W + p) * C + c] = drawn[n * C + c];
     opts.onProgress?.(p + 1, H * W);
     if (p % 16 === 15) await new Promise(setImmediate); // let signals and the UI through

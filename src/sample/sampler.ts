@@ -15,7 +15,7 @@ export interface SampleOptions {
   /** Called after each pixel position with (done, total); for progress displays. */
   onProgress?: (done: number, total: number) => void;
   /** Receives the per-pixel logits [count * channels, levels] before each draw (tests compare methods with it). */
-  onLogits?: (pixel: number, logits: Float32Array) => void;
+  onLogits?: (pixel: number, logits: Float32Array, channel: number) => void;
 }
 
 export interface SampleResult {

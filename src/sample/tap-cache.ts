@@ -28,7 +28,7 @@ export class TapCache<T> {
   /**
    * Records `current`, the input at (i, j), and returns the conv's input there as
    * [N, taps * channels], taps in the order of the folded weight's rows. Positions
-   * must come in raster order. Call inside the ops' tidy: the returned matrix is the caller's.
+   * must come in raster order (the same position again replaces what it recorded). Call inside the ops' tidy: the returned matrix is the caller's.
    */
   gather(i: number, j: number, current: T): T {
     if (this.passThrough) return current; // a 1x1 conv needs nothing from other positions
@@ -49,6 +49,8 @@ export class TapCache<T> {
       row = [];
       this.rows.set(i, row);
     }
+    // A colour model computes a position again for each channel drawn there: the latest wins.
+    if (row.length === j + 1) this.ops.dispose([row.pop()!]);
     if (row.length !== j) throw new Error(`TapCache: position (${i}, ${j}) out of raster order`);
     row.push(this.ops.keep(current));
   }

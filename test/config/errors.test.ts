@@ -202,7 +202,7 @@ const CASES: Case[] = [
   },
   {
     name: 'cifar10 without a directory',
-    files: { 'x.yaml': 'dataset:\n  name: cifar10\n' },
+    files: { 'x.yaml': 'dataset:\n  name: cifar10\nmodel:\n  hidden: 96\n' },
     errors: [{ at: 'x.yaml:2:9', path: 'dataset.name', says: ['dataset cifar10 needs dataset.dir', 'data_batch_1.bin'] }],
   },
   {
@@ -212,8 +212,24 @@ const CASES: Case[] = [
   },
   {
     name: 'a directory for colored-mnist, which pxl makes itself',
-    files: { 'x.yaml': 'dataset:\n  name: colored-mnist\n  dir: ./data\n' },
+    files: { 'x.yaml': 'dataset:\n  name: colored-mnist\n  dir: ./data\nmodel:\n  hidden: 96\n' },
     errors: [{ at: 'x.yaml:3:3', path: 'dataset.dir', says: ['colored-mnist is found by pxl itself'] }],
+  },
+  {
+    name: 'a width that does not split into the three channel groups of a colour dataset',
+    files: { 'x.yaml': 'dataset:\n  name: colored-mnist\nmodel:\n  hidden: 32\n' },
+    errors: [{ at: 'x.yaml:4:11', path: 'model.hidden', says: ['expected a multiple of 3 for 3-channel images', 'G sees R and B sees R and G', 'found 32', 'try 30 or 33'] }],
+  },
+  {
+    name: 'a gated width that does not split into the channel groups of CIFAR-10, set on the command line',
+    files: { 'x.yaml': 'dataset:\n  name: cifar10\n  dir: ./cifar\nmodel:\n  blocks:\n    type: gated\n' },
+    sets: ['model.hidden=64'],
+    errors: [{ at: "--set 'model.hidden=64':1:14", path: 'model.hidden', says: ['two halves of h and each half into 3 groups', 'found 64', 'try 63 or 66'] }],
+  },
+  {
+    name: "colored-mnist at the default width, which does not split into three groups",
+    files: { 'x.yaml': 'dataset:\n  name: colored-mnist\n' },
+    errors: [{ at: 'x.yaml:1:1', path: 'model.hidden', says: ['found 128', 'try 126 or 129'] }],
   },
   {
     name: 'a test fraction of 1 leaves nothing to train on',

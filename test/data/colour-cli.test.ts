@@ -11,7 +11,8 @@ const TINY = join(ROOT, 'test/fixtures/tiny.yaml');
 
 function experiment(dataset: string): { dir: string; run: () => ReturnType<typeof pxl> } {
   const dir = tempDir();
-  writeFiles(dir, { 'x.yaml': `extends: ${TINY}\ndataset: ${dataset}\n` });
+  // h=6: a width that splits into the three channel groups of a colour model.
+  writeFiles(dir, { 'x.yaml': `extends: ${TINY}\ndataset: ${dataset}\nmodel:\n  hidden: 6\n` });
   return { dir, run: () => pxl(['run', 'x.yaml', '--runs-dir', 'runs', '--reporter', 'plain'], { cwd: dir }) };
 }
 
@@ -37,6 +38,17 @@ describe('pxl run on colour dataset folders', () => {
     const r = run();
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/mixed sizes: (a|b)\.png is \dx4 RGB PNG .*, (a|b)\.png is \dx4 RGB PNG/);
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('exits 2 for a width that does not split into the channel groups of a folder of RGB images, located at model.hidden', () => {
+    const { dir } = experiment('{name: images, dir: ./pics, train_limit: null, test_limit: null}');
+    mkdirSync(join(dir, 'pics'));
+    for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'pics', `${i}.png`), PNG.sync.write(new PNG({ width: 4, height: 4 }), { colorType: 2 }));
+    const r = pxl(['run', 'x.yaml', '--runs-dir', 'runs', '--reporter', 'plain', '--set', 'model.hidden=8'], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--set 'model.hidden=8':1:14: model.hidden: expected a multiple of 3 for 3-channel images");
+    expect(r.stderr).toContain('found 8; try 6 or 9');
     expect(existsSync(join(dir, 'runs'))).toBe(false);
   });
 

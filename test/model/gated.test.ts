@@ -24,9 +24,9 @@ const uva: ModelConfig = {
   conditioning: { type: 'none', classes: null },
 };
 
-/** Everything on: batch norm, skip connections, two head convs, 5-wide blocks, RGB, 4 levels. */
+/** Everything on: batch norm, skip connections, two head convs, 5-wide blocks, RGB (channels in order), 4 levels. */
 const everything: ModelConfig = {
-  color_levels: 4, hidden: 16, batch_norm: true,
+  color_levels: 4, hidden: 18, batch_norm: true,
   input: { kernel_size: 3, mask: 'A' },
   blocks: { type: 'gated', count: 3, kernel_size: 5, mask: 'B', dilations: null, skip_connections: true },
   head: { convs: 2, mask: 'B' },
@@ -60,16 +60,17 @@ describe('gated blocks: parameters', () => {
     expect(paramCount(uva, MNIST)).toBe(624_000);
   });
 
-  it('counts 34,300 with batch norm, skip connections, head convs, 5-wide blocks and RGB at 4 levels (by hand)', () => {
-    // input: vertical 2x3 3->16 + bias, its batch norm (16 gamma, 16 beta); horizontal mask A 1x1 3->16 + bias, batch norm.
-    const input = (2 * 3 * 3 * 16 + 16) + 32 + (1 * 1 * 3 * 16 + 16) + 32;
-    // per block: vertical 3x5 16->32 + bn(32); horizontal 1x3 16->32 + bn(32); link 32->32; output 16->16 + bn(16); skip 16->16.
-    const block = (3 * 5 * 16 * 32 + 32) + 64 + (1 * 3 * 16 * 32 + 32) + 64 + (32 * 32 + 32) + (16 * 16 + 16) + 32 + (16 * 16 + 16);
-    // head: 1x1 16->16 twice, then 16 -> 3 channels x 4 levels.
-    const head = 2 * (16 * 16 + 16) + (16 * 12 + 12);
-    expect(input + 3 * block + head).toBe(34_300);
-    expect(allocated(everything, RGB).params).toBe(34_300);
-    expect(paramCount(everything, RGB)).toBe(34_300);
+  it('counts 43,248 with batch norm, skip connections, head convs, 5-wide blocks and RGB at 4 levels (by hand)', () => {
+    // input: vertical 2x3 3->18 + bias, its batch norm (18 gamma, 18 beta); horizontal mask A over RGB: 1x2
+    // (the pixel to the left and the pixel itself, whose centre tap lets G see R and B see R, G) 3->18 + bias, batch norm.
+    const input = (2 * 3 * 3 * 18 + 18) + 36 + (1 * 2 * 3 * 18 + 18) + 36;
+    // per block: vertical 3x5 18->36 + bn(36); horizontal 1x3 18->36 + bn(36); link 36->36; output 18->18 + bn(18); skip 18->18.
+    const block = (3 * 5 * 18 * 36 + 36) + 72 + (1 * 3 * 18 * 36 + 36) + 72 + (36 * 36 + 36) + (18 * 18 + 18) + 36 + (18 * 18 + 18);
+    // head: 1x1 18->18 twice, then 18 -> 3 channels x 4 levels.
+    const head = 2 * (18 * 18 + 18) + (18 * 12 + 12);
+    expect(input + 3 * block + head).toBe(43_248);
+    expect(allocated(everything, RGB).params).toBe(43_248);
+    expect(paramCount(everything, RGB)).toBe(43_248);
   });
 
   it('lists the stacks, the link, the gates and the skips in the layer table, the same from the config as allocated', () => {
@@ -87,7 +88,7 @@ describe('gated blocks: parameters', () => {
     expect(rows.find((r) => r.name === 'blocks.0.link')).toMatchObject({ type: 'conv 1x1', outputShape: [28, 28, 128], params: 16_512 });
     expect(rows.find((r) => r.name === 'blocks.0.gates')).toMatchObject({ outputShape: [28, 28, 64], params: 0 });
     const skip = layerTable(everything, RGB).find((r) => r.name === 'blocks.2.skip');
-    expect(skip).toMatchObject({ type: 'conv 1x1', outputShape: [5, 6, 16], params: 272 });
+    expect(skip).toMatchObject({ type: 'masked conv 1x1 (B)', outputShape: [5, 6, 18], params: 342 });
   });
 
   it('pxl inspect shows the gated experiment\'s stacks, links and gates and its exact total', () => {

@@ -10,7 +10,7 @@ import { PixelCNN, type ImageShape } from '../../src/model/pixelcnn.js';
 import { layerTable, macsPerImage, optimizerSlots, paramCount, trainingStepFloor } from '../../src/model/size.js';
 import { measureStepMemory } from '../../src/train/memory.js';
 import { pxl, ROOT } from '../helpers/cli.js';
-import { smallModel } from '../helpers/models.js';
+import { smallGatedModel, smallModel } from '../helpers/models.js';
 import { tempDir, writeFiles } from '../helpers/tmp.js';
 
 beforeAll(async () => {
@@ -35,7 +35,9 @@ const CONFIGS: [string, ModelConfig, ImageShape][] = [
   ['no batch norm', modelOf('experiments/ablations/no-batch-norm.yaml'), MNIST],
   ['4 colour levels', modelOf('experiments/ablations/4-levels.yaml'), MNIST],
   ['the quick model', modelOf('experiments/mnist-quick.yaml'), MNIST],
-  ['no blocks, no head convs, 3 channels', smallModel({ blocks: { count: 0 }, head: { convs: 0 } }), { height: 5, width: 7, channels: 3 }],
+  ['no blocks, no head convs, 3 channels', smallModel({ hidden: 6, blocks: { count: 0 }, head: { convs: 0 } }), { height: 5, width: 7, channels: 3 }],
+  ['3 channels, residual blocks, batch norm, head convs', smallModel({ hidden: 6 }), { height: 4, width: 5, channels: 3 }],
+  ['3 channels, gated blocks with skips and dilations', smallGatedModel({ hidden: 6, blocks: { count: 3, skip_connections: true, dilations: [1, 2, 1] } }), { height: 4, width: 5, channels: 3 }],
   ['1x1 mask-B blocks, mask-A blocks, three head convs', smallModel({ blocks: { kernel_size: 1, mask: 'B', count: 3 }, head: { convs: 3 } }), { height: 4, width: 4, channels: 2 }],
   ['5x5 mask-A blocks without batch norm', smallModel({ batch_norm: false, blocks: { kernel_size: 5, mask: 'A' } }), { height: 6, width: 3, channels: 1 }],
 ];

@@ -34,7 +34,8 @@ const cases: Case[] = [
   { name: '1x1 block convs', model: { blocks: { ...base.blocks, count: 3, kernel_size: 1 } } },
   { name: 'no batch norm', model: { batch_norm: false, hidden: 8, blocks: { ...base.blocks, count: 3 } } },
   { name: '4 levels at temperature 0.7', model: { color_levels: 4, blocks: { ...base.blocks, count: 3 } }, temperature: 0.7 },
-  { name: 'a non-square RGB image', model: { blocks: { ...base.blocks, count: 2 }, color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
+  { name: 'a non-square RGB image (channels in order R, G, B; h=6)', model: { hidden: 6, blocks: { ...base.blocks, count: 2 }, color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
+  { name: 'RGB, 3x3 input, 5x5 blocks, no batch norm, mask A in the blocks', model: { hidden: 6, batch_norm: false, input: { kernel_size: 3, mask: 'A' }, blocks: { ...base.blocks, count: 2, kernel_size: 5, mask: 'A' }, color_levels: 8 }, image: { height: 4, width: 5, channels: 3 } },
   { name: '0 blocks, 0 head convs', model: { blocks: { ...base.blocks, count: 0 }, head: { convs: 0, mask: 'B' } } },
   { name: 'kernels wider than the image', model: { blocks: { ...base.blocks, count: 2, kernel_size: 5 } }, image: { height: 3, width: 2, channels: 1 } },
 ];
@@ -44,7 +45,8 @@ const gatedCases: Case[] = [
   { name: 'gated: 7-wide input stacks, 3 blocks with dilations [1, 2, 1], batch norm, 256 levels', model: { blocks: gated({ dilations: [1, 2, 1] }) } },
   { name: 'gated: skip connections, 5-wide blocks, 3-wide input, no batch norm', model: { batch_norm: false, hidden: 8, input: { kernel_size: 3, mask: 'A' }, blocks: gated({ kernel_size: 5, skip_connections: true, dilations: [2, 1, 3] }) } },
   { name: 'gated: mask A in the blocks, no head convs, 4 levels at temperature 0.7', model: { color_levels: 4, blocks: gated({ mask: 'A' }), head: { convs: 0, mask: 'B' } }, temperature: 0.7 },
-  { name: 'gated: a non-square RGB image', model: { blocks: gated({ count: 2 }), color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
+  { name: 'gated: a non-square RGB image (channels in order R, G, B; h=6)', model: { hidden: 6, blocks: gated({ count: 2 }), color_levels: 16 }, image: { height: 4, width: 9, channels: 3 } },
+  { name: 'gated: RGB, skip connections, dilations, 3-wide input, no batch norm', model: { hidden: 6, batch_norm: false, input: { kernel_size: 3, mask: 'A' }, blocks: gated({ skip_connections: true, dilations: [1, 2, 1] }), color_levels: 8 }, image: { height: 4, width: 5, channels: 3 } },
   { name: 'gated: 0 blocks', model: { blocks: gated({ count: 0 }) } },
   { name: 'gated: dilations wider than the image', model: { blocks: gated({ count: 2, dilations: [4, 1] }) }, image: { height: 3, width: 2, channels: 1 } },
 ];
@@ -70,9 +72,11 @@ async function run(method: SampleMethod, model: PixelCNN, temperature: number): 
   const logits: Float32Array[] = [];
   const probs: Float32Array[] = [];
   const levels = model.config.color_levels;
-  const onLogits = (p: number, l: Float32Array) => {
-    logits[p] = l.slice();
-    probs[p] = softmaxRows(l, levels, temperature);
+  const C = model.image.channels;
+  // Colour models are asked once per channel at each pixel: sub-pixel p * C + c.
+  const onLogits = (p: number, l: Float32Array, c: number) => {
+    logits[p * C + c] = l.slice();
+    probs[p * C + c] = softmaxRows(l, levels, temperature);
   };
   const result = await samplerFor(method).sample(model, { count: 3, temperature, seed: 11, onLogits });
   return { result, logits, probs };
@@ -94,10 +98,11 @@ async function sameImages(c: Case): Promise<void> {
   expect(liveNativeTensors(tf.backend()), 'TensorFlow tensors left behind').toBe(beforeNative);
 
   const { height, width, channels } = model.image;
-  expect(cached.probs).toHaveLength(height * width);
-  for (let p = 0; p < height * width; p++) {
-    expect(maxDiff(cached.probs[p], naive.probs[p]), `probabilities at pixel ${p}`).toBeLessThan(1e-4);
-    expect(logitError(cached.logits[p], naive.logits[p]), `logits at pixel ${p}`).toBeLessThan(1e-5);
+  expect(cached.probs).toHaveLength(height * width * channels);
+  for (let s = 0; s < height * width * channels; s++) {
+    const at = `pixel ${Math.floor(s / channels)}, channel ${s % channels}`;
+    expect(maxDiff(cached.probs[s], naive.probs[s]), `probabilities at ${at}`).toBeLessThan(1e-4);
+    expect(logitError(cached.logits[s], naive.logits[s]), `logits at ${at}`).toBeLessThan(1e-5);
   }
   expect(cached.result.classes).toEqual(naive.result.classes);
   expect(cached.result.classes).toHaveLength(3 * height * width * channels);
@@ -122,8 +127,9 @@ describe.skipIf(skipNative())('cached sampling gives the naive sampler its image
   afterAll(async () => {
     await initBackend('wasm');
   });
-  // Every residual case: their per-position ops are direct TensorFlow calls here (native-position-ops.ts).
-  const native = [...cases, ...gatedCases.slice(0, 4)];
+  // Every residual case: their per-position ops are direct TensorFlow calls here (native-position-ops.ts); the gated RGB ones too.
+  const rgb = (c: Case) => c.image?.channels === 3;
+  const native = [...cases, ...gatedCases.slice(0, 3), ...gatedCases.filter(rgb)];
   it.each(native.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     if (loadError) expect.fail(`the native backend does not start: ${loadError} (${nativeMissingAdvice()})`);
     expect(tf.getBackend()).toBe('tensorflow');

@@ -3,12 +3,13 @@
 // inspected; then what the centre pixel and the last one can see, measured on the compiled
 // model (model/receptive-field.ts) unless --no-receptive-field.
 import type { Command } from 'commander';
+import { checkChannelGroups } from '../../app/run.js';
 import { loadExperiment } from '../../config/load.js';
 import { datasetShape } from '../../data/index.js';
 import { initBackend } from '../../backend/index.js';
 import { installFrugalBackprop } from '../../backend/frugal-backprop.js';
 import type { Experiment } from '../../config/types.js';
-import { MEASURE_WIDTH, receptiveField, viewPicture, type PixelView } from '../../model/receptive-field.js';
+import { measureWidth, receptiveField, viewPicture, type PixelView } from '../../model/receptive-field.js';
 import type { ImageShape } from '../../model/pixelcnn.js';
 import { layerTable, macsPerImage, paramCount } from '../../model/size.js';
 import { int } from '../../ui/format.js';
@@ -24,8 +25,9 @@ export function registerInspectCommand(program: Command): void {
     .option('--depth <n>', '0: stages and blocks only; 1: also the layers inside each block', '0')
     .option('--no-receptive-field', 'skip measuring what the centre and the last pixel see (it builds the model)')
     .action(async (file: string, opts: { set: string[]; depth: string; receptiveField: boolean }) => {
-      const { experiment: e } = loadExperiment(file, opts.set);
+      const { experiment: e, composed } = loadExperiment(file, opts.set);
       const shape = await datasetShape(e.dataset);
+      checkChannelGroups(e, shape.channels, composed.sources);
       const depth = Number(opts.depth);
       const rows = layerTable(e.model, shape).filter((r) => r.depth <= depth);
       const body = rows.map((r) => [`${'  '.repeat(r.depth)}${r.name}`, r.type, r.outputShape.join('x'), int(r.params)]);
@@ -49,7 +51,8 @@ async function receptiveFieldText(e: Experiment, shape: ImageShape): Promise<str
   const start = performance.now();
   const views = receptiveField(e.model, shape, [centre, corner]);
   const seconds = (performance.now() - start) / 1000;
-  const width = e.model.hidden > MEASURE_WIDTH ? ` compiled at h=${MEASURE_WIDTH}, which changes no connection,` : '';
+  const measured = measureWidth(e.model.hidden, shape.channels);
+  const width = measured < e.model.hidden ? ` compiled at h=${measured}, which changes no connection,` : '';
   const lines = [
     `receptive field, measured on the model${width} as the gradient of one pixel's logits with respect to the image (${backend.name}, ${seconds.toFixed(1)} s):`,
   ];
