@@ -165,7 +165,7 @@ function recipeRules(): Rule[] {
         ? [{ path: ['train', 'lr_schedule', 'every'], part: 'key', message: `every applies only to the step schedule (train.lr_schedule.name: step); this one is ${schedule(e).name}` }]
         : [],
     (e) =>
-      e.train.steps != null && schedule(e).warmup >= e.train.steps
+      e.train.steps != null && e.train.steps >= 1 && schedule(e).warmup > 0 && schedule(e).warmup >= e.train.steps
         ? [{ path: ['train', 'lr_schedule', 'warmup'], message: `expected a warmup shorter than the run (train.steps ${e.train.steps}); found ${schedule(e).warmup}` }]
         : [],
     (e) =>

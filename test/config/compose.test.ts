@@ -81,7 +81,7 @@ describe('defaults', () => {
     expect(e.backend).toBe('auto');
     expect(e.dataset).toEqual({ name: 'mnist', dir: null, train_limit: null, test_limit: null, validation: 'none', test_fraction: 0.1, tint_seed: 0 });
     expect(e.model.input).toEqual({ kernel_size: 7, mask: 'A' });
-    expect(e.train.optimizer).toEqual({ name: 'adam', learning_rate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
+    expect(e.train.optimizer).toEqual({ name: 'adam', learning_rate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0, weight_decay: 0 });
     expect(e.sample).toEqual({ count: 64, columns: 8, classes: null, method: 'cached', temperature: 1, seed: 0 });
     expect(e.model.conditioning).toEqual({ type: 'none', classes: null });
     expect(e.tracking).toEqual({ uri: null, experiment: null, log_model: false });

@@ -46,7 +46,7 @@ describe('pxl run dashboard in a terminal', () => {
     const live = await waitFor(screen, (s) => /samples step \d+ · cached/.test(s) && /test \d\.\d{3} at step/.test(s), 120, 'samples and a test evaluation on screen');
     expect(live).toMatch(/^pxl tiny · \d{8}-\d{6}-[0-9a-f]{4} · [\d,]+ parameters$/m);
     expect(live).toMatch(/^run +\S+ +[\d,]+\/100,000 +\d+%$/m);
-    expect(live).toMatch(/^[\d.]+ steps\/s · [\d,]+ img\/s · elapsed \d+s · eta /m);
+    expect(live).toMatch(/^[\d.]+ steps\/s · [\d,]+ img\/s · (lr \S+ · )?elapsed \d+s · eta /m);
     expect(live).toMatch(/^train bits\/dim \d\.\d{3} /m);
     expect(live).toMatch(/^ +\d\.\d{3}[┤┼]/m); // the chart's axis
     expect(live).toMatch(/[░▒▓█]{3}/); // sampled digits

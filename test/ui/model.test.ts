@@ -59,7 +59,7 @@ describe('reducer', () => {
     const ev = (st: number, bits: number, best: number, bestStep: number): DashboardAction => ({
       type: 'eval', time: st, step: st, epoch: 0, set: 'test', weights: 'current', loss: bits, bitsPerDim: bits, bestBitsPerDim: best, bestStep, images: 16, seconds: 1,
     });
-    expect(run(start, ev(4, 3, 3, 4), ev(8, 2.5, 2.5, 8), ev(12, 2.7, 2.5, 8)).test).toEqual({ set: 'test', step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8, conditional: false });
+    expect(run(start, ev(4, 3, 3, 4), ev(8, 2.5, 2.5, 8), ev(12, 2.7, 2.5, 8)).test).toEqual({ set: 'test', step: 12, bitsPerDim: 2.7, best: 2.5, bestStep: 8, conditional: false, averaged: false });
   });
 
   it("knows a class-conditional model's test bits/dim for conditional ones", () => {
