@@ -55,11 +55,23 @@ export function firstLine(err: unknown): string {
   return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
 }
 
+/**
+ * The environment TensorFlow reads when it loads, set before the first import of tfjs-node.
+ * Its C++ start-up notices (CPU instruction sets, oneDNN) would land in the middle of pxl's
+ * output; warnings and errors still show. TensorFlow turns its oneDNN kernels on by itself only
+ * on CPUs with AVX-512 (VNNI and up); without them its plain CPU kernels refuse the input
+ * gradient of a dilated conv ("do not yet support dilation rates larger than 1"), which gated
+ * models with dilations need. oneDNN runs on any x86-64 CPU, so pxl asks for it everywhere.
+ * A user's own settings win.
+ */
+export function prepareTensorFlowEnv(env: NodeJS.ProcessEnv = process.env): void {
+  env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+}
+
 /** Imports a package's entry in this process; null on success, else the error's first line. */
 export async function importEntry(entry: string): Promise<string | null> {
-  // TensorFlow's C++ start-up notices (CPU instruction sets, oneDNN) would land in the
-  // middle of pxl's output; warnings and errors still show. Users can override it.
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  prepareTensorFlowEnv();
   try {
     await import(pathToFileURL(entry).href);
     return null;

@@ -15,6 +15,7 @@ import { layerOps } from '../../src/backend/layer-ops.js';
 import { disableNativeOps, nativeOps, nativeParts, setNativeParts } from '../../src/backend/native-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { createRng } from '../../src/util/random.js';
+import { prepareTensorFlowEnv } from '../../src/backend/native.js';
 import { nativeMissingAdvice, skipNative } from '../helpers/native.js';
 
 const SKIP = skipNative();
@@ -22,7 +23,7 @@ let loadError = '';
 
 beforeAll(async () => {
   if (SKIP) return;
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  prepareTensorFlowEnv(); // as pxl does before it loads tfjs-node
   const name = '@tensorflow/tfjs-node';
   try {
     await import(/* @vite-ignore */ name);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, formatProbes, initBackend, probeBackends } from '../../src/backend/index.js';
-import { findPackage } from '../../src/backend/native.js';
+import { findPackage, prepareTensorFlowEnv } from '../../src/backend/native.js';
 import { nativeMissingAdvice, nativeRequired } from '../helpers/native.js';
 
 const nodeInstalled = findPackage('@tensorflow/tfjs-node') != null;
@@ -133,5 +133,16 @@ describe.runIf(nodeInstalled || nativeRequired())('with the real @tensorflow/tfj
     if (nativeRequired()) expect(info.name, `auto chose ${info.name}: ${nativeMissingAdvice()}`).toBe('tensorflow');
     if (info.name === 'tensorflow') expect(info.device).toMatch(/^CPU, TensorFlow \S+ native$/);
     else expect(info.fallbacks.find((f) => f.name === 'tensorflow')?.reason).toMatch(/^its native addon failed to load: /);
+  });
+});
+
+describe('the environment TensorFlow loads with', () => {
+  it('asks for oneDNN (dilated conv gradients on CPUs without AVX-512) and quiet start-up notices, unless the user set them', () => {
+    const fresh: NodeJS.ProcessEnv = {};
+    prepareTensorFlowEnv(fresh);
+    expect(fresh).toEqual({ TF_CPP_MIN_LOG_LEVEL: '2', TF_ENABLE_ONEDNN_OPTS: '1' });
+    const own: NodeJS.ProcessEnv = { TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' };
+    prepareTensorFlowEnv(own);
+    expect(own).toEqual({ TF_CPP_MIN_LOG_LEVEL: '0', TF_ENABLE_ONEDNN_OPTS: '0' });
   });
 });
