@@ -8,6 +8,7 @@ import { crossEntropyMean } from '../../src/model/loss.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { layerTable, trainingStepFloor } from '../../src/model/size.js';
 import { dropoutMask } from '../../src/util/random.js';
+import { pxl, ROOT } from '../helpers/cli.js';
 import { smallGatedModel, smallModel } from '../helpers/models.js';
 
 const IMAGE = { height: 6, width: 5, channels: 1 };
@@ -145,5 +146,18 @@ describe('the dropout op', () => {
   it('refuses a rate outside [0, 1)', () => {
     expect(() => dropoutMask(1, 4, 1)).toThrow('rate must be in [0, 1), got 1');
     expect(() => dropoutMask(1, 4, -0.1)).toThrow('rate must be in [0, 1), got -0.1');
+  });
+});
+
+describe('pxl inspect', () => {
+  it('shows each block\'s dropout and says it is for training only; nothing of it without dropout', () => {
+    const r = pxl(['inspect', 'experiments/mnist-quick-gated.yaml', '--set', 'model.dropout=0.5', '--depth', '1', '--no-receptive-field'], { cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => l.includes('.dropout'));
+    expect(rows).toHaveLength(7);
+    expect(rows[0]).toMatch(/^\s+blocks\.0\.dropout\s+dropout p=0\.5 \(training only\)\s+28x28x32\s+0$/);
+    expect(r.stdout).toContain('dropout: 0.5 inside each block, in training only (evaluation and sampling use every unit)');
+    const plain = pxl(['inspect', 'experiments/mnist-quick-gated.yaml', '--depth', '1', '--no-receptive-field'], { cwd: ROOT });
+    expect(plain.stdout).not.toContain('dropout');
   });
 });
