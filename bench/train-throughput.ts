@@ -4,7 +4,7 @@
 // threads) and the load average.
 //   npm run bench:train [-- --backend wasm --steps 5 --configs small,quick,medium,seed,colour]
 //   npm run bench:train -- --variants [--steps 30]: the quick config's step with and without each
-//   training-recipe feature (weight averaging, weight decay, clipping by global norm), the
+//   training-recipe feature (weight averaging, weight decay, clipping by global norm, dropout), the
 //   variants taking turns step by step so that load changes hit them alike.
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
@@ -59,14 +59,17 @@ interface Variant {
   ema: boolean;
   weightDecay: number;
   clip: number | null;
+  /** model.dropout */
+  dropout: number;
 }
 
 const VARIANTS: Variant[] = [
-  { label: 'plain Adam', ema: false, weightDecay: 0, clip: null },
-  { label: '+ ema (decay 0.9995)', ema: true, weightDecay: 0, clip: null },
-  { label: '+ weight_decay 1e-4', ema: false, weightDecay: 1e-4, clip: null },
-  { label: '+ grad_clip 1 (norm read each step)', ema: false, weightDecay: 0, clip: 1 },
-  { label: 'all three', ema: true, weightDecay: 1e-4, clip: 1 },
+  { label: 'plain Adam', ema: false, weightDecay: 0, clip: null, dropout: 0 },
+  { label: '+ ema (decay 0.9995)', ema: true, weightDecay: 0, clip: null, dropout: 0 },
+  { label: '+ weight_decay 1e-4', ema: false, weightDecay: 1e-4, clip: null, dropout: 0 },
+  { label: '+ grad_clip 1 (norm read each step)', ema: false, weightDecay: 0, clip: 1, dropout: 0 },
+  { label: '+ dropout 0.5 (model.dropout)', ema: false, weightDecay: 0, clip: null, dropout: 0.5 },
+  { label: 'all four', ema: true, weightDecay: 1e-4, clip: 1, dropout: 0.5 },
 ];
 
 /** Times the variants of the quick config's step side by side (one step of each in turn): medians and the cost against plain Adam. */
@@ -75,13 +78,13 @@ async function variants(data: Data, load: () => string): Promise<void> {
   const { experiment: e } = loadExperiment('experiments/mnist-quick.yaml', [`train.batch_size=${batch}`]);
   const order = new EpochOrder(0, data.train.count, batch);
   const setups = VARIANTS.map((v) => {
-    const model = new PixelCNN(e.model, { height: 28, width: 28, channels: 1 }, 0);
+    const model = new PixelCNN({ ...e.model, dropout: v.dropout }, { height: 28, width: 28, channels: 1 }, 0);
     return { v, model, optimizer: makeOptimizer({ ...e.train.optimizer, weight_decay: v.weightDecay }), average: v.ema ? new WeightAverage(model, 0.9995) : null, times: [] as number[] };
   });
   for (let s = 0; s < steps + 2; s++) {
     for (const x of setups) {
       const t0 = performance.now();
-      const { loss, grads } = gradientStep(x.model, x.optimizer, data.train, order.forStep(s), e.model.color_levels);
+      const { loss, grads } = gradientStep(x.model, x.optimizer, data.train, order.forStep(s), e.model.color_levels, false, s);
       let applied = grads;
       if (x.v.clip !== null) {
         // As the trainer: the global norm read with the loss, the gradients scaled when above the clip.

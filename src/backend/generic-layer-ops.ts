@@ -2,6 +2,7 @@
 // hand-written gradients: tfjs's generic ones cost several times the arithmetic or memory.
 import * as tf from '@tensorflow/tfjs';
 import type { ConvParams, NormMode, NormParams, WindowConvParams, WindowPadding } from './layer-ops.js';
+import { dropoutMask } from '../util/random.js';
 
 /** Conv and bias in one fused op: one output tensor kept for the backward pass instead of two. */
 export function maskedConv(x: tf.Tensor4D, conv: ConvParams): tf.Tensor4D {
@@ -56,6 +57,22 @@ export const gate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
     },
   };
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * x × mask, the mask (dropoutMask: 0 or 1 / (1 - rate) per element) drawn from `key`. The
+ * gradient is dy × mask: the backward pass keeps the mask alone, not x.
+ */
+export function dropout(x: tf.Tensor4D, rate: number, key: number): tf.Tensor4D {
+  const mask = tf.tensor4d(dropoutMask(key, x.size, rate), x.shape);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    save([mask]);
+    return { value: tf.mul(input, mask) as tf.Tensor4D, gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.mul(dy, saved) };
+  }) as (x: tf.Tensor4D) => tf.Tensor4D;
+  const out = op(x);
+  mask.dispose();
+  return out;
+}
 
 export function batchNorm(x: tf.Tensor4D, bn: NormParams, mode: NormMode): tf.Tensor4D {
   return mode.training ? trainingNorm(bn, mode.updateStats)(x, bn.gamma, bn.beta) : inferenceNorm(x, bn);

@@ -101,6 +101,16 @@ export const layerOps = {
     return ops ? native.gate(ops, x) : generic.gate(x);
   },
 
+  /**
+   * Dropout in training: x × mask, each element kept with probability 1 - rate and scaled by
+   * 1 / (1 - rate), the mask a function of `key` alone (util/random.ts, dropoutMask). The same
+   * on every backend: the mask is drawn in JavaScript and the product is one multiply, so the
+   * native fast paths of the layers around it run as they do without dropout.
+   */
+  dropout(x: tf.Tensor4D, rate: number, key: number): tf.Tensor4D {
+    return generic.dropout(x, rate, key);
+  },
+
   /** Batch norm over batch and space, per channel. */
   batchNorm(x: tf.Tensor4D, bn: NormParams, mode: NormMode): tf.Tensor4D {
     const ops = nativeOps('batchNorm');

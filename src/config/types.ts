@@ -87,6 +87,10 @@ export interface ModelConfig {
    */
   batch_norm: boolean;
   /**
+   * Dropout inside the blocks, with this probability of dropping a unit (kept units are scaled by 1 / (1 - p)): in a residual block on the features after the relu before its last 1x1 conv, in a gated block on the gated horizontal features before its output (and skip) 1x1 convs, as PixelCNN++ places it. Training only: evaluation and sampling use every unit. The masks are a function of the run's seed, the step and the layer, so a resumed run draws the same ones. 0: no dropout.
+   */
+  dropout: number;
+  /**
    * The first layer: a masked conv from the image to the 2h-channel residual stream. With gated blocks: a vertical conv over the rows up to this one (k/2+1 x k) and a horizontal mask-A conv over the pixels to the left (1 x k/2), each from the image to h channels, with no gate.
    */
   input: {

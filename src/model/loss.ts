@@ -16,9 +16,12 @@ export function crossEntropyMean(logits: tf.Tensor4D, targets: tf.Tensor1D, leve
   return tf.tidy(() => tf.div(crossEntropySum(logits, targets, levels), targets.size) as tf.Scalar);
 }
 
-/** The training loss of `model` on inputs x: the mean over sub-pixels, with the output conv and the loss as one op. */
-export function modelCrossEntropyMean(model: PixelCNN, x: tf.Tensor4D, targets: tf.Tensor1D, recompute = false, labels: tf.Tensor2D | null = null): tf.Scalar {
-  return tf.tidy(() => tf.div(model.crossEntropySum(x, targets, true, recompute, labels), targets.size) as tf.Scalar);
+/**
+ * The training loss of `model` on inputs x: the mean over sub-pixels, with the output conv and the loss as one op.
+ * `step`: the training step, which draws the dropout masks (needed when the model has dropout).
+ */
+export function modelCrossEntropyMean(model: PixelCNN, x: tf.Tensor4D, targets: tf.Tensor1D, recompute = false, labels: tf.Tensor2D | null = null, step: number | null = null): tf.Scalar {
+  return tf.tidy(() => tf.div(model.crossEntropySum(x, targets, true, recompute, labels, step), targets.size) as tf.Scalar);
 }
 
 export const NATS_PER_BIT = Math.LN2;

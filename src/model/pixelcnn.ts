@@ -84,10 +84,14 @@ export class PixelCNN {
   /** Gated models: the stacks' first layer and the gated blocks (null in a residual model). */
   readonly gated: { input: GatedInput; blocks: GatedBlock[] } | null;
   readonly head: { convs: Conv2D[]; out: Conv2D };
+  /** Where the dropout masks come from: the masks of a step are a function of it, the step and the layer. */
+  private readonly dropoutSeed: number;
 
   constructor(config: ModelConfig, image: ImageShape, seed: number) {
     this.config = config;
     this.image = image;
+    if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`model.dropout: must be at least 0 and below 1, got ${config.dropout}`);
+    this.dropoutSeed = deriveSeed(seed, 'dropout');
     const rng = createRng(deriveSeed(seed, 'init'));
     const scope = newScope();
     const h = config.hidden;
@@ -189,33 +193,56 @@ export class PixelCNN {
    * `labels`: one-hot class labels [batch, classes] (oneHotLabels), for a conditional model only.
    * `imageGradient`: the gradient with respect to the image is wanted (the receptive field);
    * training needs none, so the input conv skips it by default.
+   * `step`: the training step (completed steps before this one), which with the model's seed
+   * draws the dropout masks (model.dropout); needed in training mode when there is dropout.
+   * Inference uses every unit.
    */
-  forward(x: tf.Tensor4D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, imageGradient = false): tf.Tensor4D {
-    return this.head.out.apply(this.headFeatures(x, training, recompute, labels, imageGradient));
+  forward(x: tf.Tensor4D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, imageGradient = false, step: number | null = null): tf.Tensor4D {
+    return this.head.out.apply(this.headFeatures(x, training, recompute, labels, imageGradient, step));
   }
 
   /**
    * Sum over all sub-pixels of -log p(target) (targets int32 [batch × height × width × channels]),
    * as forward's logits would give it; the output conv and the loss are one layer op.
    */
-  crossEntropySum(x: tf.Tensor4D, targets: tf.Tensor1D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null): tf.Scalar {
-    return layerOps.outputCrossEntropySum(this.headFeatures(x, training, recompute, labels, false), this.head.out, targets, this.config.color_levels);
+  crossEntropySum(x: tf.Tensor4D, targets: tf.Tensor1D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, step: number | null = null): tf.Scalar {
+    return layerOps.outputCrossEntropySum(this.headFeatures(x, training, recompute, labels, false, step), this.head.out, targets, this.config.color_levels);
   }
 
   /** What the output conv reads: the blocks, then relu and the head's 1x1 convs each followed by relu. */
-  private headFeatures(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
+  private headFeatures(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean, step: number | null): tf.Tensor4D {
     this.checkLabels(x, labels);
-    let h = this.gated ? this.gatedStacks(x, training, labels, imageGradient) : this.residualStack(x, training, recompute, labels, imageGradient);
+    const drop = this.dropoutStep(training, step);
+    let h = this.gated ? this.gatedStacks(x, training, labels, imageGradient, drop) : this.residualStack(x, training, recompute, labels, imageGradient, drop);
     h = relu(h);
     for (const c of this.head.convs) h = relu(c.apply(h));
     return h;
   }
 
-  private residualStack(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
+  /** The step whose dropout masks a forward pass uses, or null when it drops nothing (inference, or no dropout). */
+  private dropoutStep(training: boolean, step: number | null): number | null {
+    if (!training || this.config.dropout === 0) return null;
+    if (step === null || !Number.isSafeInteger(step) || step < 0) {
+      throw new Error(`model.dropout is ${this.config.dropout}: a forward pass in training mode needs the training step its masks are drawn for, got ${step}`);
+    }
+    return step;
+  }
+
+  /**
+   * Dropout on the features `layer` reads, with the masks of training step `step` (null: none).
+   * The mask is a function of the model's seed, the step and the layer, so a resumed run and a
+   * block recomputed in the backward pass draw the same one.
+   */
+  private dropout(x: tf.Tensor4D, layer: string, step: number | null): tf.Tensor4D {
+    if (step === null) return x;
+    return layerOps.dropout(x, this.config.dropout, deriveSeed(this.dropoutSeed, step, layer));
+  }
+
+  private residualStack(x: tf.Tensor4D, training: boolean, recompute: boolean, labels: tf.Tensor2D | null, imageGradient: boolean, drop: number | null): tf.Tensor4D {
     let h = this.convNorm(this.input!.conv, this.input!.bn, x, training, true, imageGradient);
     for (const b of this.blocks) {
-      if (recompute && training) h = this.recomputedBlock(b, labels)(h);
-      else if (training) h = this.block(b, h, labels, true);
+      if (recompute && training) h = this.recomputedBlock(b, labels, drop)(h);
+      else if (training) h = this.block(b, h, labels, true, true, drop);
       // Inference keeps no tape: free each block's intermediates as soon as it is done.
       else h = tf.tidy(() => this.block(b, h, labels, false));
     }
@@ -228,7 +255,7 @@ export class PixelCNN {
    * there are skip connections (so every block's output conv, the last one's too, counts).
    * (Gated blocks are not recomputed in the backward pass: train.recompute applies to residual blocks.)
    */
-  private gatedStacks(x: tf.Tensor4D, training: boolean, labels: tf.Tensor2D | null, imageGradient: boolean): tf.Tensor4D {
+  private gatedStacks(x: tf.Tensor4D, training: boolean, labels: tf.Tensor2D | null, imageGradient: boolean, drop: number | null): tf.Tensor4D {
     const { input, blocks } = this.gated!;
     let s: Stacks = {
       v: this.stackConvNorm(input.vertical, input.vbn, x, training, true, imageGradient),
@@ -236,7 +263,7 @@ export class PixelCNN {
     };
     let skips: tf.Tensor4D | null = null;
     for (const b of blocks) {
-      const next = training ? this.gatedBlock(b, s, labels, true) : this.tidyGatedBlock(b, s, labels);
+      const next = training ? this.gatedBlock(b, s, labels, true, drop) : this.tidyGatedBlock(b, s, labels);
       s = next.stacks;
       if (next.skip) skips = skips ? (tf.add(skips, next.skip) as tf.Tensor4D) : next.skip;
     }
@@ -246,15 +273,17 @@ export class PixelCNN {
   /**
    * One gated block: each stack's conv (2h channels: a tanh half and a sigmoid half), the
    * vertical stack's features one row down through the 1x1 link into the horizontal stack,
-   * the gates, then the horizontal stack's 1x1 output conv and its residual connection.
+   * the gates, then the horizontal stack's 1x1 output conv and its residual connection. With
+   * dropout, the gated horizontal features are dropped before the output and skip convs (as
+   * PixelCNN++ drops before a gated residual block's last conv).
    */
-  private gatedBlock(b: GatedBlock, s: Stacks, labels: tf.Tensor2D | null, training: boolean): { stacks: Stacks; skip: tf.Tensor4D | null } {
+  private gatedBlock(b: GatedBlock, s: Stacks, labels: tf.Tensor2D | null, training: boolean, drop: number | null = null): { stacks: Stacks; skip: tf.Tensor4D | null } {
     const vFeatures = this.stackConvNorm(b.vertical, b.vbn, s.v, training, true);
     const hFeatures = tf.add(this.stackConvNorm(b.horizontal, b.hbn, s.h, training, true), b.link.apply(shiftDown(vFeatures))) as tf.Tensor4D;
     // Each stack's class bias (van den Oord et al. 2016b eq. 4) before its gates; the link above
     // reads the vertical features without it. The cached sampler adds them at the same places.
     const v = gate(addClassBias(vFeatures, b.vClassBias, labels));
-    const gated = gate(addClassBias(hFeatures, b.hClassBias, labels));
+    const gated = this.dropout(gate(addClassBias(hFeatures, b.hClassBias, labels)), b.out.name, drop);
     const h = tf.add(s.h, this.convNorm(b.out, b.obn, gated, training, true)) as tf.Tensor4D;
     return { stacks: { v, h }, skip: b.skip ? b.skip.apply(gated) : null };
   }
@@ -281,10 +310,11 @@ export class PixelCNN {
     }
   }
 
-  private block(b: ResidualBlock, h: tf.Tensor4D, labels: tf.Tensor2D | null, training: boolean, updateStats = true): tf.Tensor4D {
+  /** A residual block; with dropout, the features the last 1x1 conv reads are dropped (the masks of step `drop`). */
+  private block(b: ResidualBlock, h: tf.Tensor4D, labels: tf.Tensor2D | null, training: boolean, updateStats = true, drop: number | null = null): tf.Tensor4D {
     let y = this.convNorm(b.conv1, b.bn1, relu(h), training, updateStats);
     y = addClassBias(this.convNorm(b.conv2, b.bn2, relu(y), training, updateStats), b.classBias, labels);
-    y = this.convNorm(b.conv3, b.bn3, relu(y), training, updateStats);
+    y = this.convNorm(b.conv3, b.bn3, this.dropout(relu(y), b.conv3.name, drop), training, updateStats);
     return tf.add(h, y);
   }
 
@@ -300,9 +330,9 @@ export class PixelCNN {
     return layerOps.windowConvBatchNorm(x, conv, bn, { training, updateStats }, inputGradient);
   }
 
-  /** A block whose backward pass recomputes it from its input; the rerun leaves the batch-norm statistics alone. */
-  private recomputedBlock(b: ResidualBlock, labels: tf.Tensor2D | null): (h: tf.Tensor4D) => tf.Tensor4D {
-    return recomputedInBackward((h) => this.block(b, h, labels, true), (h) => this.block(b, h, labels, true, false), this.blockVariables(b));
+  /** A block whose backward pass recomputes it from its input; the rerun leaves the batch-norm statistics alone and draws the same dropout masks. */
+  private recomputedBlock(b: ResidualBlock, labels: tf.Tensor2D | null, drop: number | null): (h: tf.Tensor4D) => tf.Tensor4D {
+    return recomputedInBackward((h) => this.block(b, h, labels, true, true, drop), (h) => this.block(b, h, labels, true, false, drop), this.blockVariables(b));
   }
 
   private blockVariables(b: ResidualBlock): tf.Variable[] {
@@ -360,7 +390,7 @@ export class PixelCNN {
   }
 
   layerTable(): LayerRow[] {
-    if (this.gated) return gatedLayerTable(this.gated, this.head, this.image);
+    if (this.gated) return gatedLayerTable(this.gated, this.head, this.image, this.config.dropout);
     const { height: H, width: W } = this.image;
     const conv = (c: Conv2D, depth: number): LayerRow => ({
       name: c.spec.name,
@@ -377,6 +407,7 @@ export class PixelCNN {
       const inner = [
         conv(b.conv1, 1), ...norm(b.bn1, b.conv1.spec.out, 1),
         conv(b.conv2, 1), ...norm(b.bn2, b.conv2.spec.out, 1),
+        ...dropoutRows(this.config.dropout, `blocks.${i}`, [H, W, b.conv3.spec.in]),
         conv(b.conv3, 1), ...norm(b.bn3, b.conv3.spec.out, 1),
         ...(b.classBias ? [classBiasRow(b.classBias, H, W)] : []),
       ];
@@ -408,7 +439,7 @@ export function stackConvType(spec: StackConvSpec, rows: number, cols: number): 
   return `${spec.stack} conv ${rows}x${cols}${mask}${dilation}`;
 }
 
-function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['head'], image: ImageShape): LayerRow[] {
+function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['head'], image: ImageShape, dropout: number): LayerRow[] {
   const { height: H, width: W } = image;
   const stack = (c: StackConv, depth: number): LayerRow => {
     const [rows, cols] = c.weight.shape;
@@ -426,6 +457,7 @@ function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['
       stack(b.horizontal, 1), ...norm(b.hbn, 2 * h, 1),
       conv(b.link, 1),
       { name: `blocks.${i}.gates`, type: 'gates tanh x sigmoid', outputShape: [H, W, h], params: 0, depth: 1 },
+      ...dropoutRows(dropout, `blocks.${i}`, [H, W, h]),
       conv(b.out, 1), ...norm(b.obn, h, 1),
       ...(b.skip ? [conv(b.skip, 1)] : []),
       ...[b.vClassBias, b.hClassBias].flatMap((c) => (c ? [classBiasRow(c, H, W)] : [])),
@@ -436,6 +468,13 @@ function gatedLayerTable(gated: NonNullable<PixelCNN['gated']>, head: PixelCNN['
   rows.push(conv(head.out, 0));
   return rows;
 }
+
+/** How `pxl inspect` names a block's dropout. */
+export const dropoutType = (p: number): string => `dropout p=${p} (training only)`;
+
+/** A block's dropout row in `pxl inspect`: none without dropout. */
+const dropoutRows = (p: number, block: string, outputShape: number[]): LayerRow[] =>
+  p > 0 ? [{ name: `${block}.dropout`, type: dropoutType(p), outputShape, params: 0, depth: 1 }] : [];
 
 /** A class bias's row in `pxl inspect`. */
 const classBiasRow = (c: ClassBias, H: number, W: number): LayerRow => ({

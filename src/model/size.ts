@@ -6,7 +6,7 @@ import type { ModelConfig } from '../config/types.js';
 import { groupsOf } from './channel-groups.js';
 import { conditioningClasses } from './conditioning.js';
 import { stackWindow, type StackConvSpec } from './layers.js';
-import { stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
+import { dropoutType, stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
 
 /** float32 everywhere. */
 export const BYTES_PER_FLOAT = 4;
@@ -57,7 +57,16 @@ interface BiasLayer {
   depth: number;
 }
 
-type Layer = ConvLayer | NormLayer | StackLayer | GateLayer | BiasLayer;
+/** Dropout on a block's features (model.dropout): no parameters; its mask is kept for the backward pass. */
+interface DropoutLayer {
+  kind: 'dropout';
+  name: string;
+  rate: number;
+  channels: number;
+  depth: number;
+}
+
+type Layer = ConvLayer | NormLayer | StackLayer | GateLayer | BiasLayer | DropoutLayer;
 
 interface Block {
   name: string;
@@ -77,9 +86,10 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
   const ordered = groupsOf(image.channels).ordered;
   const conv = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number): ConvLayer => ({ kind: 'conv', name, kernel, in: cin, out, mask, ordered, depth });
   const norm = (name: string, channels: number, depth: number): NormLayer[] => (config.batch_norm ? [{ kind: 'norm', name, channels, depth }] : []);
+  const drop = (block: string, channels: number): DropoutLayer[] => (config.dropout > 0 ? [{ kind: 'dropout', name: `${block}.dropout`, rate: config.dropout, channels, depth: 1 }] : []);
   // Colour images mask the 1x1 convs by channel group too (mask B), except a gated block's link (PixelCNN).
   const pointwise = ordered ? 'B' : null;
-  if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm, pointwise);
+  if (config.blocks.type === 'gated') return gatedLayout(config, image, conv, norm, drop, pointwise);
   const input = [conv('input.conv', config.input.kernel_size, image.channels, 2 * h, config.input.mask, 0), ...norm('input.bn', 2 * h, 0)];
   const { kernel_size: k, mask } = config.blocks;
   const classes = conditioningClasses(config);
@@ -92,6 +102,7 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
       layers: [
         conv(`${n}.conv1`, 1, 2 * h, h, pointwise, 1), ...norm(`${n}.bn1`, h, 1),
         conv(`${n}.conv2`, k, h, h, mask, 1), ...norm(`${n}.bn2`, h, 1),
+        ...drop(n, h),
         conv(`${n}.conv3`, 1, h, 2 * h, pointwise, 1), ...norm(`${n}.bn3`, 2 * h, 1),
         ...bias(n, h),
       ],
@@ -102,6 +113,7 @@ function layout(config: ModelConfig, image: ImageShape): Layout {
 
 type ConvFn = (name: string, kernel: number, cin: number, out: number, mask: 'A' | 'B' | null, depth: number) => ConvLayer;
 type NormFn = (name: string, channels: number, depth: number) => NormLayer[];
+type DropFn = (block: string, channels: number) => DropoutLayer[];
 
 /** The head's 1x1 convs from the `stream` channels the blocks leave, and the output conv. */
 function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv: ConvFn, pointwise: 'B' | null): Layer[] {
@@ -113,7 +125,7 @@ function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv
 }
 
 /** PixelCNN.gatedLayers: the stacks' first layer, the gated blocks, the head over h channels. */
-function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm: NormFn, pointwise: 'B' | null): Layout {
+function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm: NormFn, drop: DropFn, pointwise: 'B' | null): Layout {
   const h = config.hidden;
   const g = groupsOf(image.channels);
   const stack = (spec: StackConvSpec, depth: number): StackLayer => ({ kind: 'stack', spec, ...stackWindow(spec), ordered: g.ordered, depth });
@@ -137,6 +149,7 @@ function gatedLayout(config: ModelConfig, image: ImageShape, conv: ConvFn, norm:
         stack({ name: `${n}.horizontal`, stack: 'horizontal', kernel: k, dilation, mask, in: h, out: 2 * h, groups: g(1, 2) }, 1), ...norm(`${n}.hbn`, 2 * h, 1),
         conv(`${n}.link`, 1, 2 * h, 2 * h, null, 1),
         { kind: 'gates', name: `${n}.gates`, channels: h, depth: 1 },
+        ...drop(n, h),
         conv(`${n}.out`, 1, h, h, pointwise, 1), ...norm(`${n}.obn`, h, 1),
         ...(skips ? [conv(`${n}.skip`, 1, h, h, pointwise, 1)] : []),
         ...bias(`${n}.vertical`, 2 * h), ...bias(`${n}.horizontal`, 2 * h),
@@ -167,6 +180,7 @@ function row(l: Layer, image: ImageShape): LayerRow {
   const outputShape = [image.height, image.width, channelsOut(l)];
   if (l.kind === 'norm') return { name: l.name, type: 'batch norm', outputShape, params: params(l), depth: l.depth };
   if (l.kind === 'gates') return { name: l.name, type: 'gates tanh x sigmoid', outputShape, params: 0, depth: l.depth };
+  if (l.kind === 'dropout') return { name: l.name, type: dropoutType(l.rate), outputShape, params: 0, depth: l.depth };
   if (l.kind === 'stack') return { name: l.spec.name, type: stackConvType(l.spec, l.rows, l.cols), outputShape, params: params(l), depth: l.depth };
   if (l.kind === 'bias') return { name: l.name, type: `class bias (${l.classes} classes)`, outputShape, params: params(l), depth: l.depth };
   const k = `${l.kernel}x${l.kernel}`;

@@ -34,7 +34,8 @@ async function peak(model: PixelCNN, batch: number, recompute: boolean): Promise
       const x = tf.zeros([batch, height, width, channels]) as tf.Tensor4D;
       const t = tf.zeros([batch * height * width * channels], 'int32') as tf.Tensor1D;
       const labels = model.classes === null ? null : oneHotLabels(new Uint8Array(batch), model.classes);
-      const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t, recompute, labels), model.trainable());
+      // Step 0's dropout masks, if any: a step keeps one mask per block, whatever the step.
+      const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t, recompute, labels, 0), model.trainable());
       tf.dispose([value, ...Object.values(grads)]);
     });
   });

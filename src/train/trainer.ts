@@ -158,7 +158,7 @@ export async function train(o: TrainOptions): Promise<RunSummary> {
     while (pos.step < sched.total) {
       const stepStart = performance.now();
       const lr = learningRate(lrs, pos.step);
-      const computed = gradientStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false);
+      const computed = gradientStep(model, optimizer, data.train, order.forStep(pos.step), levels, o.recompute ?? false, pos.step);
       const { value, norm } = await lossAndNorm(computed, e.train.grad_clip !== null || e.train.on_nonfinite_gradient === 'skip');
       const finite = Number.isFinite(value) && (norm === null || Number.isFinite(norm));
       if (!finite && e.train.on_nonfinite_gradient === 'skip') {
@@ -343,9 +343,9 @@ function advance(pos: TrainingPosition, perEpoch: number, batch: number, seconds
   pos.lastTrainBitsPerDim = bits;
 }
 
-/** One optimiser step on one batch; returns the batch's mean loss in nats (caller disposes). */
-export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false): tf.Scalar {
-  const { loss, grads } = gradientStep(model, optimizer, set, indices, levels, recompute);
+/** One optimiser step on one batch; returns the batch's mean loss in nats (caller disposes). `step` draws the dropout masks. */
+export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false, step: number | null = null): tf.Scalar {
+  const { loss, grads } = gradientStep(model, optimizer, set, indices, levels, recompute, step);
   optimizer.applyGradients(grads);
   tf.dispose(grads.map((g) => g.tensor));
   return loss;
@@ -354,10 +354,12 @@ export function trainStep(model: PixelCNN, optimizer: tf.Optimizer, set: ImageSe
 /**
  * The batch's mean loss in nats and the gradients, not applied yet (the trainer applies them
  * once the loss is finite). Gradients come in model.trainable() order, as minimize hands them
- * to the optimiser, since optimiser state is matched to variables by position. Caller disposes.
+ * to the optimiser, since optimiser state is matched to variables by position. `step`: the
+ * training step (completed steps before this one), which draws the dropout masks (a model with
+ * dropout needs it). Caller disposes.
  */
 export function gradientStep(
-  model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false,
+  model: PixelCNN, optimizer: tf.Optimizer, set: ImageSet, indices: Uint32Array, levels: number, recompute = false, step: number | null = null,
 ): { loss: tf.Scalar; grads: { name: string; tensor: tf.Tensor }[] } {
   const batch = makeBatch(set, indices, levels);
   const { height, width, channels } = model.image;
@@ -366,7 +368,7 @@ export function gradientStep(
     const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
     const t = tf.tensor1d(batch.targets, 'int32');
     const labels = labelsOf(model, set, indices);
-    const { value, grads } = optimizer.computeGradients(() => modelCrossEntropyMean(model, x, t, recompute, labels), vars);
+    const { value, grads } = optimizer.computeGradients(() => modelCrossEntropyMean(model, x, t, recompute, labels, step), vars);
     // A variable the loss does not reach gets a zero gradient, so that the optimiser's state
     // still matches the variables by position: the last gated block's vertical class bias
     // (nothing reads the vertical stack after the last block).

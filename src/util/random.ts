@@ -102,3 +102,31 @@ export function deriveSeed(seed: number, ...keys: (string | number)[]): number {
   checkSeed(seed, 'deriveSeed');
   return hashWords(JSON.stringify(['pxl-derive', seed, ...keys]))[0] >>> 0;
 }
+
+/**
+ * Dropout's mask, scaled: element i is 1 / (1 - rate) when kept and 0 when dropped, dropped
+ * when a hash of (key, i) falls below rate × 2^32. The hash is counter-based (Chris Wellons'
+ * triple32, a bijection of 32-bit integers with full avalanche), so each element's draw
+ * depends on the key and its index alone: the same key gives the same mask on every backend,
+ * in any order, with nothing to store.
+ */
+export function dropoutMask(key: number, count: number, rate: number): Float32Array {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropoutMask: rate must be in [0, 1), got ${rate}`);
+  checkSeed(key, 'dropoutMask');
+  const threshold = Math.floor(rate * 2 ** 32);
+  const scale = Math.fround(1 / (1 - rate));
+  const k = key | 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let x = Math.imul(i, 0x9e3779b9) ^ k;
+    x ^= x >>> 17;
+    x = Math.imul(x, 0xed5ad4bb);
+    x ^= x >>> 11;
+    x = Math.imul(x, 0xac4c1b51);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x31848bab);
+    x ^= x >>> 14;
+    out[i] = x >>> 0 < threshold ? 0 : scale;
+  }
+  return out;
+}

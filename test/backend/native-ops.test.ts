@@ -266,7 +266,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
 
   it('a whole PixelCNN with batch norm: loss, every gradient (also with blocks recomputed) and the running statistics', () => {
     const config: ModelConfig = {
-      color_levels: 16, hidden: 8, batch_norm: true,
+      color_levels: 16, hidden: 8, batch_norm: true, dropout: 0,
       input: { kernel_size: 7, mask: 'A' },
       blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false },
       conditioning: { type: 'none', classes: null },
@@ -312,7 +312,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
 
   it('a whole gated PixelCNN with batch norm, dilations and skips: loss, every gradient and the running statistics', () => {
     const config: ModelConfig = {
-      color_levels: 16, hidden: 8, batch_norm: true,
+      color_levels: 16, hidden: 8, batch_norm: true, dropout: 0,
       input: { kernel_size: 7, mask: 'A' },
       blocks: { type: 'gated', count: 3, kernel_size: 3, mask: 'B', dilations: [1, 2, 1], skip_connections: true },
       head: { convs: 1, mask: 'B' },
@@ -330,7 +330,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
 
   it('a whole gated PixelCNN: the native gradients match the cpu backend\'s', async () => {
     const config: ModelConfig = {
-      color_levels: 16, hidden: 8, batch_norm: false,
+      color_levels: 16, hidden: 8, batch_norm: false, dropout: 0,
       input: { kernel_size: 5, mask: 'A' },
       blocks: { type: 'gated', count: 2, kernel_size: 5, mask: 'B', dilations: [1, 3], skip_connections: false },
       head: { convs: 1, mask: 'B' },
@@ -355,6 +355,43 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
       await tf.setBackend('tensorflow');
     }
   });
+
+  for (const type of ['residual', 'gated'] as const) {
+    it(`a whole ${type} PixelCNN with dropout: the same native kernels run as without it, and the loss and gradients match the generic maths`, async () => {
+      const config: ModelConfig = {
+        color_levels: 16, hidden: 8, batch_norm: true, dropout: 0.3,
+        input: { kernel_size: 5, mask: 'A' },
+        blocks: { type, count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: type === 'gated' },
+        head: { convs: 1, mask: 'B' },
+        conditioning: { type: 'none', classes: null },
+      };
+      const image = { height: 9, width: 8, channels: 1 };
+      const x = tf.tensor4d(values(3 * 9 * 8, 12, 0.5, 0.5), [3, 9, 8, 1]);
+      const t = tf.tensor1d(Array.from({ length: 3 * 9 * 8 }, (_, i) => (i * 7) % 16), 'int32');
+      const step = (c: ModelConfig) => (): tf.Tensor[] => {
+        const model = new PixelCNN(c, image, 5);
+        const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t, false, null, 3), model.trainable());
+        const out = [value, ...model.trainable().map((v) => grads[v.name]!)];
+        model.dispose();
+        return out;
+      };
+      // pxl's own native kernels a training step runs (conv, batch norm, relu, gate, loss): dropout turns none of them off.
+      const kernels = async (c: ModelConfig) => {
+        const info = await tf.profile(() => void tf.dispose(tf.tidy(step(c))));
+        return [...new Set(info.kernelNames.filter((n) => n.startsWith('Pxl')))].sort();
+      };
+      const without = await kernels({ ...config, dropout: 0 });
+      expect(without).toEqual(expect.arrayContaining(['PxlBatchNormGrad', 'PxlBatchNormTraining', 'PxlConv2D', 'PxlConv2DBackpropFilter', 'PxlConv2DBackpropInput']));
+      expect(await kernels(config)).toEqual(without);
+      const r = both(step(config));
+      let largest = 0;
+      for (const g of r.generic.slice(1)) for (const v of g) largest = Math.max(largest, Math.abs(v));
+      // A conv bias followed by batch norm has an exactly zero gradient: rounding noise, compared against the other gradients' scale.
+      expectClose(r.native.map((_, i) => (i === 0 ? 'loss' : `gradient ${i}`)), r, 1e-5, largest);
+      expect(Math.abs(r.native[0]![0]! - r.generic[0]![0]!)).toBeLessThan(1e-5 * r.generic[0]![0]!);
+      tf.dispose([x, t]);
+    });
+  }
 });
 
 /** Loss, every gradient, the running statistics and the inference logits of a gated model, native and generic. */

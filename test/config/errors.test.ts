@@ -499,6 +499,21 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'model.dropout of 1',
+    files: { 'x.yaml': 'model:\n  dropout: 1\n' },
+    errors: [{ at: 'x.yaml:2:12', path: 'model.dropout', says: ['expected a number at least 0 and less than 1', 'found 1'] }],
+  },
+  {
+    name: 'model.dropout: negative',
+    files: { 'x.yaml': 'model: {dropout: -0.5}\n' },
+    errors: [{ at: 'x.yaml:1:18', path: 'model.dropout', says: ['found -0.5'] }],
+  },
+  {
+    name: 'model.dropout: not a number',
+    files: { 'x.yaml': 'model:\n  dropout: half\n' },
+    errors: [{ at: 'x.yaml:2:12', path: 'model.dropout', says: ['found the string "half"'] }],
+  },
+  {
     name: 'train.ema: a typo in its key',
     files: { 'x.yaml': 'train:\n  ema: {decai: 0.999}\n' },
     errors: [{ at: 'x.yaml:2:9', path: 'train.ema.decai', says: ['unknown key "decai"', 'did you mean "decay"?'] }],

@@ -20,6 +20,7 @@ export function smallModel(o: Overrides = {}): ModelConfig {
     color_levels: o.color_levels ?? 16,
     hidden: o.hidden ?? 4,
     batch_norm: o.batch_norm ?? true,
+    dropout: o.dropout ?? 0,
     input: { kernel_size: 7, mask: 'A', ...o.input },
     blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false, ...o.blocks },
     conditioning: o.classes ? { type: 'class', classes: o.classes } : { type: 'none', classes: null },

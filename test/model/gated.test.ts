@@ -17,7 +17,7 @@ const MNIST: ImageShape = { height: 28, width: 28, channels: 1 };
 
 /** The UvA tutorial's shape: h=64, 7 gated blocks of width 3 with dilations, 7-wide input stacks, no batch norm, no head convs. */
 const uva: ModelConfig = {
-  color_levels: 256, hidden: 64, batch_norm: false,
+  color_levels: 256, hidden: 64, batch_norm: false, dropout: 0,
   input: { kernel_size: 7, mask: 'A' },
   blocks: { type: 'gated', count: 7, kernel_size: 3, mask: 'B', dilations: [1, 2, 1, 4, 1, 2, 1], skip_connections: false },
   head: { convs: 0, mask: 'B' },
@@ -26,7 +26,7 @@ const uva: ModelConfig = {
 
 /** Everything on: batch norm, skip connections, two head convs, 5-wide blocks, RGB (channels in order), 4 levels. */
 const everything: ModelConfig = {
-  color_levels: 4, hidden: 18, batch_norm: true,
+  color_levels: 4, hidden: 18, batch_norm: true, dropout: 0,
   input: { kernel_size: 3, mask: 'A' },
   blocks: { type: 'gated', count: 3, kernel_size: 5, mask: 'B', dilations: null, skip_connections: true },
   head: { convs: 2, mask: 'B' },
@@ -117,7 +117,7 @@ const variants: [string, ModelConfig][] = [
   ['batch norm', smallGatedModel({ color_levels: 8 })],
   ['no batch norm', smallGatedModel({ color_levels: 8, batch_norm: false })],
   ['dilations [1, 2, 1, 4]', smallGatedModel({ color_levels: 8, blocks: { count: 4, dilations: [1, 2, 1, 4] } })],
-  ['dilations, skip connections, no batch norm, 5-wide blocks, 3-wide input, h=16', smallGatedModel({ color_levels: 8, hidden: 16, batch_norm: false, input: { kernel_size: 3 }, blocks: { count: 3, kernel_size: 5, dilations: [2, 1, 3], skip_connections: true } })],
+  ['dilations, skip connections, no batch norm, 5-wide blocks, 3-wide input, h=16', smallGatedModel({ color_levels: 8, hidden: 16, batch_norm: false, dropout: 0, input: { kernel_size: 3 }, blocks: { count: 3, kernel_size: 5, dilations: [2, 1, 3], skip_connections: true } })],
   ['mask A in the blocks, no head convs', smallGatedModel({ color_levels: 8, blocks: { mask: 'A' }, head: { convs: 0 } })],
 ];
 

@@ -260,4 +260,26 @@ describe('shipped sweeps', () => {
     for (const m of def.members) expect(m.experiment.dataset.validation).toBe(2000);
     expect(byName['gated-class'].sample.classes).toBe('all');
   });
+
+  it('mnist-quick-recipe adds one ingredient of the recipe at a time to the quick experiment, then all, each with a validation set of 2000', () => {
+    const def = loadSweep(join(ROOT, 'experiments/sweeps/mnist-quick-recipe.yaml'));
+    const byName = Object.fromEntries(def.members.map((m) => [m.name, m.experiment]));
+    expect(Object.keys(byName)).toEqual(['baseline', 'cosine-warmup', 'ema', 'weight-decay-clip', 'dropout', 'all']);
+    const quick = loadExperiment(join(ROOT, 'experiments/mnist-quick.yaml')).experiment;
+    const base = byName.baseline;
+    expect(base.model).toEqual(quick.model);
+    expect(base.train).toMatchObject({ steps: quick.train.steps, batch_size: quick.train.batch_size, lr_schedule: quick.train.lr_schedule, ema: { decay: null }, grad_clip: null });
+    expect(base.train.optimizer).toEqual(quick.train.optimizer);
+    for (const m of def.members) expect(m.experiment.dataset.validation).toBe(2000);
+    // Each single-ingredient member differs from the baseline in that ingredient alone.
+    const cosine = { ...base.train.lr_schedule, name: 'cosine', warmup: 100, min_lr: 0 };
+    expect(byName['cosine-warmup']).toEqual({ ...base, name: 'mnist-quick-cosine-warmup', train: { ...base.train, lr_schedule: cosine } });
+    expect(byName.ema).toEqual({ ...base, name: 'mnist-quick-ema', train: { ...base.train, ema: { decay: 0.999 } } });
+    expect(byName['weight-decay-clip']).toEqual({ ...base, name: 'mnist-quick-weight-decay-clip', train: { ...base.train, optimizer: { ...base.train.optimizer, weight_decay: 0.01 }, grad_clip: 1 } });
+    expect(byName.dropout).toEqual({ ...base, name: 'mnist-quick-dropout', model: { ...base.model, dropout: 0.1 } });
+    expect(byName.all).toEqual({
+      ...base, name: 'mnist-quick-all', model: { ...base.model, dropout: 0.1 },
+      train: { ...base.train, lr_schedule: cosine, ema: { decay: 0.999 }, optimizer: { ...base.train.optimizer, weight_decay: 0.01 }, grad_clip: 1 },
+    });
+  });
 });

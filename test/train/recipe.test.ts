@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkpointName, loadCheckpoint, readCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import type { RunEvent } from '../../src/events/run-events.js';
 import { runExperiment, type PreparedRun } from '../../src/app/run.js';
+import { layerOps } from '../../src/backend/layer-ops.js';
 import { PixelCNN } from '../../src/model/pixelcnn.js';
 import { FusedAdam } from '../../src/train/adam.js';
 import { applyUpdate } from '../../src/train/optimizer.js';
@@ -154,6 +155,36 @@ function spoilGradients(at: number): void {
     return { value: r.value, grads };
   });
 }
+
+describe('model.dropout in a run', () => {
+  it('draws new masks at every step, the same ones in a second run of the same seed, and none in evaluation', { timeout: 180_000 }, async () => {
+    const calls = async () => {
+      const keys: { rate: number; key: number; batch: number }[] = [];
+      const original = layerOps.dropout;
+      vi.spyOn(layerOps, 'dropout').mockImplementation((x, rate, key) => {
+        keys.push({ rate, key, batch: x.shape[0] });
+        return original(x, rate, key);
+      });
+      const run = await tinyRun(['model.dropout=0.5', 'train.eval_every=2']);
+      vi.restoreAllMocks();
+      return { keys, run };
+    };
+    const first = await calls();
+    expect(first.run.summary.status, first.run.summary.message).toBe('finished');
+    // Before training, the memory plan measures a step of a throwaway model at batch 1 and 2; then
+    // one residual block: one mask per training step (batches of 8), none for the 4 evaluations.
+    expect(first.keys.map((k) => k.batch)).toEqual([1, 2, 8, 8, 8, 8, 8, 8, 8, 8]);
+    const training = first.keys.slice(2);
+    expect(training.every((k) => k.rate === 0.5)).toBe(true);
+    expect(new Set(training.map((k) => k.key)).size).toBe(8);
+    const second = await calls();
+    expect(second.keys).toEqual(first.keys);
+    expect(second.run.steps.map((s) => s.loss)).toEqual(first.run.steps.map((s) => s.loss));
+    // Without dropout the first step (same weights, same batch) has another loss.
+    const plain = await tinyRun([]);
+    expect(plain.steps[0].loss).not.toBe(first.run.steps[0].loss);
+  });
+});
 
 describe('on_nonfinite_gradient: skip', () => {
   it('skips the update of a step with a NaN gradient, counts it, trains on, and resumes exactly after it', { timeout: 240_000 }, async () => {

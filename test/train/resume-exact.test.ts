@@ -3,7 +3,7 @@
 // resumed reaches bit for bit the weights, optimiser state, step losses and test bits/dim
 // of the uninterrupted run. On the default test backend (cpu), wasm and the native one, with a
 // validation set, and for a class-conditional model, whose batches bring their labels along;
-// with the whole training recipe on (schedule, weight decay, clipping, averaged weights) on wasm and native.
+// with the whole training recipe on (schedule, weight decay, clipping, averaged weights, dropout) on wasm and native.
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,10 +59,11 @@ describe('resuming a run with a validation set', () => {
 });
 
 // The whole recipe at once: a cosine schedule after a warmup, decoupled weight decay, clipping
-// (at a norm the tiny model's gradients exceed), averaged weights, skipping on; with a validation set.
+// (at a norm the tiny model's gradients exceed), averaged weights, skipping on, dropout in the
+// blocks (the masks of each step drawn again on resume); with a validation set.
 const RECIPE = [
   'dataset.validation=16', 'train.lr_schedule={name: cosine, warmup: 3, min_lr: 0.001}', 'train.optimizer.weight_decay=0.1',
-  'train.grad_clip=0.2', 'train.ema={decay: 0.9}', 'train.on_nonfinite_gradient=skip',
+  'train.grad_clip=0.2', 'train.ema={decay: 0.9}', 'train.on_nonfinite_gradient=skip', 'model.dropout=0.3',
 ];
 const RECIPE_BACKENDS = BACKENDS.filter((b) => b !== 'cpu');
 describe.each(RECIPE_BACKENDS)('resuming a run with the whole training recipe on the %s backend', (backend) => {

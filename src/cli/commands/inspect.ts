@@ -35,6 +35,7 @@ export function registerInspectCommand(program: Command): void {
       process.stdout.write(textTable(['layer', 'type', 'output', 'params'], body, ['l', 'l', 'r', 'r']));
       process.stdout.write(`\ntotal trainable parameters: ${int(paramCount(e.model, shape))}\n`);
       process.stdout.write(`forward pass: ${(macsPerImage(e.model, shape) / 1e9).toFixed(3)} GMAC per image (masked taps included)\n`);
+      if (e.model.dropout > 0) process.stdout.write(`dropout: ${e.model.dropout} inside each block, in training only (evaluation and sampling use every unit)\n`);
       if (opts.receptiveField) process.stdout.write(`\n${await receptiveFieldText(e, shape)}`);
     });
 }
