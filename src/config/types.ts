@@ -75,7 +75,7 @@ export interface DatasetConfig {
  */
 export interface ModelConfig {
   /**
-   * Number of intensity levels each pixel is quantised to; the output is a softmax over this many classes per pixel.
+   * Number of intensity levels each pixel is quantised to; the softmax output has this many classes per pixel and channel, the logistic mixture discretises over this many levels.
    */
   color_levels: number;
   /**
@@ -135,6 +135,7 @@ export interface ModelConfig {
     convs: number;
     mask: MaskType;
   };
+  output: OutputConfig;
 }
 /**
  * What the model is conditioned on besides the earlier pixels. Unconditional by default (type none): the model is p(image). With type class it is p(image | class): a learned bias per class and block is added inside every block, training and evaluation read the dataset's labels, and test bits/dim is the conditional NLL (reported as such).
@@ -148,6 +149,19 @@ export interface ConditioningConfig {
    * With type class: the number of classes N; every label of the dataset must lie in 0..N-1 (10 for mnist and fashion-mnist). null when the model is unconditional.
    */
   classes: number | null;
+}
+/**
+ * What the head's last 1x1 conv emits per pixel and how the pixel's probability is read from it. softmax (the default): color_levels logits per channel, a softmax over the levels. logistic_mixture: the discretised mixture of logistics of PixelCNN++ (Salimans et al. 2017, arXiv 1701.05517): per pixel K mixture logits and, per channel, K means and K log-scales, and for 3 channels K coefficients each of G on R, B on R and B on G; one component is shared by the pixel's channels. All of it comes from the pixels before the pixel (the output conv reads the first channel group's features), and G and B depend on the pixel's R (and G) through the coefficients. The data is rescaled to [-1, 1] over color_levels levels; bits/dim stay the exact NLL over the levels.
+ */
+export interface OutputConfig {
+  /**
+   * softmax: a softmax over color_levels per channel. logistic_mixture: a mixture of model.output.components discretised logistics per pixel.
+   */
+  type: 'softmax' | 'logistic_mixture';
+  /**
+   * With type logistic_mixture: the number of mixture components K (PixelCNN++ uses 10). The output conv then has K * (1 + 2C) + K * C(C-1)/2 outputs per pixel for C channels: 3K for one channel, 10K for three. null with softmax.
+   */
+  components: number | null;
 }
 /**
  * How the model is trained.
