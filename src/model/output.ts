@@ -121,7 +121,8 @@ function mixtureOutput(components: number, channels: number, levels: number): Mo
 const branch = (test: (x: tf.Tensor) => tf.Tensor) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
-    return { value: tf.cast(test(x), 'float32'), gradFunc: () => tf.zerosLike(x) };
+    const shape = x.shape; // x itself may be gone by the backward pass
+    return { value: tf.cast(test(x), 'float32'), gradFunc: () => tf.zeros(shape) };
   });
 
 const isTiny = branch((logDelta) => tf.less(logDelta, Math.log(TINY_PROBABILITY)));

@@ -377,6 +377,25 @@ describe.each(['cpu', 'wasm', 'tensorflow'] as const)('mixture models on the %s 
     checkAutoregressive(config, 4, channels);
   });
 
+  it.skipIf(skip)('take a training step: finite gradients, the same with blocks recomputed in the backward pass (train.recompute)', () => {
+    started();
+    const model = new PixelCNN(smallModel({ hidden: 6, color_levels: 256, mixture: 3 }), { height: 4, width: 4, channels: 3 }, 2);
+    const rng = createRng(6);
+    const targets = Int32Array.from({ length: 2 * 16 * 3 }, () => rng.int(256));
+    const x = tf.tensor4d(Float32Array.from(targets, (k) => k / 255), [2, 4, 4, 3]);
+    const t = tf.tensor1d(targets, 'int32');
+    const gradsOf = (recompute: boolean) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => modelCrossEntropyMean(model, x, t, recompute), model.trainable());
+        return [value.dataSync()[0], ...Object.values(grads).flatMap((g) => Array.from(g.dataSync()))];
+      });
+    const [plain, recomputed] = [gradsOf(false), gradsOf(true)];
+    expect(plain.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...plain.map((g, i) => Math.abs(g - recomputed[i])))).toBeLessThan(1e-4);
+    tf.dispose([x, t]);
+    model.dispose();
+  });
+
   it.skipIf(skip).each(samplingVariants)('sample the same images naive and cached: %s', async (_name, config, image) => {
     started();
     const model = new PixelCNN(config, image, 3);
