@@ -71,7 +71,7 @@ export interface DatasetConfig {
   validation: number | string;
 }
 /**
- * The PixelCNN: a masked input conv, a stack of blocks (residual, or gated with a vertical and a horizontal stack), and a head of 1x1 convs ending in a softmax over colour levels per pixel.
+ * The PixelCNN: a masked input conv, a stack of blocks (residual, or gated with a vertical and a horizontal stack), and a head of 1x1 convs ending in the output (model.output): a softmax over colour levels per pixel and channel, or a discretised logistic mixture per pixel.
  */
 export interface ModelConfig {
   /**
@@ -126,7 +126,7 @@ export interface ModelConfig {
   };
   conditioning: ConditioningConfig;
   /**
-   * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
+   * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->the output's values per pixel (model.output: color_levels per channel for the softmax).
    */
   head: {
     /**
@@ -301,7 +301,7 @@ export interface SampleConfig {
    */
   method: 'naive' | 'cached';
   /**
-   * Softmax temperature: below 1 sharper, above 1 more random.
+   * Sampling temperature: below 1 sharper, above 1 more random. Softmax: the logits are divided by it. Logistic mixture: the component logits are divided by it and each logistic's scale multiplied by it.
    */
   temperature: number;
   /**
