@@ -25,7 +25,8 @@ import { writeFileAtomic } from '../util/files.js';
 import { QUEUE_NAME, type QueueConnection } from './connection.js';
 import { checkMemberJob, memberJobId, type MemberJob } from './payload.js';
 import { asProgress, cancelKey, type MemberProgress, type MemberResult } from './progress.js';
-import { downloadCheckpoint, nextSlot, readPointer, snapshotCheckpoint, uploadCheckpoint, type CheckpointSnapshot, type ResumePointer } from './resume-artifacts.js';
+import { downloadCheckpoint, readPointer, snapshotCheckpoint } from './resume-artifacts.js';
+import { Uploader } from './uploader.js';
 
 export interface WorkerOptions {
   queue: QueueConnection;
@@ -190,6 +191,9 @@ class MemberWork {
     }
     this.log(plan.kind === 'resume' ? `resuming ${plan.runDir}` : 'starting');
     const exit = await this.train(plan);
+    // A member that finished while MLflow was away may have no MLflow run yet (its tracker left
+    // the creation in the spool): sending the spool creates it, so its last checkpoint has a home.
+    if (this.end?.status === 'finished' && this.client && !this.lost) await this.syncAll(this.progress.runDir!);
     await this.uploads?.flush();
     if (this.lost) throw new Error('this worker lost the member\'s lock; the queue hands it to another worker');
     const status = this.end?.status ?? (exit.code === INTERRUPTED_EXIT ? 'interrupted' : 'failed');
@@ -385,97 +389,6 @@ class MemberWork {
       if (!said) this.log(`finished; waiting for MLflow to take its records (${r.pending} pending: ${r.error})`);
       await sleep(5000);
     }
-  }
-}
-
-/**
- * Uploads checkpoints to the member's MLflow run one at a time, in the background: training
- * never waits. Only the newest waiting snapshot is kept (an older one is superseded); one that
- * cannot be sent (MLflow down, the run not created yet) is tried again every few seconds.
- */
-class Uploader {
-  /** The pointer in MLflow now; read before the first upload, so that slot is never written to. */
-  previous: ResumePointer | null = null;
-  known = false;
-  private pending: CheckpointSnapshot | null = null;
-  private runDir = '';
-  private busy: Promise<void> | null = null;
-  private retry: NodeJS.Timeout | null = null;
-  private stopped = false;
-  /** The best checkpoint (its sha256) this worker put in each slot: an unchanged one is not sent again. */
-  private readonly bestIn = new Map<'a' | 'b', string>();
-
-  constructor(
-    private readonly client: MlflowClient,
-    private readonly log: (line: string) => void,
-    private readonly onUploaded: (step: number) => void,
-  ) {}
-
-  push(snap: CheckpointSnapshot, runDir: string): void {
-    this.pending = snap;
-    this.runDir = runDir;
-    this.kick();
-  }
-
-  /** Sends nothing more (an upload under way finishes its file). */
-  stop(): void {
-    this.stopped = true;
-    this.pending = null;
-    if (this.retry) clearTimeout(this.retry);
-  }
-
-  private kick(): void {
-    if (this.busy || !this.pending || this.stopped) return;
-    this.busy = this.send().finally(() => {
-      this.busy = null;
-    });
-  }
-
-  private async send(): Promise<void> {
-    const snap = this.pending!;
-    const state = readState(this.runDir);
-    if (!state.artifactUri) return this.later(); // the tracker has not created the run yet
-    const t0 = performance.now();
-    let bestThere = false;
-    try {
-      if (!this.known) this.previous = await readPointer(this.client, state.artifactUri);
-      this.known = true;
-      const slot = nextSlot(this.previous);
-      bestThere = !!snap.best && this.bestIn.get(slot) === snap.best.sha256;
-      this.bestIn.delete(slot); // until the upload is whole
-      this.previous = await uploadCheckpoint(this.client, state.artifactUri, snap, this.previous, () => this.stopped, bestThere);
-      if (snap.best && this.previous?.slot === slot) this.bestIn.set(slot, snap.best.sha256);
-    } catch (err) {
-      if (!(err instanceof MlflowError)) throw err;
-      this.log(`checkpoint of step ${snap.step} not uploaded yet (${err.message}); trying again`);
-      return this.later();
-    }
-    if (this.stopped) return;
-    if (this.pending === snap) this.pending = null;
-    const s = (performance.now() - t0) / 1000;
-    const sent = snap.bytes - (bestThere ? snap.best!.files.reduce((n, [, b]) => n + b.length, 0) : 0);
-    this.log(`checkpoint of step ${snap.step} uploaded to MLflow: ${(sent / 2 ** 20).toFixed(1)} MiB in ${s.toFixed(2)} s`);
-    this.onUploaded(snap.step);
-    if (this.pending) this.kick();
-  }
-
-  private later(): void {
-    if (this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      this.kick();
-    }, 3000);
-  }
-
-  /** Waits until the newest checkpoint is uploaded, or gives up on it after a while (the run goes on from an older one). */
-  async flush(limitMs = 120_000): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while ((this.pending || this.busy) && Date.now() < deadline) {
-      this.kick();
-      await (this.busy ?? sleep(500));
-    }
-    if (this.retry) clearTimeout(this.retry);
-    if (this.pending) this.log(`checkpoint of step ${this.pending.step} could not be uploaded; a takeover would resume from step ${this.previous?.step ?? 0}`);
   }
 }
 
