@@ -19,6 +19,7 @@ const NAMES = {
   'model.blocks.mask': 'MaskType',
   'model.head.mask': 'MaskType',
   'model.conditioning': 'ConditioningConfig',
+  'model.output': 'OutputConfig',
   train: 'TrainConfig',
   'train.optimizer': 'OptimizerConfig',
   'train.lr_schedule': 'LrScheduleConfig',

@@ -103,6 +103,7 @@ const RULES: Rule[] = [
       ? [{ path: ['dataset', 'validation'], message: `expected fewer validation images than dataset.train_limit (${e.dataset.train_limit}), so that some are left to train on; found ${e.dataset.validation}` }]
       : [],
   ...conditioningRules(),
+  ...outputRules(),
   ...recipeRules(),
   (e) => {
     const channels = DATASET_CHANNELS[e.dataset.name];
@@ -149,6 +150,22 @@ function conditioningRules(): Rule[] {
         ? [{ path: ['sample', 'classes'], message: `${rows} rows of sample.columns ${e.sample.columns} images make ${rows * e.sample.columns}; a grid holds at most ${MAX_SAMPLES}: draw fewer classes or columns` }]
         : [];
     },
+  ];
+}
+
+const isMixture = (e: Experiment): boolean => e.model.output?.type === 'logistic_mixture';
+
+/** The model's output: a mixture needs its number of components, the softmax has none. */
+function outputRules(): Rule[] {
+  return [
+    (e) =>
+      isMixture(e) && e.model.output.components == null
+        ? [{ path: ['model', 'output', 'type'], message: 'a logistic mixture needs model.output.components: the number of mixture components (PixelCNN++ uses 10)' }]
+        : [],
+    (e) =>
+      !isMixture(e) && e.model.output?.components != null
+        ? [{ path: ['model', 'output', 'components'], part: 'key', message: 'components applies only to model.output.type logistic_mixture; this output is a softmax' }]
+        : [],
   ];
 }
 

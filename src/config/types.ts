@@ -71,11 +71,11 @@ export interface DatasetConfig {
   validation: number | string;
 }
 /**
- * The PixelCNN: a masked input conv, a stack of blocks (residual, or gated with a vertical and a horizontal stack), and a head of 1x1 convs ending in a softmax over colour levels per pixel.
+ * The PixelCNN: a masked input conv, a stack of blocks (residual, or gated with a vertical and a horizontal stack), and a head of 1x1 convs ending in the output (model.output): a softmax over colour levels per pixel and channel, or a discretised logistic mixture per pixel.
  */
 export interface ModelConfig {
   /**
-   * Number of intensity levels each pixel is quantised to; the output is a softmax over this many classes per pixel.
+   * Number of intensity levels each pixel is quantised to; the softmax output has this many classes per pixel and channel, the logistic mixture discretises over this many levels.
    */
   color_levels: number;
   /**
@@ -130,7 +130,7 @@ export interface ModelConfig {
   };
   conditioning: ConditioningConfig;
   /**
-   * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->color_levels.
+   * After a relu, 1x1 convs (the stream's channels (2h, or h for gated blocks) ->h, then h->h, each followed by relu) and a final 1x1 conv h->the output's values per pixel (model.output: color_levels per channel for the softmax).
    */
   head: {
     /**
@@ -139,6 +139,7 @@ export interface ModelConfig {
     convs: number;
     mask: MaskType;
   };
+  output: OutputConfig;
 }
 /**
  * What the model is conditioned on besides the earlier pixels. Unconditional by default (type none): the model is p(image). With type class it is p(image | class): a learned bias per class and block is added inside every block, training and evaluation read the dataset's labels, and test bits/dim is the conditional NLL (reported as such).
@@ -152,6 +153,19 @@ export interface ConditioningConfig {
    * With type class: the number of classes N; every label of the dataset must lie in 0..N-1 (10 for mnist and fashion-mnist). null when the model is unconditional.
    */
   classes: number | null;
+}
+/**
+ * What the head's last 1x1 conv emits per pixel and how the pixel's probability is read from it. softmax (the default): color_levels logits per channel, a softmax over the levels. logistic_mixture: the discretised mixture of logistics of PixelCNN++ (Salimans et al. 2017, arXiv 1701.05517): per pixel K mixture logits and, per channel, K means and K log-scales, and for 3 channels K coefficients each of G on R, B on R and B on G; one component is shared by the pixel's channels. All of it comes from the pixels before the pixel (the output conv reads the first channel group's features), and G and B depend on the pixel's R (and G) through the coefficients. The data is rescaled to [-1, 1] over color_levels levels; bits/dim stay the exact NLL over the levels.
+ */
+export interface OutputConfig {
+  /**
+   * softmax: a softmax over color_levels per channel. logistic_mixture: a mixture of model.output.components discretised logistics per pixel.
+   */
+  type: 'softmax' | 'logistic_mixture';
+  /**
+   * With type logistic_mixture: the number of mixture components K (PixelCNN++ uses 10). The output conv then has K * (1 + 2C) + K * C(C-1)/2 outputs per pixel for C channels: 3K for one channel, 10K for three. null with softmax.
+   */
+  components: number | null;
 }
 /**
  * How the model is trained.
@@ -291,7 +305,7 @@ export interface SampleConfig {
    */
   method: 'naive' | 'cached';
   /**
-   * Softmax temperature: below 1 sharper, above 1 more random.
+   * Sampling temperature: below 1 sharper, above 1 more random. Softmax: the logits are divided by it. Logistic mixture: the component logits are divided by it and each logistic's scale multiplied by it.
    */
   temperature: number;
   /**

@@ -1,19 +1,22 @@
-// Cross-entropy of the per-pixel softmax over colour levels, in nats.
+// The loss: -log p of the data under the model's output (output.ts), in nats; the softmax's
+// cross-entropy over colour levels, and bits per dimension.
 import * as tf from '@tensorflow/tfjs';
-import { layerOps } from '../backend/layer-ops.js';
+import { softmaxCrossEntropySum } from './output.js';
 import type { PixelCNN } from './pixelcnn.js';
 
-/** Sum over all sub-pixels of -log p(target); logits [B,H,W,C*L], targets int32 [B*H*W*C]. */
+/** Sum over all sub-pixels of -log p(target) under the softmax; logits [B,H,W,C*L], targets int32 [B*H*W*C]. */
 export function crossEntropySum(logits: tf.Tensor4D, targets: tf.Tensor1D, levels: number): tf.Scalar {
-  return tf.tidy(() => {
-    const rows = tf.reshape(logits, [-1, levels]) as tf.Tensor2D;
-    return layerOps.softmaxCrossEntropySum(rows, targets, levels);
-  });
+  return softmaxCrossEntropySum(logits, targets, levels);
 }
 
-/** Mean over sub-pixels: the training loss. */
+/** Mean over sub-pixels: the training loss of a softmax model. */
 export function crossEntropyMean(logits: tf.Tensor4D, targets: tf.Tensor1D, levels: number): tf.Scalar {
   return tf.tidy(() => tf.div(crossEntropySum(logits, targets, levels), targets.size) as tf.Scalar);
+}
+
+/** Sum over all sub-pixels of -log p(target) under `model`'s output (softmax or mixture), from its forward output. */
+export function outputNllSum(model: PixelCNN, outputs: tf.Tensor4D, targets: tf.Tensor1D): tf.Scalar {
+  return model.output.nllSum(outputs, targets);
 }
 
 /**

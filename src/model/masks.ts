@@ -28,6 +28,8 @@ export interface ChannelGroups {
   groups: number;
   inHalves: 1 | 2;
   outHalves: 1 | 2;
+  /** Every output channel in this one group (the logistic mixture's outputs all read the first group); by default the outputs split like the inputs. */
+  outputGroup?: number;
 }
 
 /** The group (0 .. groups-1) of channel i of `count` channels. */
@@ -48,7 +50,7 @@ export function centreMask(type: MaskType, cin: number, cout: number, g: Channel
   for (let i = 0; i < cin; i++) {
     const gi = channelGroup(i, cin, g.groups, g.inHalves);
     for (let o = 0; o < cout; o++) {
-      const go = channelGroup(o, cout, g.groups, g.outHalves);
+      const go = g.outputGroup ?? channelGroup(o, cout, g.groups, g.outHalves);
       m[i * cout + o] = go > gi || (type === 'B' && go === gi) ? 1 : 0;
     }
   }

@@ -2,8 +2,9 @@
 //
 // Compiles the model section of an experiment into a PixelCNN: a masked input conv,
 // residual blocks around a masked kxk conv (van den Oord et al. 2016a) or gated blocks with a
-// vertical and a horizontal stack (2016b), and a head of 1x1 convs ending in `color_levels`
-// logits per pixel and channel. A class-conditional model (conditioning.ts) adds each image's
+// vertical and a horizontal stack (2016b), and a head of 1x1 convs ending in the output
+// (output.ts): `color_levels` logits per pixel and channel, or the parameters of a discretised
+// logistic mixture per pixel. A class-conditional model (conditioning.ts) adds each image's
 // class bias inside every block.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config/types.js';
@@ -13,6 +14,7 @@ import { layerOps } from '../backend/layer-ops.js';
 import { addClassBias, classBias, conditioningClasses, type ClassBias } from './conditioning.js';
 import { BatchNorm, Conv2D, gate, newScope, relu, shiftDown, StackConv, type ConvSpec, type StackConvSpec } from './layers.js';
 import { channelGroupProblem, groupsOf, type GroupsFn } from './channel-groups.js';
+import { modelOutput, type ModelOutput } from './output.js';
 
 export interface ImageShape {
   height: number;
@@ -86,6 +88,8 @@ export class PixelCNN {
   readonly head: { convs: Conv2D[]; out: Conv2D };
   /** Where the dropout masks come from: the masks of a step are a function of it, the step and the layer. */
   private readonly dropoutSeed: number;
+  /** What the output conv emits and the likelihood read from it (model.output). */
+  readonly output: ModelOutput;
 
   constructor(config: ModelConfig, image: ImageShape, seed: number) {
     this.config = config;
@@ -118,8 +122,10 @@ export class PixelCNN {
       convs.push(conv({ name: `head.conv${i + 1}`, kernel: 1, in: i === 0 ? stream : h, out: h, mask: config.head.mask, groups: g(1, 1) }));
     }
     const outIn = config.head.convs > 0 ? h : stream;
-    // The logits of channel c are the c-th group of outputs: they see the features of channels <= c.
-    const out = conv({ name: 'head.out', kernel: 1, in: outIn, out: image.channels * config.color_levels, mask: g.ordered ? 'B' : null, groups: g(1, 1) });
+    // Softmax: the logits of channel c are the c-th group of outputs, seeing the features of channels <= c.
+    // Logistic mixture: every output sees the first group's features only (the pixels before this one).
+    this.output = modelOutput(config, image.channels);
+    const out = conv({ name: 'head.out', kernel: 1, in: outIn, out: this.output.perPixel, mask: this.output.mask, groups: this.output.groups });
     this.head = { convs, out };
   }
 
@@ -186,8 +192,8 @@ export class PixelCNN {
   }
 
   /**
-   * Logits [batch, height, width, channels * color_levels] for inputs [batch, height, width, channels]
-   * in [0, 1]. `training` selects batch statistics (and updates the running ones) in batch norm.
+   * The output [batch, height, width, output.perPixel] for inputs [batch, height, width, channels]
+   * in [0, 1]: the logits (channels * color_levels) or the mixture's parameters. `training` selects batch statistics (and updates the running ones) in batch norm.
    * `recompute` keeps only each block's input for the backward pass and recomputes the block
    * there: the same gradients for about a third more arithmetic and a fraction of the memory.
    * `labels`: one-hot class labels [batch, classes] (oneHotLabels), for a conditional model only.
@@ -202,11 +208,11 @@ export class PixelCNN {
   }
 
   /**
-   * Sum over all sub-pixels of -log p(target) (targets int32 [batch × height × width × channels]),
-   * as forward's logits would give it; the output conv and the loss are one layer op.
+   * Sum over all sub-pixels of -log p(target) in nats (targets int32 [batch × height × width × channels]),
+   * as forward's output would give it; for the softmax the output conv and the loss are one layer op.
    */
   crossEntropySum(x: tf.Tensor4D, targets: tf.Tensor1D, training: boolean, recompute = false, labels: tf.Tensor2D | null = null, step: number | null = null): tf.Scalar {
-    return layerOps.outputCrossEntropySum(this.headFeatures(x, training, recompute, labels, false, step), this.head.out, targets, this.config.color_levels);
+    return this.output.convNllSum(this.headFeatures(x, training, recompute, labels, false, step), this.head.out, targets);
   }
 
   /** What the output conv reads: the blocks, then relu and the head's 1x1 convs each followed by relu. */

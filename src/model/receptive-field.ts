@@ -94,8 +94,9 @@ function inputGradient(model: PixelCNN, pixels: { row: number; col: number }[]):
   const pick = new Float32Array(B * H * W);
   pixels.forEach((p, b) => (pick[(b * H + p.row) * W + p.col] = 1));
   const weight = tf.tensor4d(pick, [B, H, W, 1]);
-  // A colour model's first channel (R): the later channels also see the pixel's earlier ones, and nothing else.
-  const first = (logits: tf.Tensor4D) => (C > 1 ? tf.slice(logits, [0, 0, 0, 0], [-1, -1, -1, model.config.color_levels]) : logits);
+  // A colour softmax model's first channel (R): the later channels also see the pixel's earlier ones, and nothing
+  // else. A mixture's outputs all see the same pixels (those before this one).
+  const first = (logits: tf.Tensor4D) => (C > 1 && model.output.type === 'softmax' ? tf.slice(logits, [0, 0, 0, 0], [-1, -1, -1, model.config.color_levels]) : logits);
   const f = (input: tf.Tensor) => tf.sum(tf.mul(first(model.forward(input as tf.Tensor4D, false, false, labels, true)), weight));
   return tf.grad(f)(x) as tf.Tensor4D;
 }

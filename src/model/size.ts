@@ -6,6 +6,7 @@ import type { ModelConfig } from '../config/types.js';
 import { groupsOf } from './channel-groups.js';
 import { conditioningClasses } from './conditioning.js';
 import { stackWindow, type StackConvSpec } from './layers.js';
+import { outputsPerPixel } from './output.js';
 import { dropoutType, stackConvType, type ImageShape, type LayerRow } from './pixelcnn.js';
 
 /** float32 everywhere. */
@@ -115,12 +116,12 @@ type ConvFn = (name: string, kernel: number, cin: number, out: number, mask: 'A'
 type NormFn = (name: string, channels: number, depth: number) => NormLayer[];
 type DropFn = (block: string, channels: number) => DropoutLayer[];
 
-/** The head's 1x1 convs from the `stream` channels the blocks leave, and the output conv. */
+/** The head's 1x1 convs from the `stream` channels the blocks leave, and the output conv (its outputs per pixel: output.ts). */
 function headLayers(config: ModelConfig, image: ImageShape, stream: number, conv: ConvFn, pointwise: 'B' | null): Layer[] {
   const h = config.hidden;
   const head: Layer[] = [];
   for (let i = 0; i < config.head.convs; i++) head.push(conv(`head.conv${i + 1}`, 1, i === 0 ? stream : h, h, config.head.mask, 0));
-  head.push(conv('head.out', 1, config.head.convs > 0 ? h : stream, image.channels * config.color_levels, pointwise, 0));
+  head.push(conv('head.out', 1, config.head.convs > 0 ? h : stream, outputsPerPixel(config, image.channels), pointwise, 0));
   return head;
 }
 
@@ -247,7 +248,7 @@ export function trainingStepFloor(config: ModelConfig, image: ImageShape, slots:
   const bnStats = normLayers(m).reduce((n, b) => n + 2 * b.channels, 0);
   const pixels = image.height * image.width;
   const outputs = (ls: Layer[]): number => ls.reduce((n, l) => n + pixels * channelsOut(l), 0);
-  const logits = pixels * image.channels * config.color_levels;
+  const logits = pixels * outputsPerPixel(config, image.channels);
   const blockActs = m.blocks.map((b) => outputs(b.layers));
   // Only residual blocks are recomputed (PixelCNN.forward).
   const blocks = recompute && m.blocks.length > 0 && config.blocks.type === 'residual'

@@ -34,7 +34,7 @@ export const cachedSampler: Sampler = {
 
 /** A model evaluated one position at a time, in raster order, for a batch of N images. */
 export interface Stepper {
-  /** Logits [N * C, L] at (i, j); the only read back from the backend per position. */
+  /** The output at (i, j): logits [N * C, L] or a mixture's parameters [N, size]; the only read back from the backend per position. */
   logitsAt(i: number, j: number): Promise<Float32Array>;
   /** Records the drawn classes [N, C] at position p. */
   setPixel(p: number, drawn: Int32Array): void;
@@ -101,7 +101,7 @@ class PositionStepper<T> implements Stepper {
     });
     h = ops.relu(h);
     for (const c of f.head) h = ops.affine(h, c, 'relu');
-    return ops.affine(h, f.out, 'linear'); // [N, C * L]: the same layout as [N * C, L]
+    return ops.affine(h, f.out, 'linear'); // [N, perPixel]: for the softmax the same layout as [N * C, L]
   }
 }
 

@@ -29,13 +29,13 @@ export const naiveSampler: Sampler = {
   },
 };
 
-/** Logits [N * C, L] at pixel p from a full forward pass in inference mode. */
+/** The output at pixel p from a full forward pass in inference mode: [N, perPixel] (for the softmax the same as [N * C, L]). */
 async function pixelLogits(model: PixelCNN, pixels: Float32Array, n: number, p: number, labels: tf.Tensor2D | null): Promise<Float32Array> {
   const { height: H, width: W, channels: C } = model.image;
-  const L = model.config.color_levels;
+  const P = model.output.perPixel;
   const out = tf.tidy(() => {
     const logits = model.forward(tf.tensor4d(pixels, [n, H, W, C]), false, false, labels);
-    return tf.reshape(tf.slice(tf.reshape(logits, [n, H * W, C * L]), [0, p, 0], [n, 1, C * L]), [n * C, L]);
+    return tf.reshape(tf.slice(tf.reshape(logits, [n, H * W, P]), [0, p, 0], [n, 1, P]), [n, P]);
   });
   const values = (await out.data()) as Float32Array;
   out.dispose();

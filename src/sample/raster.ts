@@ -1,13 +1,14 @@
-// The raster-order loop every sampler shares: at each position and channel the method's logits,
-// one draw per image from one seeded stream, then the drawn values join the input. A method
-// only says how it gets the logits at a position and what it does with the drawn pixels.
+// The raster-order loop every sampler shares: at each position and channel the method's output
+// (softmax logits, or a logistic mixture's parameters), one draw per image from one seeded
+// stream, then the drawn values join the input. A method only says how it gets the output at a
+// position and what it does with the drawn pixels.
 import type { PixelCNN } from '../model/pixelcnn.js';
 import { createRng } from '../util/random.js';
-import { drawClasses } from './draw.js';
+import { drawClasses, drawMixture } from './draw.js';
 import type { SampleOptions } from './sampler.js';
 
 export interface RasterMethod {
-  /** Logits [N * C, L] at position p (row-major over height x width). */
+  /** The output at position p (row-major over height x width): logits [N * C, L], or a mixture's parameters [N, size]. */
   logitsAt(p: number): Promise<Float32Array>;
   /** The classes [N, C] drawn at position p so far (channels not yet drawn are 0), to feed what follows. */
   setPixel(p: number, drawn: Int32Array): void;
@@ -28,9 +29,16 @@ export async function drawRaster(model: PixelCNN, opts: SampleOptions, method: R
   const drawn = new Int32Array(N * C);
   const rows = new Float32Array(N * L);
   const picked = new Int32Array(N);
+  const mixture = model.output.mixture;
   for (let p = 0; p < H * W; p++) {
     drawn.fill(0);
-    for (let c = 0; c < C; c++) {
+    if (mixture) {
+      const params = await method.logitsAt(p);
+      opts.onLogits?.(p, params, 0);
+      drawMixture(params, mixture, L, opts.temperature, rng, drawn);
+      method.setPixel(p, drawn);
+    }
+    for (let c = 0; c < C && !mixture; c++) {
       const logits = await method.logitsAt(p);
       opts.onLogits?.(p, logits, c);
       if (C === 1) {

@@ -14,7 +14,7 @@ export interface SampleOptions {
   labels?: ArrayLike<number>;
   /** Called after each pixel position with (done, total); for progress displays. */
   onProgress?: (done: number, total: number) => void;
-  /** Receives the per-pixel logits [count * channels, levels] before each draw (tests compare methods with it). */
+  /** Receives the per-pixel output before each draw: logits [count * channels, levels], or a mixture's parameters [count, size] once per pixel (tests compare methods with it). */
   onLogits?: (pixel: number, logits: Float32Array, channel: number) => void;
 }
 

@@ -9,7 +9,7 @@ import { intervalSteps } from '../config/rules.js';
 import { batchLabels, classToInput, EpochOrder, makeBatch } from '../data/batches.js';
 import type { Dataset, ImageSet } from '../data/datasets.js';
 import { oneHotLabels } from '../model/conditioning.js';
-import { bitsPerDim, crossEntropySum, modelCrossEntropyMean } from '../model/loss.js';
+import { bitsPerDim, modelCrossEntropyMean, outputNllSum } from '../model/loss.js';
 import type { PixelCNN } from '../model/pixelcnn.js';
 import type { Sampler } from '../sample/sampler.js';
 import { sampleRows } from '../sample/rows.js';
@@ -383,8 +383,9 @@ function labelsOf(model: PixelCNN, set: ImageSet, indices: ArrayLike<number>): t
 }
 
 /**
- * Mean test cross-entropy in inference mode (batch norm uses its running statistics); for a
- * class-conditional model the conditional one, -log p(image | its label).
+ * Mean test NLL per sub-pixel in nats, in inference mode (batch norm uses its running statistics),
+ * under the model's output (softmax or logistic mixture); for a class-conditional model the
+ * conditional one, -log p(image | its label).
  */
 export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, batchSize: number): Promise<number> {
   const { height, width, channels } = model.image;
@@ -394,7 +395,7 @@ export async function testLoss(model: PixelCNN, set: ImageSet, levels: number, b
     const batch = makeBatch(set, indices, levels);
     const sum = tf.tidy(() => {
       const x = tf.tensor4d(batch.inputs, [batch.count, height, width, channels]);
-      return crossEntropySum(model.forward(x, false, false, labelsOf(model, set, indices)), tf.tensor1d(batch.targets, 'int32'), levels);
+      return outputNllSum(model, model.forward(x, false, false, labelsOf(model, set, indices)), tf.tensor1d(batch.targets, 'int32'));
     });
     total += (await sum.data())[0];
     sum.dispose();

@@ -270,6 +270,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
       input: { kernel_size: 7, mask: 'A' },
       blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false },
       conditioning: { type: 'none', classes: null },
+      output: { type: 'softmax', components: null },
       head: { convs: 2, mask: 'B' },
     };
     const image = { height: 9, width: 8, channels: 1 };
@@ -317,6 +318,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
       blocks: { type: 'gated', count: 3, kernel_size: 3, mask: 'B', dilations: [1, 2, 1], skip_connections: true },
       head: { convs: 1, mask: 'B' },
       conditioning: { type: 'none', classes: null },
+      output: { type: 'softmax', components: null },
     };
     const { names, result } = gatedModelRun(config);
     // A conv bias followed by batch norm has an exactly zero gradient in exact arithmetic: rounding noise, compared against the other gradients' scale.
@@ -335,6 +337,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
       blocks: { type: 'gated', count: 2, kernel_size: 5, mask: 'B', dilations: [1, 3], skip_connections: false },
       head: { convs: 1, mask: 'B' },
       conditioning: { type: 'none', classes: null },
+      output: { type: 'softmax', components: null },
     };
     const image = { height: 9, width: 8, channels: 1 };
     const x = values(3 * 9 * 8, 12, 0.5, 0.5);
@@ -364,6 +367,7 @@ describe.skipIf(SKIP)('native TensorFlow ops against the generic maths', () => {
         blocks: { type, count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: type === 'gated' },
         head: { convs: 1, mask: 'B' },
         conditioning: { type: 'none', classes: null },
+        output: { type: 'softmax', components: null },
       };
       const image = { height: 9, width: 8, channels: 1 };
       const x = tf.tensor4d(values(3 * 9 * 8, 12, 0.5, 0.5), [3, 9, 8, 1]);

@@ -420,6 +420,34 @@ const CASES: Case[] = [
     errors: [{ at: 'x.yaml:3:24', path: 'model.conditioning.type', says: ['model.blocks.count is 0', 'the label would reach nothing'] }],
   },
   {
+    name: 'model.output: an unknown type, components out of bounds',
+    files: { 'x.yaml': 'model:\n  output:\n    type: gaussian\n    components: 0\n' },
+    errors: [
+      { at: 'x.yaml:3:11', path: 'model.output.type', says: ['expected one of "softmax", "logistic_mixture"', 'found the string "gaussian"'] },
+      { at: 'x.yaml:4:17', path: 'model.output.components', says: ['expected an integer from 1 to 64', 'found 0'] },
+    ],
+  },
+  {
+    name: 'model.output: components that are not a whole number',
+    files: { 'x.yaml': 'model:\n  output: {type: logistic_mixture, components: 2.5}\n' },
+    errors: [{ at: 'x.yaml:2:48', path: 'model.output.components', says: ['expected an integer', 'found 2.5'] }],
+  },
+  {
+    name: 'model.output: a logistic mixture without components',
+    files: { 'x.yaml': 'model:\n  output: {type: logistic_mixture}\n' },
+    errors: [{ at: 'x.yaml:2:18', path: 'model.output.type', says: ['a logistic mixture needs model.output.components'] }],
+  },
+  {
+    name: 'model.output: components on a softmax output',
+    files: { 'x.yaml': 'model:\n  output:\n    components: 5\n' },
+    errors: [{ at: 'x.yaml:3:5', path: 'model.output.components', says: ['components applies only to model.output.type logistic_mixture'] }],
+  },
+  {
+    name: 'model.output: a logistic mixture over fewer than 2 colour levels',
+    files: { 'x.yaml': 'model:\n  color_levels: 1\n  output: {type: logistic_mixture, components: 5}\n' },
+    errors: [{ at: 'x.yaml:2:17', path: 'model.color_levels', says: ['expected an integer from 2 to 256', 'found 1'] }],
+  },
+  {
     name: 'sample.classes on an unconditional model',
     files: { 'x.yaml': 'sample:\n  classes: all\n' },
     errors: [{ at: 'x.yaml:2:3', path: 'sample.classes', says: ['sample.classes needs a class-conditional model'] }],

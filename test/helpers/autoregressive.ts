@@ -19,31 +19,35 @@ function warmedModel(config: ModelConfig, size: number, channels = 1): PixelCNN 
   return m;
 }
 
-const logitsOf = (m: PixelCNN, pixels: Float32Array, n: number, size: number): number[][][] =>
-  tf.tidy(() => m.forward(tf.tensor4d(pixels, [n, size, size, 1]), false).reshape([n, size * size, -1]).arraySync() as number[][][]);
+const logitsOf = (m: PixelCNN, pixels: Float32Array, n: number, size: number, channels = 1): number[][][] =>
+  tf.tidy(() => m.forward(tf.tensor4d(pixels, [n, size, size, channels]), false).reshape([n, size * size, -1]).arraySync() as number[][][]);
 
 const maxDiff = (u: number[], v: number[]) => Math.max(...u.map((x, i) => Math.abs(x - v[i])));
 
 /**
- * For every pixel p of a small image: the logits at p must not change when any input pixel at or
- * after p (raster order) changes, and must change when earlier pixels change.
+ * For every pixel p of a small image: the outputs at p (all of them: every channel's logits, or a
+ * logistic mixture's parameters) must not change when any input pixel at or after p (raster order,
+ * every channel of it) changes, and must change when earlier pixels change.
  */
-export function checkAutoregressive(config: ModelConfig, size: number): void {
-  const m = warmedModel(config, size);
+export function checkAutoregressive(config: ModelConfig, size: number, channels = 1): void {
+  const m = warmedModel(config, size, channels);
   const rng = createRng(11);
   const P = size * size;
-  const base = Float32Array.from({ length: P }, () => rng.next());
-  const future = new Float32Array(P * P); // image p: pixels >= p replaced
-  const past = new Float32Array(P * P); // image p: pixels < p replaced
+  const C = channels;
+  const V = P * C;
+  const base = Float32Array.from({ length: V }, () => rng.next());
+  const future = new Float32Array(P * V); // image p: pixels >= p replaced
+  const past = new Float32Array(P * V); // image p: pixels < p replaced
   for (let p = 0; p < P; p++) {
-    for (let q = 0; q < P; q++) {
-      future[p * P + q] = q >= p ? rng.next() : base[q];
-      past[p * P + q] = q < p ? rng.next() : base[q];
+    for (let v = 0; v < V; v++) {
+      const q = Math.floor(v / C);
+      future[p * V + v] = q >= p ? rng.next() : base[v];
+      past[p * V + v] = q < p ? rng.next() : base[v];
     }
   }
-  const b = logitsOf(m, base, 1, size)[0];
-  const f = logitsOf(m, future, P, size);
-  const pa = logitsOf(m, past, P, size);
+  const b = logitsOf(m, base, 1, size, C)[0];
+  const f = logitsOf(m, future, P, size, C);
+  const pa = logitsOf(m, past, P, size, C);
   for (let p = 0; p < P; p++) {
     expect(maxDiff(f[p][p], b[p]), `pixel ${p} must not see pixels >= ${p}`).toBeLessThanOrEqual(1e-6);
     if (p > 0) expect(maxDiff(pa[p][p], b[p]), `pixel ${p} must see earlier pixels`).toBeGreaterThan(1e-5);

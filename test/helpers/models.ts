@@ -2,12 +2,14 @@
 // blocks, two 1x1 head convs, batch norm), narrow and shallow unless a test says otherwise.
 import type { ModelConfig } from '../../src/config/types.js';
 
-type Overrides = Partial<Omit<ModelConfig, 'input' | 'blocks' | 'head' | 'conditioning'>> & {
+type Overrides = Partial<Omit<ModelConfig, 'input' | 'blocks' | 'head' | 'conditioning' | 'output'>> & {
   /** The number of classes of a class-conditional model; unconditional when absent. */
   classes?: number;
   input?: Partial<ModelConfig['input']>;
   blocks?: Partial<ModelConfig['blocks']>;
   head?: Partial<ModelConfig['head']>;
+  /** A logistic mixture of this many components; the softmax when absent. */
+  mixture?: number;
 };
 
 /** A small gated model: 7x7-wide input stacks, 3-wide gated blocks, no skips, unless overridden. */
@@ -25,5 +27,6 @@ export function smallModel(o: Overrides = {}): ModelConfig {
     blocks: { type: 'residual', count: 2, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false, ...o.blocks },
     conditioning: o.classes ? { type: 'class', classes: o.classes } : { type: 'none', classes: null },
     head: { convs: 2, mask: 'B', ...o.head },
+    output: o.mixture ? { type: 'logistic_mixture', components: o.mixture } : { type: 'softmax', components: null },
   };
 }

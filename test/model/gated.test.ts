@@ -22,6 +22,7 @@ const uva: ModelConfig = {
   blocks: { type: 'gated', count: 7, kernel_size: 3, mask: 'B', dilations: [1, 2, 1, 4, 1, 2, 1], skip_connections: false },
   head: { convs: 0, mask: 'B' },
   conditioning: { type: 'none', classes: null },
+  output: { type: 'softmax', components: null },
 };
 
 /** Everything on: batch norm, skip connections, two head convs, 5-wide blocks, RGB (channels in order), 4 levels. */
@@ -31,6 +32,7 @@ const everything: ModelConfig = {
   blocks: { type: 'gated', count: 3, kernel_size: 5, mask: 'B', dilations: null, skip_connections: true },
   head: { convs: 2, mask: 'B' },
   conditioning: { type: 'none', classes: null },
+  output: { type: 'softmax', components: null },
 };
 const RGB: ImageShape = { height: 5, width: 6, channels: 3 };
 

@@ -94,6 +94,16 @@ describe('what a resume may change', () => {
     expect(() => checkResumeConfig(recorded, conditional, composed.sources)).toThrow(/model.conditioning.type: changed since the run was created \("none" -> "class"\)/);
   });
 
+  it('sees no change in a run from before model.output (it had the softmax), and refuses a change to the output', () => {
+    const { experiment, composed } = loadExperiment(join(ROOT, 'test/fixtures/tiny.yaml'));
+    expect(experiment.model.output).toEqual({ type: 'softmax', components: null });
+    const { tracking: _t, ...recorded } = structuredClone(experiment);
+    delete (recorded.model as Partial<typeof recorded.model>).output;
+    expect(checkResumeConfig(recorded, experiment, composed.sources)).toEqual([]);
+    const mixture = { ...experiment, model: { ...experiment.model, output: { type: 'logistic_mixture' as const, components: 5 } } };
+    expect(() => checkResumeConfig(recorded, mixture, composed.sources)).toThrow(/model.output.type: changed since the run was created \("softmax" -> "logistic_mixture"\)/);
+  });
+
   it('sees no change in a run from before the training recipe, and refuses a change to any of its settings', () => {
     const { experiment, composed } = loadExperiment(join(ROOT, 'test/fixtures/tiny.yaml'));
     const { tracking: _t, ...recorded } = structuredClone(experiment);

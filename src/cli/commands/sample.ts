@@ -41,7 +41,7 @@ export function registerSampleCommand(program: Command): void {
     .option('--columns <n>', 'images per grid row (default: sample.columns, at most --count)')
     .option('--method <m>', 'naive | cached (default: sample.method of the run)')
     .option('--seed <s>', 'seed of the draws (default: sample.seed of the run)')
-    .option('--temperature <t>', 'softmax temperature (default: sample.temperature of the run)')
+    .option('--temperature <t>', 'sampling temperature: divides the softmax logits (a mixture: its component logits, and multiplies its scales) (default: sample.temperature of the run)')
     .option('--class <k>', 'class-conditional runs: draw every image given class k (default: one row per class of sample.classes)')
     .option('--checkpoint <which>', 'best (the default; the latest where a run has no best yet), last, step-N, or a checkpoint folder')
     .option('--scale <n>', `draw each pixel as an n x n square (default: 1; the image at most ${int(MAX_GRID_PIXELS)} pixels)`)
