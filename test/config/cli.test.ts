@@ -82,10 +82,12 @@ describe('pxl config', () => {
       color_levels: 256,
       hidden: 128,
       batch_norm: true,
+      dropout: 0,
       input: { kernel_size: 7, mask: 'A' },
       blocks: { type: 'residual', count: 5, kernel_size: 3, mask: 'B', dilations: null, skip_connections: false },
       conditioning: { type: 'none', classes: null },
       head: { convs: 2, mask: 'B' },
+      output: { type: 'softmax', components: null },
     });
     expect(fromYaml.train).toMatchObject({ epochs: 100, batch_size: 128, optimizer: { name: 'adam', learning_rate: 0.001 } });
   });
