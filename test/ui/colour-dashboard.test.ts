@@ -3,24 +3,29 @@
 // the screen with its colours. Needs the build (dist/) and tmux (scripts/setup-system.sh).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
-const SOCKET = `pxl-colour-test-${process.pid}`; // a tmux server of its own, never the user's
+// A tmux server of its own for each test, never the user's: a server told to stop may still be
+// exiting when the next test starts, and a new session on its socket would then fail.
+let tests = 0;
+let socket = '';
 const tmux = (...args: string[]) => {
-  const r = spawnSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  const r = spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   if (r.error) throw new Error(`tmux is needed for this test (scripts/setup-system.sh installs it): ${r.error.message}`);
   return r;
 };
 const ESC = '\x1b';
-afterEach(() => void spawnSync('tmux', ['-L', SOCKET, 'kill-server']));
+beforeEach(() => void (socket = `pxl-colour-test-${process.pid}-${++tests}`));
+afterEach(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
 
 /** The sample rows on screen (with their escape sequences) once the sample is drawn, in a terminal set up by `env`. */
 async function sampleRows(env: string): Promise<string[]> {
   const script = join(ROOT, 'test/ui/colour-dashboard.mjs');
   // CI is unset so Ink draws live as in a user's terminal; colour settings come from `env` alone.
   const command = `env -u CI -u CONTINUOUS_INTEGRATION -u COLORTERM -u NO_COLOR -u FORCE_COLOR ${env} ${process.execPath} '${script}'`;
-  expect(tmux('new-session', '-d', '-x', '100', '-y', '30', '-s', 'pxl', command).status).toBe(0);
+  const started = tmux('new-session', '-d', '-x', '100', '-y', '30', '-s', 'pxl', command);
+  expect(started.status, started.stderr).toBe(0);
   const until = Date.now() + 60_000;
   for (;;) {
     const screen = tmux('capture-pane', '-e', '-p', '-t', 'pxl').stdout;
